@@ -1,0 +1,51 @@
+"""FastAPI dependencies shared by every router: the services container and caller auth."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Request
+
+from pdp.authn import Principal
+from pdp.errors import Forbidden, Unauthenticated
+from pdp.services import Services
+
+DECIDE_SCOPE = "pdp/decide"
+ADMIN_SCOPE = "pdp/admin"
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("Authorization header must be 'Bearer <token>'")
+    return value.strip()
+
+
+def require_scope(scope: str) -> Callable[[Request], Principal]:
+    """A dependency that authenticates the caller (the PEP or admin) and checks one scope."""
+
+    def dependency(request: Request) -> Principal:
+        services = get_services(request)
+        token = _bearer(request)
+        if token is None:
+            if not services.settings.require_pep_auth:
+                return Principal.anonymous()
+            raise Unauthenticated("a bearer token is required")
+        principal = services.authenticator.authenticate_caller(token)
+        if scope not in principal.scopes:
+            raise Forbidden(f"the token lacks scope {scope}")
+        request.state.principal = principal
+        return principal
+
+    return dependency
+
+
+require_decide = require_scope(DECIDE_SCOPE)
+require_admin = require_scope(ADMIN_SCOPE)

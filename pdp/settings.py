@@ -1,0 +1,113 @@
+"""Configuration, read once from the environment (flags override a few of these)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/pdp.db"
+DEFAULT_ENTRYPOINT = "data.authz.decision"
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """An issuer whose tokens the PDP accepts, and where to find its signing keys."""
+
+    issuer: str
+    jwks_uri: str
+    # When set, only tokens issued to these app clients are accepted.
+    client_ids: tuple[str, ...] = ()
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the PDP cannot use."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+
+
+def parse_trusted_issuers(raw: str) -> tuple[TrustedIssuer, ...]:
+    try:
+        items = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"PDP_TRUSTED_ISSUERS is not valid JSON: {exc.msg}") from None
+    if not isinstance(items, list):
+        raise SettingsError("PDP_TRUSTED_ISSUERS must be a JSON list")
+    issuers = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("issuer"), str):
+            raise SettingsError(f"PDP_TRUSTED_ISSUERS[{index}] needs an 'issuer' string")
+        jwks_uri = item.get("jwks_uri") or item["issuer"].rstrip("/") + "/.well-known/jwks.json"
+        client_ids = item.get("client_ids") or []
+        if not isinstance(client_ids, list) or not all(isinstance(c, str) for c in client_ids):
+            raise SettingsError(f"PDP_TRUSTED_ISSUERS[{index}].client_ids must be strings")
+        issuers.append(
+            TrustedIssuer(issuer=item["issuer"], jwks_uri=jwks_uri, client_ids=tuple(client_ids))
+        )
+    return tuple(issuers)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    bundle: Path | None = None
+    trusted_issuers: tuple[TrustedIssuer, ...] = ()
+    require_pep_auth: bool = True
+    decision_entrypoint: str = DEFAULT_ENTRYPOINT
+    # Largest request body accepted on any endpoint, in bytes.
+    max_body_bytes: int = 1_048_576
+    # Bound of the in-memory decision-log queue; beyond it records are dropped and counted.
+    decision_log_queue: int = 10_000
+    # An evaluation slower than this is abandoned and denied with reason `timeout`.
+    eval_timeout_seconds: float = 1.0
+    # How often a replica checks the shared store for directory changes made elsewhere.
+    directory_poll_seconds: float = 1.0
+    # Seconds a fetched JWKS is trusted before it is fetched again.
+    jwks_cache_seconds: float = 300.0
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        bundle = os.environ.get("PDP_BUNDLE") or None
+        return cls(
+            database_url=os.environ.get("PDP_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            bundle=Path(bundle) if bundle else None,
+            trusted_issuers=parse_trusted_issuers(os.environ.get("PDP_TRUSTED_ISSUERS") or "[]"),
+            require_pep_auth=_bool("PDP_REQUIRE_PEP_AUTH", True),
+            decision_entrypoint=os.environ.get("PDP_DECISION_ENTRYPOINT") or DEFAULT_ENTRYPOINT,
+            max_body_bytes=_int("PDP_MAX_BODY_BYTES", 1_048_576),
+            decision_log_queue=_int("PDP_DECISION_LOG_QUEUE", 10_000),
+            eval_timeout_seconds=_float("PDP_EVAL_TIMEOUT_SECONDS", 1.0),
+            directory_poll_seconds=_float("PDP_DIRECTORY_POLL_SECONDS", 1.0),
+            jwks_cache_seconds=_float("PDP_JWKS_CACHE_SECONDS", 300.0),
+        )

@@ -1,0 +1,49 @@
+"""What the engine compiles (a policy source) and what it produces (a compiled policy)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """Rego modules (file name -> text) and base data, with the bundle's manifest facts."""
+
+    modules: dict[str, str]
+    data: dict[str, Any] = field(default_factory=dict)
+    revision: str = ""
+    roots: tuple[str, ...] = ("",)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """A policy compiled and smoke-tested in a child process; `artifact` is the binary bundle."""
+
+    source: PolicySource
+    entrypoints: tuple[str, ...]
+    artifact: bytes
+    compile_seconds: float
+
+    @property
+    def revision(self) -> str:
+        return self.source.revision
+
+
+def entrypoint_path(ref: str) -> str:
+    """Normalise `data.authz.decision`, `authz.decision` or `authz/decision` to `authz/decision`.
+
+    regopy names entrypoints `pkg/path/rule`; callers use OPA's dotted references or URL paths.
+    """
+    text = ref.strip()
+    if text.startswith("data."):
+        text = text[len("data.") :]
+    text = text.strip("/")
+    segments = text.replace("/", ".").split(".")
+    if len(segments) < 2 or not all(_SEGMENT.fullmatch(s) for s in segments):
+        raise ValueError(f"malformed entrypoint {ref!r}: expected e.g. data.authz.decision")
+    return "/".join(segments)

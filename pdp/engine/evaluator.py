@@ -75,7 +75,9 @@ class Evaluator:
         try:
             path = entrypoint_path(entrypoint)
         except ValueError:
-            raise EvaluationError("unknown_entrypoint", f"malformed entrypoint {entrypoint!r}")
+            raise EvaluationError(
+                "unknown_entrypoint", f"malformed entrypoint {entrypoint!r}"
+            ) from None
         if path not in self.entrypoints:
             raise EvaluationError("unknown_entrypoint", f"entrypoint {path} is not compiled")
         try:

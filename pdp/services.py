@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import logging
+import threading
+from dataclasses import dataclass, field
 
-if TYPE_CHECKING:
-    from pdp.authn import Authenticator
-    from pdp.decision import DecisionService
-    from pdp.decision_log import DecisionLog
-    from pdp.directory.snapshot import DirectorySnapshot
-    from pdp.directory.store import DirectoryStore
-    from pdp.metrics import Metrics
-    from pdp.policy import PolicyRuntime
-    from pdp.settings import Settings
+from pdp.authn import Authenticator
+from pdp.bundles.loader import load_policy_source
+from pdp.decision import DecisionService
+from pdp.decision_log import DecisionLog, DecisionLogStore
+from pdp.directory.snapshot import DirectorySnapshot
+from pdp.directory.store import DirectoryStore
+from pdp.metrics import Metrics
+from pdp.policy import PolicyRuntime
+from pdp.settings import Settings
+
+logger = logging.getLogger("pdp")
 
 
 @dataclass
@@ -26,3 +29,58 @@ class Services:
     decisions: DecisionService
     decision_log: DecisionLog
     metrics: Metrics
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        """Open the store, load the directory and the startup bundle (if any)."""
+        metrics = Metrics()
+        directory = DirectoryStore(settings.database_url)
+        snapshot = DirectorySnapshot(directory)
+        authenticator = Authenticator(
+            settings.trusted_issuers, cache_seconds=settings.jwks_cache_seconds
+        )
+        policy = PolicyRuntime(
+            settings.decision_entrypoint, metrics, eval_timeout=settings.eval_timeout_seconds
+        )
+        if settings.bundle is not None:
+            policy.load(load_policy_source(settings.bundle))
+        decision_log = DecisionLog(
+            DecisionLogStore(directory.engine), metrics, capacity=settings.decision_log_queue
+        )
+        decisions = DecisionService(
+            authenticator=authenticator,
+            snapshot=snapshot,
+            policy=policy,
+            decision_log=decision_log,
+            metrics=metrics,
+        )
+        return cls(
+            settings=settings,
+            directory=directory,
+            snapshot=snapshot,
+            authenticator=authenticator,
+            policy=policy,
+            decisions=decisions,
+            decision_log=decision_log,
+            metrics=metrics,
+        )
+
+    def start_background(self) -> None:
+        """Follow directory changes other replicas make in the shared store."""
+        thread = threading.Thread(target=self._poll_directory, name="directory-poll", daemon=True)
+        thread.start()
+
+    def _poll_directory(self) -> None:
+        while not self._stop.wait(self.settings.directory_poll_seconds):
+            try:
+                self.snapshot.refresh_if_changed()
+            except Exception as exc:
+                # Keep serving the last good snapshot; the next poll tries again.
+                logger.warning("directory refresh failed: %s", type(exc).__name__)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.decision_log.close()
+        self.policy.close()
+        self.authenticator.close()

@@ -1,0 +1,49 @@
+"""The PDP's ASGI application: routers, error handlers, limits and lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from pdp import __version__
+from pdp.api import admin_decisions, admin_directory, decide, health
+from pdp.api.errors import install_error_handlers
+from pdp.api.limits import BodySizeLimit
+from pdp.services import Services
+from pdp.settings import Settings
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app; `services` may be passed in (tests), otherwise built from `settings`."""
+    settings = settings or (services.settings if services else Settings.from_env())
+    owned = services is None
+    services = services or Services.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        services.start_background()
+        try:
+            yield
+        finally:
+            if owned:
+                services.close()
+
+    app = FastAPI(
+        title="Policy decision point",
+        version=__version__,
+        lifespan=lifespan,
+        description="Decides whether a subject may perform an action on a resource.",
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in (
+        decide.router,
+        health.router,
+        admin_directory.router,
+        admin_decisions.router,
+    ):
+        app.include_router(router)
+    return app

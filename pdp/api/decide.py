@@ -1,0 +1,56 @@
+"""`POST /decide` and `POST /decide/batch`: the native decision API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from pdp.api.deps import get_services, require_decide
+from pdp.authn import Principal
+from pdp.decision import DecisionRequest
+from pdp.services import Services
+
+router = APIRouter(tags=["decide"])
+
+MAX_BATCH = 100
+
+
+class DecisionResponse(BaseModel):
+    decision_id: str
+    allow: bool
+    reasons: list[str]
+    bundle_revision: str | None
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requests: list[DecisionRequest] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchResponse(BaseModel):
+    results: list[DecisionResponse]
+
+
+@router.post("/decide", response_model=DecisionResponse)
+def decide(
+    body: DecisionRequest,
+    caller: Principal = Depends(require_decide),
+    services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    return services.decisions.decide(body, caller).to_json()
+
+
+@router.post("/decide/batch", response_model=BatchResponse)
+def decide_batch(
+    body: BatchRequest,
+    caller: Principal = Depends(require_decide),
+    services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    results = [
+        services.decisions.decide(item, caller, endpoint="decide/batch").to_json()
+        for item in body.requests
+    ]
+    return {"results": results}

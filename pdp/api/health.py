@@ -1,0 +1,28 @@
+"""`GET /health` (OPA-style) and `GET /metrics` (Prometheus text)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from pdp.api.deps import get_services
+from pdp.services import Services
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health")
+def health(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    """200 while the process serves; with `?bundles`, 200 only once a bundle is active (as OPA)."""
+    revision = services.policy.revision
+    body = {"status": "ok", "bundle_revision": revision}
+    if "bundles" in request.query_params and revision is None:
+        body["status"] = "no_bundle"
+        return JSONResponse(body, status_code=500)
+    return JSONResponse(body)
+
+
+@router.get("/metrics")
+def metrics(services: Services = Depends(get_services)) -> Response:
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)

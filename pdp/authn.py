@@ -1,0 +1,197 @@
+"""Token verification against trusted issuers' JWKS.
+
+The PDP verifies tokens like any resource server: it fetches each trusted issuer's JWKS over
+HTTP, caches the keys, and accepts only asymmetric signatures from a key of the issuer the
+token names. Callers (PEPs, admins) and subjects are verified the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+from jwt.algorithms import get_default_algorithms
+
+from pdp.errors import TokenError
+from pdp.settings import TrustedIssuer
+
+# Only asymmetric algorithms: an HMAC "signature" keyed with a public key is a classic forgery.
+ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384")
+# Do not refetch a JWKS for an unknown kid more often than this, so bad tokens cannot
+# make us hammer an issuer.
+MIN_REFETCH_SECONDS = 10.0
+JWKS_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling the PDP: a PEP or an admin, identified by its access token."""
+
+    client_id: str | None
+    subject: str | None
+    scopes: frozenset[str]
+    issuer: str | None
+
+    @classmethod
+    def anonymous(cls) -> Principal:
+        """The caller when PEP authentication is switched off (development only)."""
+        return cls(
+            client_id=None,
+            subject=None,
+            scopes=frozenset({"pdp/decide", "pdp/admin"}),
+            issuer=None,
+        )
+
+
+class _IssuerKeys:
+    """The cached JWKS of one issuer."""
+
+    def __init__(self, issuer: TrustedIssuer, cache_seconds: float, http: httpx.Client) -> None:
+        self.issuer = issuer
+        self._cache_seconds = cache_seconds
+        self._http = http
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+
+    def key(self, kid: str) -> Any:
+        if self._age() > self._cache_seconds:
+            self._refresh_if_older_than(self._cache_seconds)
+        key = self._keys.get(kid)
+        if key is None and self._age() > MIN_REFETCH_SECONDS:
+            # A new kid usually means the issuer rotated its keys.
+            self._refresh_if_older_than(MIN_REFETCH_SECONDS)
+            key = self._keys.get(kid)
+        if key is None:
+            raise TokenError(
+                "the token's signing key is not in the issuer's JWKS", reason="unknown_key"
+            )
+        return key
+
+    def _age(self) -> float:
+        return time.monotonic() - self._fetched_at
+
+    def _refresh_if_older_than(self, seconds: float) -> None:
+        with self._lock:
+            if self._age() > seconds:
+                self._refresh()
+
+    def _refresh(self) -> None:
+        try:
+            response = self._http.get(self.issuer.jwks_uri, timeout=JWKS_TIMEOUT_SECONDS)
+            response.raise_for_status()
+            document = response.json()
+        except (httpx.HTTPError, ValueError):
+            # Keep serving the keys we had: an issuer outage must not fail every decision.
+            self._fetched_at = time.monotonic()
+            if not self._keys:
+                raise TokenError(
+                    "the issuer's JWKS could not be fetched", reason="jwks_unavailable"
+                ) from None
+            return
+        keys: dict[str, Any] = {}
+        algorithms = get_default_algorithms()
+        for jwk in document.get("keys", []) if isinstance(document, dict) else []:
+            if not isinstance(jwk, dict) or "kid" not in jwk:
+                continue
+            kty = jwk.get("kty")
+            family = {"RSA": "RS256", "EC": "ES256"}.get(kty)
+            if family is None:
+                continue
+            try:
+                keys[jwk["kid"]] = algorithms[family].from_jwk(jwk)
+            except (jwt.InvalidKeyError, ValueError, KeyError, TypeError):
+                continue
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+
+class Authenticator:
+    """Verifies tokens from the trusted issuers; knows nothing about HTTP requests."""
+
+    def __init__(
+        self,
+        issuers: Sequence[TrustedIssuer],
+        *,
+        cache_seconds: float = 300.0,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self._http = http or httpx.Client()
+        self._issuers = {i.issuer: _IssuerKeys(i, cache_seconds, self._http) for i in issuers}
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Return the verified claims of an access or ID token, or raise TokenError."""
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise TokenError(
+                "the token is not a well-formed JWT", reason="malformed_token"
+            ) from None
+        alg = header.get("alg")
+        if alg not in ALLOWED_ALGORITHMS:
+            raise TokenError(f"signature algorithm {alg!r} is not accepted", reason="bad_algorithm")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise TokenError("the token header has no kid", reason="unknown_key")
+        issuer_name = unverified.get("iss")
+        keys = self._issuers.get(issuer_name) if isinstance(issuer_name, str) else None
+        if keys is None:
+            raise TokenError("the token's issuer is not trusted", reason="untrusted_issuer")
+        try:
+            claims = jwt.decode(
+                token,
+                key=keys.key(kid),
+                algorithms=[alg],
+                issuer=issuer_name,
+                options={"require": ["exp", "iat", "iss", "sub"], "verify_aud": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError("the token has expired", reason="token_expired") from None
+        except jwt.ImmatureSignatureError:
+            raise TokenError("the token is not valid yet", reason="token_not_yet_valid") from None
+        except jwt.InvalidSignatureError:
+            raise TokenError(
+                "the token's signature does not verify", reason="bad_signature"
+            ) from None
+        except jwt.PyJWTError as exc:
+            raise TokenError(f"the token is invalid: {exc}", reason="invalid_claims") from None
+        self._check_use(claims, keys.issuer)
+        return claims
+
+    @staticmethod
+    def _check_use(claims: dict[str, Any], issuer: TrustedIssuer) -> None:
+        token_use = claims.get("token_use")
+        if token_use == "access":
+            client = claims.get("client_id")
+        elif token_use == "id":
+            client = claims.get("aud")
+        else:
+            raise TokenError("token_use must be 'access' or 'id'", reason="bad_token_use")
+        if not isinstance(client, str):
+            raise TokenError("the token names no client", reason="invalid_claims")
+        if issuer.client_ids and client not in issuer.client_ids:
+            raise TokenError(
+                "the token was issued to a client that is not accepted", reason="untrusted_client"
+            )
+
+    def authenticate_caller(self, token: str) -> Principal:
+        """Verify a PEP's or an admin's bearer token; only access tokens carry scopes."""
+        claims = self.verify(token)
+        if claims.get("token_use") != "access":
+            raise TokenError("callers must present an access token", reason="bad_token_use")
+        scope = claims.get("scope", "")
+        return Principal(
+            client_id=claims.get("client_id"),
+            subject=claims.get("sub"),
+            scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+            issuer=claims.get("iss"),
+        )
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,297 @@
+"""The decision flow: authenticate the subject -> PIP -> evaluate -> log.
+
+Everything that can go wrong after the request was parsed becomes a deny with a reason code;
+nothing here raises to the HTTP layer except `InvalidRequest` for a malformed request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pdp.authn import Authenticator, Principal
+from pdp.decision_log import DecisionLog, DecisionRecord
+from pdp.directory.snapshot import DirectorySnapshot, SubjectFacts
+from pdp.engine import UNDEFINED, EvaluationError
+from pdp.errors import TokenError
+from pdp.metrics import Metrics
+from pdp.policy import ActivePolicy, PolicyRuntime
+
+# Context keys the PDP computes; a PEP cannot set them.
+PDP_CONTEXT_KEYS = frozenset({"time", "time_ns", "networks", "tenant_time"})
+
+
+def _uuid_text(value: str | None, field_name: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        raise ValueError(f"{field_name} must be a UUID") from None
+
+
+class SubjectRef(BaseModel):
+    """The subject: a token to verify, or an id the PEP asserts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str | None = Field(default=None, min_length=1, max_length=16_384)
+    id: str | None = Field(default=None, min_length=1, max_length=256)
+    tenant_id: str | None = None
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant_is_uuid(cls, value: str | None) -> str | None:
+        return _uuid_text(value, "tenant_id")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SubjectRef:
+        if (self.token is None) == (self.id is None):
+            raise ValueError("give either subject.token or subject.id, not both or neither")
+        if self.token is not None and self.tenant_id is not None:
+            raise ValueError("subject.tenant_id goes with subject.id, not with a token")
+        return self
+
+
+class ResourceRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=256)
+    id: str = Field(min_length=1, max_length=512)
+    tenant_id: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _tenant_is_uuid(cls, value: str | None) -> str | None:
+        return _uuid_text(value, "tenant_id")
+
+
+class DecisionRequest(BaseModel):
+    """A `/decide` body. `context` may carry anything; `context.ip` must be an IP address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: SubjectRef
+    action: str = Field(min_length=1, max_length=256)
+    resource: ResourceRef
+    context: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("context")
+    @classmethod
+    def _ip_is_valid(cls, context: dict[str, Any]) -> dict[str, Any]:
+        ip = context.get("ip")
+        if ip is not None:
+            try:
+                ipaddress.ip_address(ip)
+            except (ValueError, TypeError):
+                raise ValueError("context.ip must be an IPv4 or IPv6 address") from None
+        return context
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision_id: str
+    allow: bool
+    reasons: list[str]
+    bundle_revision: str | None
+    # Not part of the response; kept for the log and for callers that build on decisions.
+    subject: SubjectFacts | None = field(default=None, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "allow": self.allow,
+            "reasons": self.reasons,
+            "bundle_revision": self.bundle_revision,
+        }
+
+
+class _Deny(Exception):
+    """Internal: stop the flow with a deny and these reasons."""
+
+    def __init__(self, *reasons: str) -> None:
+        super().__init__(reasons[0])
+        self.reasons = list(reasons)
+
+
+def _format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def tenant_time(moment: datetime, timezone: str) -> dict[str, Any]:
+    """The request time as the tenant's wall clock shows it (Rego has no zone database here)."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return {
+        "timezone": timezone,
+        "weekday": local.strftime("%A"),
+        "hour": local.hour,
+        "minute": local.minute,
+        "date": local.date().isoformat(),
+    }
+
+
+class DecisionService:
+    """Turns a parsed request into a decision, and records it."""
+
+    def __init__(
+        self,
+        *,
+        authenticator: Authenticator,
+        snapshot: DirectorySnapshot,
+        policy: PolicyRuntime,
+        decision_log: DecisionLog,
+        metrics: Metrics,
+    ) -> None:
+        self._authenticator = authenticator
+        self._snapshot = snapshot
+        self._policy = policy
+        self._log = decision_log
+        self._metrics = metrics
+
+    def decide(
+        self,
+        request: DecisionRequest,
+        caller: Principal,
+        *,
+        endpoint: str = "decide",
+        now: datetime | None = None,
+    ) -> Decision:
+        started = time.perf_counter()
+        moment = now or datetime.now(UTC)
+        policy = self._policy.active
+        revision = policy.revision if policy else None
+        facts: SubjectFacts | None = None
+        input_doc: dict[str, Any] | None = None
+        try:
+            facts, claims = self._resolve_subject(request.subject)
+            input_doc = self.build_input(facts, claims, request, moment, policy)
+            if policy is None:
+                raise _Deny("no_bundle")
+            allow, reasons = self._evaluate(policy, input_doc)
+        except _Deny as deny:
+            allow, reasons = False, deny.reasons
+            self._metrics.decision_errors.labels(reason=deny.reasons[0]).inc()
+        decision = Decision(
+            decision_id=str(uuid.uuid4()),
+            allow=allow,
+            reasons=reasons,
+            bundle_revision=revision,
+            subject=facts,
+        )
+        elapsed = time.perf_counter() - started
+        self._metrics.decisions.labels(result="allow" if allow else "deny").inc()
+        self._metrics.latency.observe(elapsed)
+        self._log.record(
+            DecisionRecord(
+                decision_id=decision.decision_id,
+                timestamp=moment,
+                tenant_id=facts.tenant_id if facts else request.subject.tenant_id,
+                pep_client_id=caller.client_id,
+                subject_id=facts.id if facts else request.subject.id,
+                subject_type=facts.type if facts else None,
+                action=request.action,
+                resource_type=request.resource.type,
+                resource_id=request.resource.id,
+                resource_tenant_id=request.resource.tenant_id
+                or (facts.tenant_id if facts else None),
+                allow=allow,
+                reasons=reasons,
+                bundle_revision=revision,
+                latency_ms=elapsed * 1000.0,
+                endpoint=endpoint,
+                input=input_doc,
+            )
+        )
+        return decision
+
+    def _resolve_subject(self, ref: SubjectRef) -> tuple[SubjectFacts, dict[str, Any] | None]:
+        claims: dict[str, Any] | None = None
+        if ref.token is not None:
+            try:
+                claims = self._authenticator.verify(ref.token)
+            except TokenError as exc:
+                raise _Deny("invalid_token", exc.reason) from None
+            subject_id = claims["sub"]
+        else:
+            subject_id = ref.id
+        facts = self._snapshot.subject(subject_id) if isinstance(subject_id, str) else None
+        if facts is None:
+            raise _Deny("unknown_subject")
+        if ref.tenant_id is not None and ref.tenant_id != facts.tenant_id:
+            raise _Deny("subject_tenant_mismatch")
+        if claims is not None:
+            tenant_claim = claims.get("custom:tenant_id")
+            if tenant_claim is not None and str(tenant_claim).lower() != facts.tenant_id:
+                raise _Deny("tenant_claim_mismatch")
+        return facts, claims
+
+    def build_input(
+        self,
+        facts: SubjectFacts,
+        claims: dict[str, Any] | None,
+        request: DecisionRequest,
+        moment: datetime,
+        policy: ActivePolicy | None,
+    ) -> dict[str, Any]:
+        """The policy input DESIGN.md pins, with the PIP's facts and the computed context."""
+        subject = facts.to_input()
+        if claims is not None:
+            subject["claims"] = claims
+        tenant = self._snapshot.tenant(facts.tenant_id)
+        context = {k: v for k, v in request.context.items() if k not in PDP_CONTEXT_KEYS}
+        context["time"] = _format_time(moment)
+        context["time_ns"] = int(moment.timestamp() * 1_000_000) * 1000
+        context["tenant_time"] = tenant_time(moment, tenant.timezone if tenant else "UTC")
+        ip = context.get("ip")
+        context["networks"] = (
+            policy.networks_containing(ipaddress.ip_address(ip)) if policy and ip else []
+        )
+        resource = request.resource.model_dump()
+        if resource["tenant_id"] is None:
+            # A resource that names no tenant is in the subject's tenant.
+            resource["tenant_id"] = facts.tenant_id
+        return {
+            "subject": subject,
+            "action": request.action,
+            "resource": resource,
+            "context": context,
+        }
+
+    def _evaluate(self, policy: ActivePolicy, input_doc: dict[str, Any]) -> tuple[bool, list[str]]:
+        try:
+            value = self._policy.evaluate(policy, self._policy.decision_entrypoint, input_doc)
+        except EvaluationError as exc:
+            raise _Deny(exc.reason) from None
+        if value is UNDEFINED:
+            raise _Deny("policy_undefined")
+        allow = value.get("allow") if isinstance(value, dict) else None
+        reasons = value.get("reasons", []) if isinstance(value, dict) else None
+        if not isinstance(allow, bool) or not isinstance(reasons, list):
+            raise _Deny("invalid_policy_output")
+        reasons = [r if isinstance(r, str) else str(r) for r in reasons]
+        if allow and not self._tenant_guard(policy, input_doc):
+            return False, ["tenant_mismatch"]
+        return allow, reasons
+
+    @staticmethod
+    def _tenant_guard(policy: ActivePolicy, input_doc: dict[str, Any]) -> bool:
+        """Cross-tenant allows stand only when the bundle's data grants that tenant pair."""
+        subject_tenant = input_doc["subject"]["tenant_id"]
+        resource_tenant = input_doc["resource"]["tenant_id"]
+        if subject_tenant == resource_tenant:
+            return True
+        grants = policy.data.get("cross_tenant_grants", [])
+        return isinstance(grants, list) and any(
+            isinstance(g, dict)
+            and g.get("subject_tenant") == subject_tenant
+            and g.get("resource_tenant") == resource_tenant
+            for g in grants
+        )

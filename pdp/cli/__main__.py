@@ -1,0 +1,5 @@
+import sys
+
+from pdp.cli import main
+
+sys.exit(main())

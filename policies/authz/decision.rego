@@ -1,0 +1,136 @@
+# The default RBAC + ABAC policy. See policies/README.md for the input, output and data.
+# Strings are built with concat, not sprintf: regopy 1.5.2 quotes data strings formatted
+# with %s once a bundle has been saved and loaded again.
+package authz
+
+import rego.v1
+
+# A well-formed input always gets a decision; nothing matched means no role grants it.
+default decision := {"allow": false, "reasons": ["no_matching_role"]}
+
+# Hard denies (tenant isolation, explicit forbids) win over every grant.
+decision := {"allow": false, "reasons": sort(deny_reasons)} if count(deny_reasons) > 0
+
+decision := {"allow": true, "reasons": sort(allow_reasons)} if {
+	count(deny_reasons) == 0
+	count(allow_reasons) > 0
+}
+
+# A role would grant the action, but one of its conditions does not hold.
+decision := {"allow": false, "reasons": sort(condition_failures)} if {
+	count(deny_reasons) == 0
+	count(allow_reasons) == 0
+	count(condition_failures) > 0
+}
+
+# --- hard denies -------------------------------------------------------------
+
+deny_reasons contains "tenant_mismatch" if {
+	not same_tenant
+	count(cross_tenant_roles) == 0
+}
+
+deny_reasons contains concat("", ["forbidden:", forbid.id]) if {
+	some forbid in data.forbids
+	some pattern in forbid.actions
+	action_matches(pattern, input.action)
+	attributes_match(object.get(forbid, "subject_attributes", {}), input.subject)
+	attributes_match(object.get(forbid, "resource_attributes", {}), input.resource)
+}
+
+attributes_match(required, entity) if {
+	every name, allowed in required {
+		entity.attributes[name] in allowed
+	}
+}
+
+# --- tenant isolation --------------------------------------------------------
+
+same_tenant if {
+	is_string(input.subject.tenant_id)
+	input.subject.tenant_id != ""
+	input.subject.tenant_id == input.resource.tenant_id
+}
+
+# Roles a grant lets subjects of another tenant use on this resource's tenant.
+cross_tenant_roles contains role if {
+	not same_tenant
+	some grant in data.cross_tenant_grants
+	grant.subject_tenant == input.subject.tenant_id
+	grant.resource_tenant == input.resource.tenant_id
+	resource_type_granted(grant)
+	some role in grant.roles
+}
+
+resource_type_granted(grant) if not grant.resource_types
+
+resource_type_granted(grant) if input.resource.type in grant.resource_types
+
+# --- bindings: which roles the subject holds, and through what ---------------
+
+subject_kind := "client" if input.subject.type == "client"
+
+else := "user"
+
+bindings contains {"role": role, "via": concat(":", [subject_kind, input.subject.id])} if {
+	some role in input.subject.roles
+}
+
+bindings contains {"role": role, "via": concat(":", ["group", group.id])} if {
+	some group in input.subject.groups
+	some role in group.roles
+}
+
+bindings contains {"role": role, "via": concat(":", ["company", input.subject.company.id])} if {
+	some role in input.subject.company.roles
+}
+
+usable_bindings contains binding if {
+	same_tenant
+	some binding in bindings
+}
+
+usable_bindings contains binding if {
+	some binding in bindings
+	binding.role in cross_tenant_roles
+}
+
+# --- roles and permissions ---------------------------------------------------
+
+role_graph[name] := object.get(definition, "includes", []) if {
+	some name, definition in data.roles
+}
+
+# Every (binding, permission) pair whose action pattern matches the requested action,
+# with the conditions of the role and of the permission merged.
+candidates contains {"binding": binding, "conditions": conditions} if {
+	some binding in usable_bindings
+	some role in graph.reachable(role_graph, {binding.role})
+	some permission in data.roles[role].permissions
+	action_matches(permission_action(permission), input.action)
+	conditions := object.union(
+		object.get(data.roles[role], "when", {}),
+		permission_conditions(permission),
+	)
+}
+
+permission_action(permission) := permission if is_string(permission)
+
+permission_action(permission) := permission.action if is_object(permission)
+
+permission_conditions(permission) := {} if is_string(permission)
+
+permission_conditions(permission) := object.get(permission, "when", {}) if is_object(permission)
+
+# `type:verb` patterns; `*` matches one whole segment (`document:*`, `*:read`, `*:*`).
+action_matches(pattern, action) if glob.match(pattern, [":"], action)
+
+allow_reasons contains concat("", ["role:", candidate.binding.role, " via ", candidate.binding.via]) if {
+	some candidate in candidates
+	count(failed_conditions(candidate.conditions)) == 0
+}
+
+condition_failures contains failure if {
+	some candidate in candidates
+	some failure in failed_conditions(candidate.conditions)
+}

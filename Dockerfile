@@ -1,0 +1,11 @@
+# One image for both services; the command picks which one runs.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY pdp ./pdp
+COPY token_service ./token_service
+COPY policies ./policies
+COPY bundles ./bundles
+COPY deploy ./deploy
+RUN pip install --no-cache-dir . && useradd --create-home --uid 10001 app
+USER app

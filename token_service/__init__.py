@@ -1,0 +1,1 @@
+"""A lightweight issuer of Cognito-compatible JWTs (user pools, app clients, users, keys)."""

@@ -1,0 +1,1 @@
+"""Amazon Cognito's JSON API: its operations, error types and SigV4 verification."""

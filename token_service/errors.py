@@ -1,0 +1,107 @@
+"""The token service's exception hierarchy.
+
+Each error knows how both protocols spell it: the Cognito JSON API (`__type` and HTTP
+status, which botocore turns into `ClientError` codes) and OAuth 2.0 (RFC 6749 `error`
+and status). Messages never carry a secret, a password or a token.
+"""
+
+from __future__ import annotations
+
+
+class TokenServiceError(Exception):
+    """Base of every error raised on purpose."""
+
+    cognito_type = "InternalErrorException"
+    status = 400
+    oauth_error = "invalid_request"
+    oauth_status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidParameter(TokenServiceError):
+    """A request parameter is missing, malformed or not allowed."""
+
+    cognito_type = "InvalidParameterException"
+
+
+class ResourceNotFound(TokenServiceError):
+    """A pool, client, group or resource server does not exist."""
+
+    cognito_type = "ResourceNotFoundException"
+
+
+class UserNotFound(TokenServiceError):
+    """Admin operations name a user that does not exist (sign-in never raises this)."""
+
+    cognito_type = "UserNotFoundException"
+
+
+class UsernameExists(TokenServiceError):
+    cognito_type = "UsernameExistsException"
+
+
+class GroupExists(TokenServiceError):
+    cognito_type = "GroupExistsException"
+
+
+class ScopeDoesNotExist(TokenServiceError):
+    """A client asks for a scope no resource server of its pool defines."""
+
+    cognito_type = "ScopeDoesNotExistException"
+
+
+class InvalidPassword(TokenServiceError):
+    """A new password does not meet the pool's password policy."""
+
+    cognito_type = "InvalidPasswordException"
+
+
+class NotAuthorized(TokenServiceError):
+    """Authentication failed: credentials, token, disabled user or lockout."""
+
+    cognito_type = "NotAuthorizedException"
+    oauth_error = "invalid_grant"
+
+
+class InvalidClient(NotAuthorized):
+    """Client authentication failed (unknown client, wrong or missing secret)."""
+
+    oauth_error = "invalid_client"
+    oauth_status = 401
+
+
+class InvalidGrant(NotAuthorized):
+    """A refresh token is unknown, expired, revoked or belongs to another client."""
+
+
+class InvalidScope(TokenServiceError):
+    cognito_type = "InvalidParameterException"
+    oauth_error = "invalid_scope"
+
+
+class UnauthorizedClient(TokenServiceError):
+    """The client is not allowed the flow it asks for."""
+
+    cognito_type = "InvalidParameterException"
+    oauth_error = "unauthorized_client"
+
+
+class UnsupportedGrantType(TokenServiceError):
+    oauth_error = "unsupported_grant_type"
+
+
+class Unauthorized(TokenServiceError):
+    """RevokeToken by a client the token was not issued to."""
+
+    cognito_type = "UnauthorizedException"
+    oauth_error = "unauthorized_client"
+
+
+class UnsupportedTokenType(TokenServiceError):
+    """Only refresh tokens can be revoked."""
+
+    cognito_type = "UnsupportedTokenTypeException"
+    oauth_error = "unsupported_token_type"

@@ -1,0 +1,342 @@
+"""Issuing and revoking tokens: password sign-in, refresh, client credentials, sign-out.
+
+Failures that must leave a trace (failed sign-ins counting towards lockout) are committed
+before the error is raised; every other failure rolls its transaction back, changing nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from token_service.core import Core
+from token_service.errors import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidParameter,
+    InvalidScope,
+    NotAuthorized,
+    ResourceNotFound,
+    Unauthorized,
+    UnauthorizedClient,
+    UnsupportedTokenType,
+)
+from token_service.store.models import Client, RefreshToken, SignInFailures, User
+from token_service.store.repositories import Repository
+from token_service.tokens import (
+    USER_SCOPE,
+    id_claims,
+    machine_access_claims,
+    sign,
+    unverified_origin,
+    user_access_claims,
+    verify_access_token,
+)
+
+BAD_CREDENTIALS = "Incorrect username or password."
+
+
+def secret_hash(client_secret: str, username: str, client_id: str) -> str:
+    """Cognito's SECRET_HASH: Base64(HMAC-SHA256(secret, username + client_id))."""
+    digest = hmac.new(client_secret.encode(), (username + client_id).encode(), hashlib.sha256)
+    return base64.b64encode(digest.digest()).decode()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class UserTokens:
+    access_token: str
+    id_token: str
+    refresh_token: str | None
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class NewPasswordRequired:
+    """Correct password, but the user still has a temporary one (Cognito's challenge)."""
+
+    username: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class MachineToken:
+    access_token: str
+    expires_in: int
+
+
+class Issuer:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    # client authentication
+    def _client(self, repo: Repository, client_id: str, pool_id: str | None = None) -> Client:
+        client = repo.client(client_id) if client_id else None
+        if client is None or (pool_id is not None and client.pool_id != pool_id):
+            raise ResourceNotFound(f"User pool client {client_id} does not exist.")
+        return client
+
+    def _secret(self, client: Client) -> str | None:
+        if client.secret_sealed is None:
+            return None
+        return self.core.sealer.unseal(client.secret_sealed, "client-secret").decode()
+
+    def _check_client_secret(self, client: Client, presented: str | None) -> None:
+        """OAuth client authentication: confidential clients must present their secret."""
+        secret = self._secret(client)
+        if secret is None:
+            return
+        if not presented or not hmac.compare_digest(secret.encode(), presented.encode()):
+            raise InvalidClient("Client authentication failed.")
+
+    def _check_secret_hash(
+        self, client: Client, usernames: list[str], presented: str | None
+    ) -> None:
+        """Cognito client authentication for sign-in: SECRET_HASH over one of `usernames`."""
+        secret = self._secret(client)
+        if secret is None:
+            return
+        if not presented:
+            raise InvalidClient(
+                f"Client {client.id} is configured with secret but SECRET_HASH was not received"
+            )
+        expected = [secret_hash(secret, name, client.id).encode() for name in usernames]
+        # Compare with every candidate so timing does not tell which one matched.
+        matches = [hmac.compare_digest(e, presented.encode()) for e in expected]
+        if not any(matches):
+            raise InvalidClient(f"Unable to verify secret hash for client {client.id}")
+
+    # password sign-in
+    def password_auth(
+        self,
+        client_id: str,
+        username: str,
+        password: str,
+        *,
+        secret_hash_value: str | None = None,
+        pool_id: str | None = None,
+        admin: bool = False,
+    ) -> UserTokens | NewPasswordRequired:
+        """USER_PASSWORD_AUTH, or ADMIN_USER_PASSWORD_AUTH when `admin` (pool given)."""
+        flow = "ALLOW_ADMIN_USER_PASSWORD_AUTH" if admin else "ALLOW_USER_PASSWORD_AUTH"
+        if not username or not password:
+            raise InvalidParameter("USERNAME and PASSWORD are required.")
+        now = self.core.clock()
+        with self.core.store.transaction() as repo:
+            client = self._client(repo, client_id, pool_id)
+            if flow not in client.explicit_auth_flows:
+                raise UnauthorizedClient("Auth flow not enabled for this client")
+            self._check_secret_hash(client, [username], secret_hash_value)
+            failure = self._verify_password(repo, client.pool_id, username, password, now)
+            if failure is None:
+                user = repo.user_by_username(client.pool_id, username)
+                assert user is not None
+                if not user.enabled:
+                    failure = NotAuthorized("User is disabled.")
+                elif user.status == "FORCE_CHANGE_PASSWORD":
+                    return NewPasswordRequired(user.username, dict(user.attributes))
+                else:
+                    return self._issue_user_tokens(repo, client, user, now, None)
+        assert failure is not None
+        raise failure
+
+    def _verify_password(
+        self, repo: Repository, pool_id: str, username: str, password: str, now: float
+    ) -> NotAuthorized | None:
+        """None when the password is right; records failures whether or not the user exists."""
+        failures = repo.failures(pool_id, username)
+        if failures is not None and failures.locked_until > now:
+            return NotAuthorized("Password attempts exceeded")
+        user = repo.user_by_username(pool_id, username)
+        if self.core.passwords.verify(user.password_hash if user else None, password):
+            if failures is not None:
+                repo.delete(failures)
+            return None
+        settings = self.core.settings
+        if failures is None:
+            failures = SignInFailures(
+                pool_id=pool_id, username_key=username.lower(), count=0, locked_until=0.0
+            )
+            repo.add(failures)
+        failures.count += 1
+        if failures.count >= settings.lockout_threshold:
+            failures.count = 0
+            failures.locked_until = now + settings.lockout_seconds
+            return NotAuthorized("Password attempts exceeded")
+        return NotAuthorized(BAD_CREDENTIALS)
+
+    def _issue_user_tokens(
+        self,
+        repo: Repository,
+        client: Client,
+        user: User,
+        now: float,
+        session: RefreshToken | None,
+    ) -> UserTokens:
+        """Access and ID tokens; a new sign-in also gets a refresh token (stored hashed)."""
+        refresh_token = None
+        if session is None:
+            refresh_token = secrets.token_urlsafe(64)
+            session = RefreshToken(
+                token_hash=_token_hash(refresh_token),
+                origin_jti=str(uuid.uuid4()),
+                pool_id=client.pool_id,
+                client_id=client.id,
+                user_sub=user.sub,
+                auth_time=int(now),
+                expires_at=now + client.refresh_token_seconds,
+                revoked_at=None,
+            )
+            repo.add(session)
+        kid, private_key = self.core.keys.signer(repo, client.pool_id)
+        common: dict[str, Any] = {
+            "issuer": self.core.settings.issuer(client.pool_id),
+            "sub": user.sub,
+            "username": user.username,
+            "groups": [g.name for g in repo.groups_of(user)],
+            "client_id": client.id,
+            "origin_jti": session.origin_jti,
+            "event_id": str(uuid.uuid4()),
+            "auth_time": session.auth_time,
+            "now": int(now),
+        }
+        access = user_access_claims(**common, ttl=client.access_token_seconds)
+        identity = id_claims(**common, attributes=user.attributes, ttl=client.id_token_seconds)
+        return UserTokens(
+            access_token=sign(access, kid, private_key),
+            id_token=sign(identity, kid, private_key),
+            refresh_token=refresh_token,
+            expires_in=client.access_token_seconds,
+        )
+
+    # refresh
+    def refresh(
+        self,
+        client_id: str,
+        refresh_token: str,
+        *,
+        client_secret: str | None = None,
+        secret_hash_value: str | None = None,
+        username: str | None = None,
+        pool_id: str | None = None,
+        cognito: bool = False,
+    ) -> UserTokens:
+        """New access and ID tokens for a live refresh token of this client's enabled user.
+
+        OAuth callers authenticate with the client secret, Cognito callers with SECRET_HASH
+        (over USERNAME, or the token's user's username or sub).
+        """
+        if not refresh_token:
+            raise InvalidParameter("REFRESH_TOKEN is required.")
+        now = self.core.clock()
+        with self.core.store.transaction() as repo:
+            client = self._client(repo, client_id, pool_id)
+            if not cognito:
+                self._check_client_secret(client, client_secret)
+            session = repo.refresh_token(_token_hash(refresh_token))
+            user = repo.user_by_sub(session.user_sub) if session is not None else None
+            if cognito:
+                names = [n for n in (username, user and user.username, user and user.sub) if n]
+                self._check_secret_hash(client, names or [""], secret_hash_value)
+            if "ALLOW_REFRESH_TOKEN_AUTH" not in client.explicit_auth_flows:
+                raise UnauthorizedClient("Refresh token flow not enabled for this client")
+            if session is None or user is None or session.client_id != client.id:
+                raise InvalidGrant("Invalid Refresh Token")
+            if session.revoked_at is not None:
+                raise InvalidGrant("Refresh Token has been revoked")
+            if session.expires_at <= now:
+                raise InvalidGrant("Refresh Token has expired")
+            if not user.enabled:
+                raise InvalidGrant("User is disabled.")
+            return self._issue_user_tokens(repo, client, user, now, session)
+
+    # client credentials
+    def client_credentials(
+        self, client_id: str, client_secret: str | None, scope: str | None
+    ) -> MachineToken:
+        """A machine token; requested scopes must be the client's (none asked: all of them)."""
+        now = self.core.clock()
+        with self.core.store.transaction() as repo:
+            client = repo.client(client_id) if client_id else None
+            if client is None or client.secret_sealed is None:
+                raise InvalidClient("Client authentication failed.")
+            self._check_client_secret(client, client_secret)
+            if "client_credentials" not in client.oauth_flows:
+                raise UnauthorizedClient("The client is not allowed the client_credentials grant.")
+            requested = scope.split() if scope else list(client.scopes)
+            if not requested or not set(requested) <= set(client.scopes):
+                raise InvalidScope("A requested scope is not allowed for this client.")
+            kid, private_key = self.core.keys.signer(repo, client.pool_id)
+            claims = machine_access_claims(
+                issuer=self.core.settings.issuer(client.pool_id),
+                client_id=client.id,
+                scope=" ".join(dict.fromkeys(requested)),
+                now=int(now),
+                ttl=client.access_token_seconds,
+            )
+            return MachineToken(sign(claims, kid, private_key), client.access_token_seconds)
+
+    # revocation and sign-out
+    def revoke(self, token: str, client_id: str, client_secret: str | None) -> None:
+        """Revoke a refresh token (and the access tokens of its sign-in). Unknown: no-op."""
+        if not token:
+            raise InvalidParameter("Token is required.")
+        now = self.core.clock()
+        with self.core.store.transaction() as repo:
+            client = repo.client(client_id) if client_id else None
+            if client is None:
+                raise InvalidClient("Client authentication failed.")
+            self._check_client_secret(client, client_secret)
+            if token.count(".") == 2:
+                raise UnsupportedTokenType("Only refresh tokens can be revoked.")
+            session = repo.refresh_token(_token_hash(token))
+            if session is None:
+                return
+            if session.client_id != client.id:
+                raise Unauthorized("The token was not issued to this client.")
+            if session.revoked_at is None:
+                session.revoked_at = now
+
+    def authenticate(self, access_token: str) -> tuple[User, dict[str, Any]]:
+        """The user and claims of a valid, unrevoked user access token."""
+        issuer, kid = unverified_origin(access_token)
+        pool_id = issuer.rsplit("/", 1)[-1]
+        if issuer != self.core.settings.issuer(pool_id):
+            raise NotAuthorized("Invalid Access Token")
+        now = self.core.clock()
+        with self.core.store.transaction() as repo:
+            key = self.core.keys.verifier(repo, pool_id, kid, now)
+            if key is None:
+                raise NotAuthorized("Invalid Access Token")
+            claims = verify_access_token(access_token, key, issuer, now)
+            if USER_SCOPE not in str(claims.get("scope", "")).split():
+                raise NotAuthorized("Access token does not have required scopes")
+            session = repo.sign_in(str(claims.get("origin_jti", "")))
+            if session is None or session.revoked_at is not None:
+                raise NotAuthorized("Access Token has been revoked")
+            user = repo.user_by_sub(claims["sub"])
+            if user is None:
+                raise NotAuthorized("Access Token has been revoked")
+            if not user.enabled:
+                raise NotAuthorized("User is disabled.")
+            return user, claims
+
+    def global_sign_out(self, access_token: str) -> None:
+        """Revoke every refresh token of the user, and so every access token's sign-in."""
+        user, _ = self.authenticate(access_token)
+        with self.core.store.transaction() as repo:
+            repo.revoke_refresh_tokens(user.sub, self.core.clock())
+
+    def jwks(self, pool_id: str) -> dict[str, Any]:
+        with self.core.store.transaction() as repo:
+            if repo.pool(pool_id) is None:
+                raise ResourceNotFound(f"User pool {pool_id} does not exist.")
+            return self.core.keys.jwks(repo, pool_id, self.core.clock())

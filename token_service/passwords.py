@@ -1,0 +1,71 @@
+"""Password hashing (argon2id) and the pool password policy."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from token_service.errors import InvalidPassword
+from token_service.settings import Settings
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "MinimumLength": 8,
+    "RequireUppercase": True,
+    "RequireLowercase": True,
+    "RequireNumbers": True,
+    "RequireSymbols": True,
+    "TemporaryPasswordValidityDays": 7,
+}
+# Cognito's list of accepted special characters.
+SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
+
+
+class Passwords:
+    """Argon2id hashing with costs from settings; also burns equal time for unknown users."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        )
+        self._decoy = self._hasher.hash("decoy password that matches nothing")
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        """True when `password` matches; a missing hash costs as much time as a real one."""
+        try:
+            return self._hasher.verify(stored_hash or self._decoy, password) and bool(stored_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def check_policy(password: str, policy: dict[str, Any]) -> None:
+    """Raise InvalidPassword naming the first rule the password breaks."""
+    rules = [
+        (len(password) >= int(policy.get("MinimumLength", 8)), "Password not long enough"),
+        (
+            not policy.get("RequireUppercase") or any(c.isupper() for c in password),
+            "Password must have uppercase characters",
+        ),
+        (
+            not policy.get("RequireLowercase") or any(c.islower() for c in password),
+            "Password must have lowercase characters",
+        ),
+        (
+            not policy.get("RequireNumbers") or any(c in string.digits for c in password),
+            "Password must have numeric characters",
+        ),
+        (
+            not policy.get("RequireSymbols") or any(c in SYMBOLS for c in password),
+            "Password must have symbol characters",
+        ),
+    ]
+    for ok, reason in rules:
+        if not ok:
+            raise InvalidPassword(f"Password did not conform with policy: {reason}")

@@ -1,0 +1,89 @@
+"""Configuration, read once from the environment; `serve` flags override host and port."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/token-service.db"
+DEFAULT_KEY_FILE = "./var/token-service.key"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9229
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the token service cannot use."""
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    # Base of every issuer (`<base>/<pool_id>`); empty means the service's own URL.
+    issuer_base: str = ""
+    region: str = "us-east-1"
+    # Credentials that admin (SigV4-signed) Cognito operations must be signed with.
+    admin_access_key_id: str = ""
+    admin_secret_access_key: str = ""
+    # 32-byte key (urlsafe base64) that seals client secrets and private keys at rest.
+    # When unset, one is generated once into `key_file`.
+    encryption_key: str = ""
+    key_file: str = DEFAULT_KEY_FILE
+    # Argon2id cost. The defaults are RFC 9106's second recommended setting (64 MiB).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+    # Failed sign-ins (per pool and username) before the username is locked, and for how long.
+    lockout_threshold: int = 5
+    lockout_seconds: int = 900
+    # Largest clock difference accepted in a SigV4 signature's X-Amz-Date.
+    sigv4_max_skew_seconds: int = 300
+
+    @property
+    def public_base(self) -> str:
+        """The issuer base: configured, or the URL this process serves on."""
+        if self.issuer_base:
+            return self.issuer_base.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    def issuer(self, pool_id: str) -> str:
+        return f"{self.public_base}/{pool_id}"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with the given fields replaced (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ.get
+        return cls(
+            database_url=env("TOKEN_SERVICE_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            host=env("TOKEN_SERVICE_HOST") or DEFAULT_HOST,
+            port=_int("TOKEN_SERVICE_PORT", DEFAULT_PORT, minimum=1),
+            issuer_base=env("TOKEN_SERVICE_ISSUER_BASE") or "",
+            region=env("TOKEN_SERVICE_REGION") or "us-east-1",
+            admin_access_key_id=env("TOKEN_SERVICE_ADMIN_ACCESS_KEY_ID") or "",
+            admin_secret_access_key=env("TOKEN_SERVICE_ADMIN_SECRET_ACCESS_KEY") or "",
+            encryption_key=env("TOKEN_SERVICE_ENCRYPTION_KEY") or "",
+            key_file=env("TOKEN_SERVICE_KEY_FILE") or DEFAULT_KEY_FILE,
+            argon2_time_cost=_int("TOKEN_SERVICE_ARGON2_TIME_COST", 3, minimum=1),
+            argon2_memory_kib=_int("TOKEN_SERVICE_ARGON2_MEMORY_KIB", 65536, minimum=8),
+            argon2_parallelism=_int("TOKEN_SERVICE_ARGON2_PARALLELISM", 4, minimum=1),
+            lockout_threshold=_int("TOKEN_SERVICE_LOCKOUT_THRESHOLD", 5, minimum=1),
+            lockout_seconds=_int("TOKEN_SERVICE_LOCKOUT_SECONDS", 900, minimum=1),
+            sigv4_max_skew_seconds=_int("TOKEN_SERVICE_SIGV4_MAX_SKEW_SECONDS", 300, minimum=1),
+        )

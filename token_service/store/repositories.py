@@ -1,0 +1,181 @@
+"""Database access: the engine, transactions, and one query method per question the services ask."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, delete, event, func, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from token_service.store.models import (
+    Base,
+    Client,
+    Group,
+    Membership,
+    Pool,
+    RefreshToken,
+    ResourceServer,
+    SignInFailures,
+    SigningKey,
+    User,
+)
+
+
+def _make_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # WAL lets the CLI provision while the server reads; foreign keys are off by default.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+class Store:
+    """Owns the engine; hands out one `Repository` per transaction."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = _make_engine(database_url)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Repository]:
+        """Commit on success, roll back on any exception: an error changes nothing."""
+        with self._sessions() as session, session.begin():
+            yield Repository(session)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class Repository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: Base) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def delete(self, row: Base) -> None:
+        self.session.delete(row)
+        self.session.flush()
+
+    # pools
+    def pool(self, pool_id: str) -> Pool | None:
+        return self.session.get(Pool, pool_id)
+
+    def pools(self) -> Sequence[Pool]:
+        return self.session.scalars(select(Pool).order_by(Pool.created_at)).all()
+
+    def count_users(self, pool_id: str) -> int:
+        query = select(func.count()).select_from(User).where(User.pool_id == pool_id)
+        return int(self.session.scalar(query) or 0)
+
+    # clients and resource servers
+    def client(self, client_id: str) -> Client | None:
+        return self.session.get(Client, client_id)
+
+    def clients(self, pool_id: str) -> Sequence[Client]:
+        query = select(Client).where(Client.pool_id == pool_id).order_by(Client.created_at)
+        return self.session.scalars(query).all()
+
+    def resource_server(self, pool_id: str, identifier: str) -> ResourceServer | None:
+        return self.session.get(ResourceServer, (pool_id, identifier))
+
+    def resource_servers(self, pool_id: str) -> Sequence[ResourceServer]:
+        query = select(ResourceServer).where(ResourceServer.pool_id == pool_id)
+        return self.session.scalars(query.order_by(ResourceServer.identifier)).all()
+
+    # users
+    def user_by_username(self, pool_id: str, username: str) -> User | None:
+        query = select(User).where(User.pool_id == pool_id, User.username_key == username.lower())
+        return self.session.scalars(query).first()
+
+    def user_by_sub(self, sub: str) -> User | None:
+        return self.session.get(User, sub)
+
+    def users(self, pool_id: str) -> Sequence[User]:
+        query = select(User).where(User.pool_id == pool_id).order_by(User.username_key)
+        return self.session.scalars(query).all()
+
+    def delete_user(self, user: User) -> None:
+        self.session.execute(delete(Membership).where(Membership.user_sub == user.sub))
+        self.session.execute(delete(RefreshToken).where(RefreshToken.user_sub == user.sub))
+        self.delete(user)
+
+    # groups
+    def group(self, pool_id: str, name: str) -> Group | None:
+        return self.session.get(Group, (pool_id, name))
+
+    def groups(self, pool_id: str) -> Sequence[Group]:
+        query = select(Group).where(Group.pool_id == pool_id).order_by(Group.name)
+        return self.session.scalars(query).all()
+
+    def membership(self, pool_id: str, group: str, sub: str) -> Membership | None:
+        return self.session.get(Membership, (pool_id, group, sub))
+
+    def groups_of(self, user: User) -> Sequence[Group]:
+        """The user's groups, by precedence (lowest first, as Cognito orders cognito:groups)."""
+        query = (
+            select(Group)
+            .join(
+                Membership,
+                (Membership.pool_id == Group.pool_id) & (Membership.group_name == Group.name),
+            )
+            .where(Membership.user_sub == user.sub)
+        )
+        groups = self.session.scalars(query).all()
+        return sorted(groups, key=lambda g: (g.precedence is None, g.precedence or 0, g.name))
+
+    # signing keys
+    def signing_key(self, pool_id: str, kid: str) -> SigningKey | None:
+        key = self.session.get(SigningKey, kid)
+        return key if key is not None and key.pool_id == pool_id else None
+
+    def active_key(self, pool_id: str) -> SigningKey | None:
+        query = select(SigningKey).where(SigningKey.pool_id == pool_id, SigningKey.active)
+        return self.session.scalars(query).first()
+
+    def published_keys(self, pool_id: str, now: float) -> Sequence[SigningKey]:
+        """Keys whose signatures may still be valid: the signer and those not yet retired."""
+        query = select(SigningKey).where(
+            SigningKey.pool_id == pool_id,
+            or_(SigningKey.retire_after.is_(None), SigningKey.retire_after > now),
+        )
+        return self.session.scalars(query.order_by(SigningKey.created_at.desc())).all()
+
+    def keys(self, pool_id: str) -> Sequence[SigningKey]:
+        query = select(SigningKey).where(SigningKey.pool_id == pool_id)
+        return self.session.scalars(query.order_by(SigningKey.created_at)).all()
+
+    # refresh tokens (one row per sign-in)
+    def refresh_token(self, token_hash: str) -> RefreshToken | None:
+        return self.session.get(RefreshToken, token_hash)
+
+    def sign_in(self, origin_jti: str) -> RefreshToken | None:
+        query = select(RefreshToken).where(RefreshToken.origin_jti == origin_jti)
+        return self.session.scalars(query).first()
+
+    def revoke_refresh_tokens(self, user_sub: str, now: float) -> None:
+        self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_sub == user_sub, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    # lockout
+    def failures(self, pool_id: str, username: str) -> SignInFailures | None:
+        return self.session.get(SignInFailures, (pool_id, username.lower()))

@@ -78,6 +78,8 @@ class Kind(Generic[ReadT]):
 
     name: str  # also the `subject_type` of its role bindings
     model: type[ObjectRow]
+    create: type[BaseModel]
+    update: type[BaseModel]
     read: type[ReadT]
     fields: tuple[str, ...]  # scalar columns, named as in the request and response models
     has_members: bool = False
@@ -87,10 +89,10 @@ class Kind(Generic[ReadT]):
         return self.model is Subject
 
 
-USER = Kind("user", Subject, UserRead, ("email", "company", "attributes"))
-CLIENT = Kind("client", Subject, ClientRead, ("attributes",))
-GROUP = Kind("group", Group, GroupRead, (), has_members=True)
-COMPANY = Kind("company", Company, CompanyRead, ("attributes",))
+USER = Kind("user", Subject, UserCreate, UserUpdate, UserRead, ("email", "company", "attributes"))
+CLIENT = Kind("client", Subject, ClientCreate, ClientUpdate, ClientRead, ("attributes",))
+GROUP = Kind("group", Group, GroupCreate, GroupUpdate, GroupRead, (), has_members=True)
+COMPANY = Kind("company", Company, CompanyCreate, CompanyUpdate, CompanyRead, ("attributes",))
 KINDS: dict[str, Kind[Any]] = {kind.name: kind for kind in (USER, CLIENT, GROUP, COMPANY)}
 
 
@@ -414,6 +416,27 @@ class DirectoryTransaction:
         self._session.delete(row)
         self._session.flush()
         self.changed_tenants.add(tenant)
+
+    def load_tenant(self, tenant_id: str) -> TenantState | None:
+        tenant_id = canonical_tenant_id(tenant_id)
+        session = self._session
+        revision = session.get(DirectoryRevision, tenant_id)
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None:
+            return None
+
+        def load(kind: Kind[ReadT]) -> tuple[ReadT, ...]:
+            rows = session.execute(_rows_of(kind, tenant_id).order_by(kind.model.id)).scalars()
+            return tuple(_assemble(session, kind, tenant_id, list(rows), whole_tenant=True))
+
+        return TenantState(
+            tenant=_tenant_read(tenant),
+            revision=revision.revision if revision else 0,
+            users=load(USER),
+            clients=load(CLIENT),
+            groups=load(GROUP),
+            companies=load(COMPANY),
+        )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -802,23 +825,4 @@ class DirectoryStore:
     def load_tenant(self, tenant_id: str) -> TenantState | None:
         """The whole tenant in one consistent read and a fixed number of queries."""
         with self._read(self._load_engine) as session:
-            tenant_id = canonical_tenant_id(tenant_id)
-            revision = session.get(DirectoryRevision, tenant_id)
-            tenant = session.get(Tenant, tenant_id)
-            if tenant is None:
-                return None
-
-            def load(kind: Kind[ReadT]) -> tuple[ReadT, ...]:
-                rows = session.execute(_rows_of(kind, tenant_id).order_by(kind.model.id))
-                return tuple(
-                    _assemble(session, kind, tenant_id, list(rows.scalars()), whole_tenant=True)
-                )
-
-            return TenantState(
-                tenant=_tenant_read(tenant),
-                revision=revision.revision if revision else 0,
-                users=load(USER),
-                clients=load(CLIENT),
-                groups=load(GROUP),
-                companies=load(COMPANY),
-            )
+            return DirectoryTransaction(session).load_tenant(tenant_id)

@@ -1,0 +1,43 @@
+"""Fixtures for the PDP tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+
+# --- database_url: every directory test runs on SQLite and on PostgreSQL ---------------------
+
+POSTGRES_URL = os.environ.get(
+    "PDP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A store URL on an empty database: a SQLite file, or a fresh PostgreSQL schema (dropped
+    afterwards) selected through `search_path`, so every store opened on the URL shares it."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/pdp.db"
+        return
+    import psycopg
+
+    conninfo = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        admin = psycopg.connect(conninfo, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: skipped")
+    schema = f"t_{secrets.token_hex(6)}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+# --- end of database_url ----------------------------------------------------------------------

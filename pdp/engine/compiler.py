@@ -53,12 +53,13 @@ def run_child(request: dict[str, Any], *, action: str, timeout: float) -> dict[s
         except subprocess.TimeoutExpired:
             message = f"engine timed out after {timeout:g}s while {action}"
             raise CompileError([Problem(None, None, None, message)]) from None
+        tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+        detail = f": {tail[0]}" if tail else ""
         if completed.returncode < 0:
-            message = f"engine crashed ({_crash_reason(completed.returncode)}) while {action}"
+            reason = _crash_reason(completed.returncode)
+            message = f"engine crashed ({reason}) while {action}{detail}"
             raise CompileError([Problem(None, None, None, message)])
         if completed.returncode != 0 or not result_path.exists():
-            tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-            detail = f": {tail[0]}" if tail else ""
             message = f"engine failed (exit {completed.returncode}) while {action}{detail}"
             raise CompileError([Problem(None, None, None, message)])
         answer: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))

@@ -88,7 +88,11 @@ def _read_tarball(path: Path, include_tests: bool, max_bytes: int) -> dict[str, 
         files: dict[str, bytes] = {}
         total = 0
         # Stream mode ("r|gz") never seeks, so sizes are checked before data is decompressed.
-        with tarfile.open(fileobj=handle, mode="r|gz") as tar:
+        try:
+            tar = tarfile.open(fileobj=handle, mode="r|gz")  # noqa: SIM115 (closed below)
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+            raise BundleFormatError(f"{origin}: truncated or corrupt archive ({exc})") from None
+        with tar:
             for member in _tar_members(tar, origin):
                 if member.isdir():
                     continue

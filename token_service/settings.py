@@ -54,14 +54,14 @@ class Settings:
     sigv4_max_skew_seconds: int = 300
 
     @property
-    def public_base(self) -> str:
-        """The issuer base: configured, or the URL this process serves on."""
-        if self.issuer_base:
-            return self.issuer_base.rstrip("/")
-        return f"http://{self.host}:{self.port}"
+    def service_url(self) -> str:
+        """Where this process serves: the endpoints it advertises."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def issuer(self, pool_id: str) -> str:
-        return f"{self.public_base}/{pool_id}"
+        """`<base>/<pool_id>`; the base is configured, or this service's own URL."""
+        return f"{(self.issuer_base or self.service_url).rstrip('/')}/{pool_id}"
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields replaced (None values are ignored)."""

@@ -1,0 +1,31 @@
+"""The ASGI application: services built once, routers mounted, no secrets in access logs."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from token_service.api import cognito, oauth2, well_known
+from token_service.services import Services, build_services
+from token_service.settings import Settings
+
+
+class StripQueryFilter(logging.Filter):
+    """Drop query strings from uvicorn's access log lines, so no parameter is ever logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    services = services or build_services(settings or Settings.from_env())
+    app = FastAPI(title="token-service", docs_url=None, redoc_url=None)
+    app.state.services = services
+    app.include_router(oauth2.router)
+    app.include_router(well_known.router)
+    app.include_router(cognito.router)
+    return app

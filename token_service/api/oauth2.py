@@ -1,0 +1,142 @@
+"""OAuth 2.0 endpoints in Cognito's shapes: token, userInfo and revoke (RFC 6749, 6750, 7009)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import parse_qs, unquote_plus
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from token_service.errors import (
+    InvalidClient,
+    InvalidParameter,
+    NotAuthorized,
+    TokenServiceError,
+    UnsupportedGrantType,
+)
+from token_service.services import Services
+
+router = APIRouter(prefix="/oauth2")
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _oauth_error(error: TokenServiceError) -> JSONResponse:
+    headers = dict(NO_STORE)
+    if error.oauth_status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="token-service"'
+    body = {"error": error.oauth_error, "error_description": error.message}
+    return JSONResponse(body, status_code=error.oauth_status, headers=headers)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The urlencoded body; a parameter given twice is an error (RFC 6749 section 3.2)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise InvalidParameter("Content-Type must be application/x-www-form-urlencoded.")
+    try:
+        parsed = parse_qs(
+            (await request.body()).decode(), keep_blank_values=True, strict_parsing=False
+        )
+    except UnicodeDecodeError:
+        raise InvalidParameter("The body is not UTF-8.") from None
+    if any(len(values) > 1 for values in parsed.values()):
+        raise InvalidParameter("A parameter was given more than once.")
+    return {key: values[0] for key, values in parsed.items()}
+
+
+def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, str | None]:
+    """Client id and secret from HTTP Basic or the form, never both (RFC 6749 section 2.3)."""
+    header = request.headers.get("authorization", "")
+    if header[:6].lower() == "basic ":
+        if "client_secret" in form:
+            raise InvalidParameter("Use one client authentication method, not two.")
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidClient("Malformed Basic credentials.") from None
+        client_id, sep, secret = decoded.partition(":")
+        if not sep:
+            raise InvalidClient("Malformed Basic credentials.")
+        if form.get("client_id") not in (None, unquote_plus(client_id)):
+            raise InvalidParameter("client_id differs from the authenticated client.")
+        return unquote_plus(client_id), unquote_plus(secret)
+    return form.get("client_id", ""), form.get("client_secret")
+
+
+@router.post("/token")
+async def token(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        form = await _form(request)
+        client_id, secret = _client_credentials(request, form)
+        grant = form.get("grant_type")
+        body: dict[str, Any]
+        if grant == "client_credentials":
+            machine = await run_in_threadpool(
+                services.issuer.client_credentials, client_id, secret, form.get("scope")
+            )
+            body = {
+                "access_token": machine.access_token,
+                "expires_in": machine.expires_in,
+                "token_type": "Bearer",
+            }
+        elif grant == "refresh_token":
+            tokens = await run_in_threadpool(
+                lambda: services.issuer.refresh(
+                    client_id, form.get("refresh_token", ""), client_secret=secret
+                )
+            )
+            body = {
+                "access_token": tokens.access_token,
+                "id_token": tokens.id_token,
+                "expires_in": tokens.expires_in,
+                "token_type": "Bearer",
+            }
+        elif not grant:
+            raise InvalidParameter("grant_type is required.")
+        else:
+            raise UnsupportedGrantType(f"Unsupported grant_type {grant!r}.")
+    except TokenServiceError as error:
+        return _oauth_error(error)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+@router.api_route("/userInfo", methods=["GET", "POST"])
+async def user_info(request: Request) -> Response:
+    """Claims of the user an access token belongs to (RFC 6750 bearer authentication)."""
+    services: Services = request.app.state.services
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() != "bearer " or not header[7:].strip():
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": "Bearer access token required."},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="token-service"'},
+        )
+    try:
+        user, _ = await run_in_threadpool(services.issuer.authenticate, header[7:].strip())
+    except NotAuthorized as error:
+        challenge = f'Bearer error="invalid_token", error_description="{error.message}"'
+        return JSONResponse(
+            {"error": "invalid_token", "error_description": error.message},
+            status_code=401,
+            headers={"WWW-Authenticate": challenge},
+        )
+    claims: dict[str, Any] = {"sub": user.sub, **user.attributes, "username": user.username}
+    return JSONResponse(claims, headers=NO_STORE)
+
+
+@router.post("/revoke")
+async def revoke(request: Request) -> Response:
+    """RFC 7009: a valid, unknown or already revoked token all answer 200."""
+    services: Services = request.app.state.services
+    try:
+        form = await _form(request)
+        client_id, secret = _client_credentials(request, form)
+        await run_in_threadpool(services.issuer.revoke, form.get("token", ""), client_id, secret)
+    except TokenServiceError as error:
+        return _oauth_error(error)
+    return Response(status_code=200, headers=NO_STORE)

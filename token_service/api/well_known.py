@@ -1,0 +1,57 @@
+"""Per-pool discovery: the JWKS and the OpenID configuration, at Cognito's paths."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from token_service.errors import ResourceNotFound
+from token_service.services import Services
+
+router = APIRouter()
+
+
+def _not_found(error: ResourceNotFound) -> JSONResponse:
+    return JSONResponse({"__type": error.cognito_type, "message": error.message}, status_code=404)
+
+
+@router.get("/{pool_id}/.well-known/jwks.json")
+async def jwks(pool_id: str, request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        keys = await run_in_threadpool(services.issuer.jwks, pool_id)
+    except ResourceNotFound as error:
+        return _not_found(error)
+    # Short caching: a rotated key must reach verifiers long before old tokens expire.
+    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/{pool_id}/.well-known/openid-configuration")
+async def openid_configuration(pool_id: str, request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        await run_in_threadpool(services.issuer.jwks, pool_id)
+    except ResourceNotFound as error:
+        return _not_found(error)
+    settings = services.settings
+    own = settings.service_url
+    return JSONResponse(
+        {
+            "issuer": settings.issuer(pool_id),
+            "jwks_uri": f"{own}/{pool_id}/.well-known/jwks.json",
+            "token_endpoint": f"{own}/oauth2/token",
+            "userinfo_endpoint": f"{own}/oauth2/userInfo",
+            "revocation_endpoint": f"{own}/oauth2/revoke",
+            "grant_types_supported": ["client_credentials", "refresh_token"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "email", "phone", "profile"],
+        }
+    )
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}

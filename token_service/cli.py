@@ -1,0 +1,520 @@
+"""`token-service`: serve, and provision pools, clients, resource servers, users, groups, keys.
+
+Provisioning commands work directly against the store, so an operator can set everything
+up before the server runs. Every command prints JSON with `--json` and fails with a
+one-line reason and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from token_service.errors import TokenServiceError
+from token_service.services import Services, build_services
+from token_service.settings import Settings, SettingsError
+from token_service.store.models import Client, Group, Pool, ResourceServer, SigningKey, User
+
+FLOWS = {
+    "password": "ALLOW_USER_PASSWORD_AUTH",
+    "admin-password": "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    "refresh": "ALLOW_REFRESH_TOKEN_AUTH",
+}
+OAUTH_FLOWS = ("client_credentials",)
+
+
+class CommandError(Exception):
+    """A usage problem found after parsing (e.g. two password sources)."""
+
+
+# JSON views of stored objects (secrets never included, but for a client's creation)
+def pool_view(pool: Pool) -> dict[str, Any]:
+    return {
+        "id": pool.id,
+        "name": pool.name,
+        "region": pool.region,
+        "custom_attributes": pool.custom_attributes,
+        "password_policy": pool.password_policy,
+        "jwks_path": f"/{pool.id}/.well-known/jwks.json",
+        "created_at": pool.created_at,
+    }
+
+
+def client_view(client: Client, secret: str | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "client_id": client.id,
+        "pool_id": client.pool_id,
+        "name": client.name,
+        "confidential": client.secret_sealed is not None,
+        "explicit_auth_flows": client.explicit_auth_flows,
+        "oauth_flows": client.oauth_flows,
+        "scopes": client.scopes,
+        "access_token_seconds": client.access_token_seconds,
+        "id_token_seconds": client.id_token_seconds,
+        "refresh_token_seconds": client.refresh_token_seconds,
+    }
+    if secret is not None:
+        view["client_secret"] = secret
+    return view
+
+
+def resource_server_view(server: ResourceServer) -> dict[str, Any]:
+    return {
+        "pool_id": server.pool_id,
+        "identifier": server.identifier,
+        "name": server.name,
+        "scopes": [f"{server.identifier}/{s['ScopeName']}" for s in server.scopes],
+    }
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {
+        "sub": user.sub,
+        "username": user.username,
+        "pool_id": user.pool_id,
+        "enabled": user.enabled,
+        "status": user.status,
+        "attributes": user.attributes,
+    }
+
+
+def group_view(group: Group) -> dict[str, Any]:
+    return {
+        "pool_id": group.pool_id,
+        "name": group.name,
+        "description": group.description,
+        "precedence": group.precedence,
+    }
+
+
+def key_view(key: SigningKey) -> dict[str, Any]:
+    return {
+        "kid": key.kid,
+        "pool_id": key.pool_id,
+        "active": key.active,
+        "created_at": key.created_at,
+        "retire_after": key.retire_after,
+    }
+
+
+def _password(args: argparse.Namespace) -> str | None:
+    if args.password is not None and args.password_stdin:
+        raise CommandError("give --password or --password-stdin, not both")
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return args.password
+
+
+def _key_value(items: Sequence[str], option: str) -> dict[str, str]:
+    result = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CommandError(f"{option} takes NAME=VALUE, not {item!r}")
+        result[name] = value
+    return result
+
+
+# commands: each takes the services and parsed arguments, returns what to print
+def pool_create(s: Services, a: argparse.Namespace) -> Any:
+    policy = json.loads(a.password_policy) if a.password_policy else None
+    if policy is not None and not isinstance(policy, dict):
+        raise CommandError("--password-policy must be a JSON object")
+    return pool_view(
+        s.admin.create_pool(
+            a.name, region=a.region, password_policy=policy, custom_attributes=a.custom_attribute
+        )
+    )
+
+
+def pool_list(s: Services, a: argparse.Namespace) -> Any:
+    return [pool_view(p) for p in s.admin.list_pools()]
+
+
+def pool_show(s: Services, a: argparse.Namespace) -> Any:
+    pool, users = s.admin.describe_pool(a.pool)
+    return {**pool_view(pool), "users": users}
+
+
+def resource_server_create(s: Services, a: argparse.Namespace) -> Any:
+    scopes = [(name, desc) for name, _, desc in (item.partition("=") for item in a.scope)]
+    return resource_server_view(
+        s.admin.create_resource_server(a.pool, a.identifier, a.name or a.identifier, scopes)
+    )
+
+
+def resource_server_list(s: Services, a: argparse.Namespace) -> Any:
+    return [resource_server_view(r) for r in s.admin.list_resource_servers(a.pool)]
+
+
+def client_create(s: Services, a: argparse.Namespace) -> Any:
+    explicit = [FLOWS[f] for f in a.flow if f in FLOWS] if a.flow else None
+    oauth = [f for f in a.flow if f in OAUTH_FLOWS]
+    created = s.admin.create_client(
+        a.pool,
+        a.name,
+        generate_secret=a.secret,
+        explicit_auth_flows=explicit if explicit is not None else None,
+        oauth_flows=oauth,
+        scopes=a.scope,
+        access_token_seconds=a.access_token_minutes * 60,
+        id_token_seconds=a.id_token_minutes * 60,
+        refresh_token_seconds=a.refresh_token_days * 86400,
+    )
+    return client_view(created.client, created.secret)
+
+
+def client_list(s: Services, a: argparse.Namespace) -> Any:
+    return [client_view(c) for c in s.admin.list_clients(a.pool)]
+
+
+def client_show(s: Services, a: argparse.Namespace) -> Any:
+    return client_view(s.admin.describe_client(a.pool, a.client_id))
+
+
+def user_create(s: Services, a: argparse.Namespace) -> Any:
+    attributes = _key_value(a.attribute, "--attribute")
+    if a.email:
+        attributes["email"] = a.email
+        attributes.setdefault("email_verified", "true" if a.email_verified else "false")
+    password = _password(a)
+    s.admin.create_user(a.pool, a.username, attributes, sub=a.sub)
+    if password is not None:
+        s.admin.set_password(a.pool, a.username, password, permanent=not a.temporary)
+    return user_view(s.admin.get_user(a.pool, a.username))
+
+
+def user_set_password(s: Services, a: argparse.Namespace) -> Any:
+    password = _password(a)
+    if password is None:
+        raise CommandError("give --password or --password-stdin")
+    s.admin.set_password(a.pool, a.username, password, permanent=not a.temporary)
+    return user_view(s.admin.get_user(a.pool, a.username))
+
+
+def user_show(s: Services, a: argparse.Namespace) -> Any:
+    user = s.admin.get_user(a.pool, a.username)
+    return {
+        **user_view(user),
+        "groups": [g.name for g in s.admin.groups_for_user(a.pool, a.username)],
+    }
+
+
+def user_list(s: Services, a: argparse.Namespace) -> Any:
+    users, token = [], None
+    while True:
+        page = s.admin.list_users(a.pool, filter_=a.filter, token=token)
+        users += [user_view(u) for u in page.users]
+        if not (token := page.next_token):
+            return users
+
+
+def _user_action(
+    action: Callable[[Services, argparse.Namespace], None],
+) -> Callable[[Services, argparse.Namespace], Any]:
+    def run(s: Services, a: argparse.Namespace) -> Any:
+        action(s, a)
+        return {"pool_id": a.pool, "username": a.username, "result": "ok"}
+
+    return run
+
+
+def group_create(s: Services, a: argparse.Namespace) -> Any:
+    return group_view(
+        s.admin.create_group(a.pool, a.name, description=a.description, precedence=a.precedence)
+    )
+
+
+def group_list(s: Services, a: argparse.Namespace) -> Any:
+    return [group_view(g) for g in s.admin.list_groups(a.pool)]
+
+
+def keys_rotate(s: Services, a: argparse.Namespace) -> Any:
+    s.admin.rotate_keys(a.pool)
+    return [key_view(k) for k in s.admin.list_keys(a.pool)]
+
+
+def keys_list(s: Services, a: argparse.Namespace) -> Any:
+    return [key_view(k) for k in s.admin.list_keys(a.pool)]
+
+
+def serve(settings: Settings, a: argparse.Namespace) -> int:
+    import uvicorn
+
+    from token_service.api.app import StripQueryFilter, create_app
+
+    settings = settings.with_overrides(host=a.host, port=a.port, issuer_base=a.issuer_base)
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=a.log_level)
+    logging.getLogger("uvicorn.access").addFilter(StripQueryFilter())
+    if not (settings.admin_access_key_id and settings.admin_secret_access_key):
+        logging.getLogger("uvicorn.error").warning(
+            "no admin credentials configured: every SigV4 admin operation will be refused"
+        )
+    uvicorn.Server(config).run()
+    return 0
+
+
+# argument parsing
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON")
+    common.add_argument(
+        "--database-url",
+        help="store URL (default: $TOKEN_SERVICE_DATABASE_URL or sqlite:///./var/token-service.db)",
+    )
+    pool_opt = argparse.ArgumentParser(add_help=False)
+    pool_opt.add_argument("--pool", required=True, metavar="POOL_ID", help="user pool id")
+    user_opt = argparse.ArgumentParser(add_help=False)
+    user_opt.add_argument("--username", required=True)
+    password_opt = argparse.ArgumentParser(add_help=False)
+    password_opt.add_argument(
+        "--password", help="password (visible in the process list; prefer --password-stdin)"
+    )
+    password_opt.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin",
+    )
+    password_opt.add_argument(
+        "--temporary",
+        action="store_true",
+        help="user must change it at next sign-in (FORCE_CHANGE_PASSWORD)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="token-service", description="Cognito-compatible token issuer."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def group_of(name: str, help_: str) -> argparse._SubParsersAction:
+        sub = commands.add_parser(name, help=help_, description=help_)
+        return sub.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def command(
+        group: argparse._SubParsersAction,
+        name: str,
+        func: Callable[..., Any],
+        help_: str,
+        *parents: argparse.ArgumentParser,
+    ) -> argparse.ArgumentParser:
+        sub = group.add_parser(name, help=help_, description=help_, parents=[common, *parents])
+        sub.set_defaults(func=func)
+        return sub
+
+    p = commands.add_parser(
+        "serve", help="run the HTTP server", description="Run the HTTP server.", parents=[common]
+    )
+    p.add_argument("--host", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 9229)")
+    p.add_argument(
+        "--issuer-base",
+        help="issuer base URL (default: $TOKEN_SERVICE_ISSUER_BASE or http://HOST:PORT)",
+    )
+    p.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    p.set_defaults(func=None)
+
+    pools = group_of("pool", "user pools")
+    p = command(pools, "create", pool_create, "create a user pool (with its first signing key)")
+    p.add_argument("--name", required=True)
+    p.add_argument(
+        "--region", help="region part of the pool id (default: $TOKEN_SERVICE_REGION or us-east-1)"
+    )
+    p.add_argument(
+        "--custom-attribute",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="custom attribute, stored as custom:NAME (repeatable)",
+    )
+    p.add_argument(
+        "--password-policy",
+        metavar="JSON",
+        help='Cognito PasswordPolicy, e.g. {"MinimumLength": 12}',
+    )
+    command(pools, "list", pool_list, "list user pools")
+    p = command(pools, "show", pool_show, "show one user pool")
+    p.add_argument("pool", metavar="POOL_ID")
+
+    servers = group_of("resource-server", "resource servers and their custom scopes")
+    p = command(servers, "create", resource_server_create, "create a resource server", pool_opt)
+    p.add_argument("--identifier", required=True, help="e.g. pdp; scopes become IDENTIFIER/SCOPE")
+    p.add_argument("--name", help="display name (default: the identifier)")
+    p.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="NAME[=DESCRIPTION]",
+        help="scope (repeatable)",
+    )
+    command(servers, "list", resource_server_list, "list resource servers", pool_opt)
+
+    clients = group_of("client", "app clients")
+    p = command(
+        clients,
+        "create",
+        client_create,
+        "create an app client (its secret is shown once)",
+        pool_opt,
+    )
+    p.add_argument("--name", required=True)
+    p.add_argument(
+        "--secret", action="store_true", help="confidential client: generate a client secret"
+    )
+    p.add_argument(
+        "--flow",
+        action="append",
+        default=[],
+        choices=[*FLOWS, *OAUTH_FLOWS],
+        help="allowed flow (repeatable; default: password and refresh)",
+    )
+    p.add_argument(
+        "--scope", action="append", default=[], help="allowed scope, e.g. pdp/decide (repeatable)"
+    )
+    p.add_argument("--access-token-minutes", type=int, default=480, help="5..1440, default 480")
+    p.add_argument("--id-token-minutes", type=int, default=480, help="5..1440, default 480")
+    p.add_argument("--refresh-token-days", type=int, default=30, help="default 30")
+    command(clients, "list", client_list, "list app clients", pool_opt)
+    p = command(clients, "show", client_show, "show one app client", pool_opt)
+    p.add_argument("--client-id", required=True)
+
+    users = group_of("user", "users")
+    p = command(
+        users,
+        "create",
+        user_create,
+        "create a user (prints its sub)",
+        pool_opt,
+        user_opt,
+        password_opt,
+    )
+    p.add_argument("--email")
+    p.add_argument("--email-verified", action="store_true", help="mark the email verified")
+    p.add_argument(
+        "--attribute",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="e.g. custom:tenant_id=UUID (repeatable)",
+    )
+    p.add_argument(
+        "--sub", help="use this UUID as sub instead of a random one (not possible in Cognito)"
+    )
+    command(
+        users,
+        "set-password",
+        user_set_password,
+        "set a user's password",
+        pool_opt,
+        user_opt,
+        password_opt,
+    )
+    command(users, "show", user_show, "show a user and its groups", pool_opt, user_opt)
+    p = command(users, "list", user_list, "list users", pool_opt)
+    p.add_argument("--filter", help='Cognito ListUsers filter, e.g. email = "a@example.com"')
+    command(
+        users,
+        "disable",
+        _user_action(lambda s, a: s.admin.set_enabled(a.pool, a.username, False)),
+        "disable a user and revoke its refresh tokens",
+        pool_opt,
+        user_opt,
+    )
+    command(
+        users,
+        "enable",
+        _user_action(lambda s, a: s.admin.set_enabled(a.pool, a.username, True)),
+        "enable a user",
+        pool_opt,
+        user_opt,
+    )
+    command(
+        users,
+        "delete",
+        _user_action(lambda s, a: s.admin.delete_user(a.pool, a.username)),
+        "delete a user",
+        pool_opt,
+        user_opt,
+    )
+
+    groups = group_of("group", "groups and membership")
+    p = command(groups, "create", group_create, "create a group", pool_opt)
+    p.add_argument("--name", required=True)
+    p.add_argument("--description")
+    p.add_argument("--precedence", type=int)
+    command(groups, "list", group_list, "list groups", pool_opt)
+    p = command(
+        groups,
+        "add-user",
+        _user_action(lambda s, a: s.admin.add_to_group(a.pool, a.username, a.group)),
+        "add a user to a group",
+        pool_opt,
+        user_opt,
+    )
+    p.add_argument("--group", required=True)
+    p = command(
+        groups,
+        "remove-user",
+        _user_action(lambda s, a: s.admin.remove_from_group(a.pool, a.username, a.group)),
+        "remove a user from a group",
+        pool_opt,
+        user_opt,
+    )
+    p.add_argument("--group", required=True)
+
+    keys = group_of("keys", "signing keys")
+    command(
+        keys,
+        "rotate",
+        keys_rotate,
+        "make a new signing key; old ones stay published until their tokens expire",
+        pool_opt,
+    )
+    command(keys, "list", keys_list, "list signing keys (public data only)", pool_opt)
+    return parser
+
+
+def _print(result: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    elif isinstance(result, list):
+        for item in result:
+            print("  ".join(f"{k}={v}" for k, v in item.items() if not isinstance(v, dict | list)))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {json.dumps(value) if isinstance(value, dict | list) else value}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env().with_overrides(database_url=args.database_url)
+        if args.func is None:
+            return serve(settings, args)
+        result = args.func(build_services(settings), args)
+    except (TokenServiceError, SettingsError, CommandError) as error:
+        print(f"token-service: error: {getattr(error, 'message', error)}", file=sys.stderr)
+        return 1
+    except json.JSONDecodeError as error:
+        print(f"token-service: error: invalid JSON: {error.msg}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as error:
+        print(
+            f"token-service: error: store: {type(error).__name__}: {str(error).splitlines()[0]}",
+            file=sys.stderr,
+        )
+        return 1
+    _print(result, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""The services one process runs, built once from the settings and shared by HTTP and CLI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from token_service.admin import Admin
+from token_service.core import Core, build_core
+from token_service.issue import Issuer
+from token_service.settings import Settings
+
+
+@dataclass
+class Services:
+    core: Core
+    admin: Admin
+    issuer: Issuer
+
+    @property
+    def settings(self) -> Settings:
+        return self.core.settings
+
+
+def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:
+    core = build_core(settings, clock)
+    return Services(core=core, admin=Admin(core), issuer=Issuer(core))

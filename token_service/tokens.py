@@ -108,7 +108,8 @@ def machine_access_claims(
 
 
 def sign(claims: dict[str, Any], kid: str, private_key: RSAPrivateKey) -> str:
-    return jwt.encode(claims, private_key, algorithm="RS256", headers={"kid": kid})
+    # Cognito's header is exactly {"kid", "alg"}: no "typ".
+    return jwt.encode(claims, private_key, algorithm="RS256", headers={"kid": kid, "typ": None})
 
 
 def unverified_origin(token: str) -> tuple[str, str]:

@@ -194,7 +194,9 @@ def export_document(
 ) -> dict[str, Any]:
     """Every tenant (or the ones named) as one document that `import_document` accepts."""
     wanted = (
-        sorted(canonical_tenant_id(t) for t in tenant_ids) if tenant_ids else store.tenant_ids()
+        store.tenant_ids()
+        if tenant_ids is None
+        else sorted({canonical_tenant_id(t) for t in tenant_ids})
     )
     tenants = []
     for tenant_id in wanted:

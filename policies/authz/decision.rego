@@ -9,19 +9,23 @@ import rego.v1
 default decision := {"allow": false, "reasons": ["no_matching_role"]}
 
 # Hard denies (tenant isolation, explicit forbids) win over every grant.
-decision := {"allow": false, "reasons": sort(deny_reasons)} if count(deny_reasons) > 0
+decision := {"allow": false, "reasons": sorted(deny_reasons)} if count(deny_reasons) > 0
 
-decision := {"allow": true, "reasons": sort(allow_reasons)} if {
+decision := {"allow": true, "reasons": sorted(allow_reasons)} if {
 	count(deny_reasons) == 0
 	count(allow_reasons) > 0
 }
 
 # A role would grant the action, but one of its conditions does not hold.
-decision := {"allow": false, "reasons": sort(condition_failures)} if {
+decision := {"allow": false, "reasons": sorted(condition_failures)} if {
 	count(deny_reasons) == 0
 	count(allow_reasons) == 0
 	count(condition_failures) > 0
 }
+
+# regopy 1.5.2's sort() of a set yields a value that prints as an array but cannot be
+# indexed or compared with one; sorting an array built from the set behaves as in OPA.
+sorted(items) := sort([item | some item in items])
 
 # --- hard denies -------------------------------------------------------------
 

@@ -86,3 +86,15 @@ def test_decisions(evaluator: Evaluator, changes: dict[str, Any], expected: dict
 
 def test_empty_input_is_denied(evaluator: Evaluator) -> None:
     assert evaluator.evaluate("authz/decision", {})["allow"] is False
+
+
+def test_every_rego_unit_test_of_the_default_policy_passes() -> None:
+    from pdp.engine import run_rego_tests
+
+    results = run_rego_tests(load_policy_source(POLICIES))
+    failed = [
+        f"{r.package}.{r.name}: {r.error or 'false or undefined'}" for r in results if not r.passed
+    ]
+    assert not failed
+    assert len(results) >= 40
+    assert {r.file for r in results} == {"authz/decision_test.rego"}

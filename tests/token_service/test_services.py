@@ -1,0 +1,191 @@
+"""Issuing rules that depend on time, tested in-process with a clock the test moves."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.token_service.conftest import PASSWORD
+from token_service.errors import InvalidClient, InvalidGrant, InvalidPassword, NotAuthorized
+from token_service.issue import UserTokens, secret_hash
+from token_service.passwords import DEFAULT_POLICY, Passwords, check_policy
+from token_service.services import Services, build_services
+from token_service.settings import Settings
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_900_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class World:
+    services: Services
+    clock: Clock
+    pool_id: str
+    client_id: str
+    secret: str
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    config = Settings(
+        database_url=f"sqlite:///{tmp_path / 'ts.db'}",
+        encryption_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        argon2_time_cost=1,
+        argon2_memory_kib=64,
+        argon2_parallelism=1,
+        lockout_threshold=2,
+        lockout_seconds=60,
+    )
+    clock = Clock()
+    services = build_services(config, clock)
+    pool = services.admin.create_pool("unit", custom_attributes=["tenant_id"])
+    created = services.admin.create_client(
+        pool.id,
+        "app",
+        generate_secret=True,
+        explicit_auth_flows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        access_token_seconds=600,
+        id_token_seconds=900,
+        refresh_token_seconds=3600,
+    )
+    assert created.secret is not None
+    services.admin.create_user(pool.id, "una", {"email": "una@example.com"})
+    services.admin.set_password(pool.id, "una", PASSWORD, permanent=True)
+    yield World(services, clock, pool.id, created.client.id, created.secret)
+    services.core.store.dispose()
+
+
+def sign_in(world: World, password: str = PASSWORD) -> UserTokens:
+    result = world.services.issuer.password_auth(
+        world.client_id,
+        "una",
+        password,
+        secret_hash_value=secret_hash(world.secret, "una", world.client_id),
+    )
+    assert isinstance(result, UserTokens)
+    return result
+
+
+def test_refresh_token_expires(world: World) -> None:
+    tokens = sign_in(world)
+    assert tokens.refresh_token is not None
+    refresh = world.services.issuer.refresh
+    world.clock.now += 3599
+    assert refresh(world.client_id, tokens.refresh_token, client_secret=world.secret).access_token
+    world.clock.now += 2
+    with pytest.raises(InvalidGrant, match="expired"):
+        refresh(world.client_id, tokens.refresh_token, client_secret=world.secret)
+
+
+def test_access_token_expires(world: World) -> None:
+    tokens = sign_in(world)
+    world.clock.now += 599
+    assert world.services.issuer.authenticate(tokens.access_token)[0].username == "una"
+    world.clock.now += 1
+    with pytest.raises(NotAuthorized, match="expired"):
+        world.services.issuer.authenticate(tokens.access_token)
+
+
+def test_lockout_ends(world: World) -> None:
+    for message in ("Incorrect username or password.", "Password attempts exceeded"):
+        with pytest.raises(NotAuthorized, match=message):
+            sign_in(world, "Wr0ng!password")
+    world.clock.now += 59
+    with pytest.raises(NotAuthorized, match="Password attempts exceeded"):
+        sign_in(world)
+    world.clock.now += 2
+    assert sign_in(world).access_token
+
+
+def test_rotated_key_retires_after_its_tokens_expire(world: World) -> None:
+    issuer, admin = world.services.issuer, world.services.admin
+    old = sign_in(world)
+    old_kid = jwt.get_unverified_header(old.access_token)["kid"]
+    admin.rotate_keys(world.pool_id)
+    new = sign_in(world)
+    assert jwt.get_unverified_header(new.access_token)["kid"] != old_kid
+    published = lambda: {k["kid"] for k in issuer.jwks(world.pool_id)["keys"]}  # noqa: E731
+    assert old_kid in published()
+    assert issuer.authenticate(old.access_token)[0].username == "una"
+    world.clock.now += 900  # the pool's longest access/id validity
+    assert old_kid not in published()
+    assert len(published()) == 1
+
+
+def test_client_secret_and_private_keys_are_sealed_at_rest(world: World) -> None:
+    with world.services.core.store.engine.connect() as connection:
+        dump = "\n".join(
+            str(row)
+            for table in ("app_clients", "signing_keys")
+            for row in connection.exec_driver_sql(f"select * from {table}")
+        )
+    assert world.secret not in dump
+    assert "PRIVATE KEY" not in dump
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    username=st.text(min_size=1, max_size=30),
+    tamper=st.text(min_size=1, max_size=5),
+)
+def test_secret_hash_binds_username_and_client(username: str, tamper: str) -> None:
+    """SECRET_HASH for one username or client never matches another."""
+    secret, client = "s3cr3t" * 8, "client0123456789abcdefghij"
+    reference = secret_hash(secret, username, client)
+    assert len(base64.b64decode(reference)) == 32
+    assert secret_hash(secret, username + tamper, client) != reference
+    assert secret_hash(secret, username, client + tamper) != reference
+    assert secret_hash(secret + tamper, username, client) != reference
+
+
+def test_secret_hash_known_value() -> None:
+    # Computed independently: printf 'aliceclient' | openssl dgst -sha256 -hmac secret -binary | base64
+    assert (
+        secret_hash("secret", "alice", "client") == "RTsve+FQ659UKyESgvLg9GYmZEL+QjzQsW/OjL77/b0="
+    )
+
+
+def test_wrong_secret_hash_is_refused(world: World) -> None:
+    with pytest.raises(InvalidClient):
+        world.services.issuer.password_auth(
+            world.client_id, "una", PASSWORD, secret_hash_value="AAAA"
+        )
+
+
+def test_default_password_hashing_is_memory_hard() -> None:
+    defaults = Settings()
+    assert defaults.argon2_memory_kib >= 64 * 1024
+    assert defaults.argon2_time_cost >= 3
+    hashed = Passwords(
+        Settings(argon2_time_cost=1, argon2_memory_kib=64, argon2_parallelism=1)
+    ).hash("x")
+    assert hashed.startswith("$argon2id$")
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("Sh0rt!", "long enough"),
+        ("nouppercase1!", "uppercase"),
+        ("NOLOWERCASE1!", "lowercase"),
+        ("NoNumbers!!", "numeric"),
+        ("NoSymbols123", "symbol"),
+    ],
+)
+def test_password_policy(password: str, reason: str) -> None:
+    with pytest.raises(InvalidPassword, match=reason):
+        check_policy(password, DEFAULT_POLICY)
+    check_policy(PASSWORD, DEFAULT_POLICY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -344,3 +345,34 @@ def test_second_store_sees_the_same_database(database_url: str, store: Directory
         assert state.revision == replica.revisions()[tenant_id]
     finally:
         replica.close()
+
+
+def test_concurrent_writers_from_two_replicas(
+    database_url: str, store: DirectoryStore, tenant: str
+) -> None:
+    """Writers on two stores never lose an update of the shared revision counter."""
+    replica = DirectoryStore(database_url)
+    start = store.revisions()[tenant]
+    errors: list[BaseException] = []
+
+    def write(directory: DirectoryStore, prefix: str) -> None:
+        try:
+            for n in range(10):
+                directory.create_user(tenant, UserCreate(id=f"{prefix}-{n}"))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(directory, prefix))
+        for directory, prefix in ((store, "a"), (replica, "b"), (store, "c"))
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        replica.close()
+    assert errors == []
+    assert len(store.list_users(tenant).items) == 30
+    assert store.revisions()[tenant] == start + 30

@@ -105,3 +105,11 @@ class UnsupportedTokenType(TokenServiceError):
 
     cognito_type = "UnsupportedTokenTypeException"
     oauth_error = "unsupported_token_type"
+
+
+class ConcurrentModification(TokenServiceError):
+    """Two requests changed the same thing at once; the loser may retry (SDKs do by themselves)."""
+
+    cognito_type = "TooManyRequestsException"
+    oauth_error = "temporarily_unavailable"
+    oauth_status = 503

@@ -78,9 +78,14 @@ class Issuer:
         self.core = core
 
     # client authentication
-    def _client(self, repo: Repository, client_id: str, pool_id: str | None = None) -> Client:
+    def _client(
+        self, repo: Repository, client_id: str, pool_id: str | None = None, *, oauth: bool = False
+    ) -> Client:
+        """The client; unknown is Cognito's ResourceNotFound, or OAuth's invalid_client."""
         client = repo.client(client_id) if client_id else None
         if client is None or (pool_id is not None and client.pool_id != pool_id):
+            if oauth:
+                raise InvalidClient("Client authentication failed.")
             raise ResourceNotFound(f"User pool client {client_id} does not exist.")
         return client
 
@@ -238,7 +243,7 @@ class Issuer:
             raise InvalidParameter("REFRESH_TOKEN is required.")
         now = self.core.clock()
         with self.core.store.transaction() as repo:
-            client = self._client(repo, client_id, pool_id)
+            client = self._client(repo, client_id, pool_id, oauth=not cognito)
             if not cognito:
                 self._check_client_secret(client, client_secret)
             session = repo.refresh_token(_token_hash(refresh_token))
@@ -265,8 +270,8 @@ class Issuer:
         """A machine token; requested scopes must be the client's (none asked: all of them)."""
         now = self.core.clock()
         with self.core.store.transaction() as repo:
-            client = repo.client(client_id) if client_id else None
-            if client is None or client.secret_sealed is None:
+            client = self._client(repo, client_id, oauth=True)
+            if client.secret_sealed is None:
                 raise InvalidClient("Client authentication failed.")
             self._check_client_secret(client, client_secret)
             if "client_credentials" not in client.oauth_flows:
@@ -291,9 +296,7 @@ class Issuer:
             raise InvalidParameter("Token is required.")
         now = self.core.clock()
         with self.core.store.transaction() as repo:
-            client = repo.client(client_id) if client_id else None
-            if client is None:
-                raise InvalidClient("Client authentication failed.")
+            client = self._client(repo, client_id, oauth=True)
             self._check_client_secret(client, client_secret)
             if token.count(".") == 2:
                 raise UnsupportedTokenType("Only refresh tokens can be revoked.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +39,38 @@ class World:
     secret: str
 
 
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the server named by PDP_TEST_POSTGRES_URL, dropped afterwards."""
+    base = os.environ.get("PDP_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("PDP_TEST_POSTGRES_URL is not set")
+    import psycopg
+
+    name = f"token_service_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(
+            base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+        )
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL at PDP_TEST_POSTGRES_URL is unreachable: {error}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        yield base.rsplit("/", 1)[0] + "/" + name
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ts.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(database_url: str) -> Iterator[World]:
     config = Settings(
-        database_url=f"sqlite:///{tmp_path / 'ts.db'}",
+        database_url=database_url,
         encryption_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
         argon2_time_cost=1,
         argon2_memory_kib=64,

@@ -245,6 +245,15 @@ def test_refresh_token_grant_and_revocation(
         headers=basic(pool.confidential_client, "y" * 51),
     )
     assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
+    unknown = http.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": signed_in["RefreshToken"],
+            "client_id": "nobody",
+        },
+    )
+    assert (unknown.status_code, unknown.json()["error"]) == (401, "invalid_client")
 
     # Revoking through another client is refused and changes nothing.
     other = http.post(

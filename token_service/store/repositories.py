@@ -8,8 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, delete, event, func, or_, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from token_service.errors import ConcurrentModification
 from token_service.store.models import (
     Base,
     Client,
@@ -26,6 +28,10 @@ from token_service.store.models import (
 
 def _make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
+        # Plain postgresql:// URLs use psycopg 3, the driver this project ships with.
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                url = "postgresql+psycopg://" + url[len(plain) :]
         return create_engine(url, pool_pre_ping=True)
     path = url.split("///", 1)[1] if "///" in url else ""
     if path and path != ":memory:":
@@ -54,8 +60,11 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Repository]:
         """Commit on success, roll back on any exception: an error changes nothing."""
-        with self._sessions() as session, session.begin():
-            yield Repository(session)
+        try:
+            with self._sessions() as session, session.begin():
+                yield Repository(session)
+        except IntegrityError:
+            raise ConcurrentModification("Conflicting concurrent change; retry.") from None
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -74,26 +74,39 @@ class ResourceRef(BaseModel):
         return _uuid_text(value, "tenant_id")
 
 
+class RequestContext(BaseModel):
+    """What the PEP knows about the request; anything beyond `ip` passes to the policy."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ip: str | None = Field(default=None, max_length=64)
+
+    @field_validator("ip")
+    @classmethod
+    def _ip_is_valid(cls, ip: str | None) -> str | None:
+        if ip is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(ip))
+        except ValueError:
+            raise ValueError("must be an IPv4 or IPv6 address") from None
+
+    def to_input(self) -> dict[str, Any]:
+        values = self.model_dump()
+        if values["ip"] is None:
+            del values["ip"]
+        return values
+
+
 class DecisionRequest(BaseModel):
-    """A `/decide` body. `context` may carry anything; `context.ip` must be an IP address."""
+    """A `/decide` body."""
 
     model_config = ConfigDict(extra="forbid")
 
     subject: SubjectRef
     action: str = Field(min_length=1, max_length=256)
     resource: ResourceRef
-    context: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("context")
-    @classmethod
-    def _ip_is_valid(cls, context: dict[str, Any]) -> dict[str, Any]:
-        ip = context.get("ip")
-        if ip is not None:
-            try:
-                ipaddress.ip_address(ip)
-            except (ValueError, TypeError):
-                raise ValueError("context.ip must be an IPv4 or IPv6 address") from None
-        return context
+    context: RequestContext = Field(default_factory=RequestContext)
 
 
 @dataclass(frozen=True)
@@ -246,7 +259,7 @@ class DecisionService:
         if claims is not None:
             subject["claims"] = claims
         tenant = self._snapshot.tenant(facts.tenant_id)
-        context = {k: v for k, v in request.context.items() if k not in PDP_CONTEXT_KEYS}
+        context = {k: v for k, v in request.context.to_input().items() if k not in PDP_CONTEXT_KEYS}
         context["time"] = _format_time(moment)
         context["time_ns"] = int(moment.timestamp() * 1_000_000) * 1000
         context["tenant_time"] = tenant_time(moment, tenant.timezone if tenant else "UTC")

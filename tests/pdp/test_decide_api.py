@@ -89,7 +89,9 @@ def test_malformed_authorization_header(client):
 
 
 def test_group_role_allows_with_a_reason(client, pep):
-    body = document_request({"id": ALICE}, "document:write", attributes={"department": "engineering"})
+    body = document_request(
+        {"id": ALICE}, "document:write", attributes={"department": "engineering"}
+    )
     result = decide(client, pep, body)
     assert result["allow"] is True
     assert any("editor" in r and "group:engineering" in r for r in result["reasons"])

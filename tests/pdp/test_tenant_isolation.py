@@ -85,8 +85,8 @@ def tenants(draw) -> list[dict]:
 def _strip_none(document: dict) -> dict:
     for tenant in document["tenants"]:
         for user in tenant["users"]:
-            if user["company"] is None:
-                del user["company"]
+            if user.get("company") is None:
+                user.pop("company", None)
     return document
 
 
@@ -129,6 +129,13 @@ def test_no_subject_is_allowed_on_another_tenants_resource(services, data, direc
         decision = _decide(services, subject_id, action, other, ip)
         assert decision.allow is False, (subject_id, action, decision.reasons)
         assert "tenant_mismatch" in decision.reasons
+    # The same directory does allow inside a tenant, so the denials above are not vacuous.
+    admin = str(uuid.uuid4())
+    directory[0]["users"].append({"id": admin, "email": "a@example.test", "roles": ["admin"]})
+    import_document(services.directory, _strip_none({"tenants": directory}))
+    services.snapshot.invalidate()
+    assert _decide(services, admin, "report:read", directory[0]["id"], "10.0.0.1").allow
+    assert not _decide(services, admin, "report:read", directory[1]["id"], "10.0.0.1").allow
 
 
 @settings(
@@ -147,3 +154,4 @@ def test_a_subject_without_bindings_is_never_allowed(services, data, directory):
         ip = data.draw(st.sampled_from(["10.0.0.1", "172.16.0.9", "2001:db8:2::1"]))
         decision = _decide(services, bare, action, tenant["id"], ip)
         assert decision.allow is False, (action, decision.reasons)
+        assert "unknown_subject" not in decision.reasons

@@ -66,7 +66,7 @@ _TABLES = [
     for model in (Tenant, Company, Subject, Group, GroupMember, RoleBinding, DirectoryRevision)
 ]
 # Serializes schema creation when several replicas start at once on a fresh PostgreSQL.
-_SCHEMA_LOCK_KEY = 0x5D1_D1_2EC7
+_SCHEMA_LOCK_KEY = 0x5D1D12EC7
 
 ReadT = TypeVar("ReadT", bound=BaseModel)
 ObjectRow = Subject | Group | Company
@@ -246,6 +246,7 @@ class DirectoryTransaction:
     """The write operations, inside one open transaction (see `DirectoryStore.transaction`).
 
     Records which tenants it changed, so the store bumps exactly those revisions on commit.
+    The store's reads use its lookups too, on a read-only session.
     """
 
     def __init__(self, session: Session) -> None:

@@ -1,0 +1,119 @@
+"""The decision log: written off the request path, queryable, and never in a decision's way."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pdp.decision_log import DecisionLog, DecisionLogStore, DecisionQuery, DecisionRecord
+from pdp.directory.store import DirectoryStore
+from pdp.metrics import Metrics
+
+
+def record(subject: str = "alice", *, allow: bool = True, at: datetime | None = None):
+    return DecisionRecord(
+        decision_id=str(uuid.uuid4()),
+        timestamp=at or datetime.now(UTC),
+        tenant_id="4f1c2d3e-0000-4000-8000-000000000001",
+        pep_client_id="pep",
+        subject_id=subject,
+        subject_type="user",
+        action="document:read",
+        resource_type="document",
+        resource_id="d1",
+        resource_tenant_id="4f1c2d3e-0000-4000-8000-000000000001",
+        allow=allow,
+        reasons=["role:viewer via user:alice"] if allow else ["no_matching_role"],
+        bundle_revision="r1",
+        latency_ms=0.4,
+        input={"subject": {"id": subject}, "context": {"ip": "10.0.0.1"}},
+    )
+
+
+def metric(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels or None) or 0.0
+
+
+def test_store_round_trip_filters_and_time_range(database_url):
+    store = DecisionLogStore(DirectoryStore(database_url).engine)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    records = [
+        record("alice", at=start + timedelta(minutes=i), allow=i % 2 == 0) for i in range(10)
+    ]
+    records.append(record("bob", at=start))
+    store.write(records)
+    assert store.get(records[3].decision_id) == records[3]
+    denied, _ = store.query(DecisionQuery(subject_id="alice", allow=False, limit=100))
+    assert len(denied) == 5 and all(not r.allow for r in denied)
+    window, _ = store.query(
+        DecisionQuery(since=start + timedelta(minutes=2), until=start + timedelta(minutes=5))
+    )
+    assert [r.timestamp for r in window] == [start + timedelta(minutes=m) for m in (4, 3, 2)]
+
+
+def test_pages_cover_everything_once_newest_first(database_url):
+    store = DecisionLogStore(DirectoryStore(database_url).engine)
+    same_time = datetime(2026, 11, 1, tzinfo=UTC)
+    store.write([record(at=same_time) for _ in range(7)])
+    seen, token = [], None
+    while True:
+        page, token = store.query(DecisionQuery(limit=3, page_token=token))
+        seen += page
+        if token is None:
+            break
+    assert len(seen) == 7 == len({r.decision_id for r in seen})
+    assert [r.decision_id for r in seen] == sorted((r.decision_id for r in seen), reverse=True)
+
+
+def test_a_failing_sink_drops_and_counts_but_never_raises(tmp_path):
+    database = tmp_path / "pdp.db"
+    store = DecisionLogStore(DirectoryStore(f"sqlite:///{database}").engine)
+    metrics = Metrics()
+    log = DecisionLog(store, metrics, capacity=100)
+    with sqlite3.connect(database) as conn:
+        conn.execute("DROP TABLE decision_log")
+    for _ in range(3):
+        log.record(record())
+    assert log.flush()
+    assert metric(metrics, "pdp_decision_log_dropped_total", cause="sink_error") == 3
+    log.close()
+
+
+def test_a_full_queue_drops_and_counts_without_blocking(tmp_path):
+    database = tmp_path / "pdp.db"
+    store = DecisionLogStore(DirectoryStore(f"sqlite:///{database}").engine)
+    metrics = Metrics()
+    log = DecisionLog(store, metrics, capacity=5)
+    blocker = sqlite3.connect(database, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # the writer thread now waits on the database
+    try:
+        started = datetime.now(UTC)
+        for _ in range(50):
+            log.record(record())
+        # Blocking would mean waiting out SQLite's 30 s busy timeout at least once.
+        assert datetime.now(UTC) - started < timedelta(seconds=10)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert log.flush(timeout=60)
+    dropped = metric(metrics, "pdp_decision_log_dropped_total", cause="queue_full")
+    written = metric(metrics, "pdp_decision_log_written_total")
+    # The writer holds at most one batch while it waits; the queue holds 5 more.
+    assert dropped >= 30
+    assert dropped + written == 50
+    log.close()
+
+
+@pytest.mark.parametrize("token", ["", "abc", "e30", "W10"])
+def test_bad_page_tokens_are_invalid_requests(tmp_path, token):
+    from pdp.errors import InvalidRequest
+
+    store = DecisionLogStore(DirectoryStore(f"sqlite:///{tmp_path}/pdp.db").engine)
+    if token == "":
+        assert store.query(DecisionQuery(page_token=token))[0] == []
+        return
+    with pytest.raises(InvalidRequest):
+        store.query(DecisionQuery(page_token=token))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from token_service.errors import (
     UnauthorizedClient,
     UnsupportedTokenType,
 )
+from token_service.passwords import check_policy
 from token_service.store.models import Client, RefreshToken, SignInFailures, User
 from token_service.store.repositories import Repository
 from token_service.tokens import (
@@ -39,6 +41,8 @@ from token_service.tokens import (
 )
 
 BAD_CREDENTIALS = "Incorrect username or password."
+SESSION_SECONDS = 180
+BAD_SESSION = "Invalid session for the user, session is expired."
 
 
 def secret_hash(client_secret: str, username: str, client_id: str) -> str:
@@ -61,10 +65,15 @@ class UserTokens:
 
 @dataclass(frozen=True)
 class NewPasswordRequired:
-    """Correct password, but the user still has a temporary one (Cognito's challenge)."""
+    """Correct password, but the user still has a temporary one (Cognito's challenge).
+
+    `session` is sealed (AES-GCM) so it cannot be forged or read; it names the client and the
+    user and expires after SESSION_SECONDS, like Cognito's.
+    """
 
     username: str
     attributes: dict[str, str]
+    session: str
 
 
 @dataclass(frozen=True)
@@ -147,11 +156,60 @@ class Issuer:
                 if not user.enabled:
                     failure = NotAuthorized("User is disabled.")
                 elif user.status == "FORCE_CHANGE_PASSWORD":
-                    return NewPasswordRequired(user.username, dict(user.attributes))
+                    session = self._seal_session(client, user, now)
+                    return NewPasswordRequired(user.username, dict(user.attributes), session)
                 else:
                     return self._issue_user_tokens(repo, client, user, now, None)
         assert failure is not None
         raise failure
+
+    def _seal_session(self, client: Client, user: User, now: float) -> str:
+        payload = json.dumps({"client": client.id, "sub": user.sub, "exp": now + SESSION_SECONDS})
+        sealed = self.core.sealer.seal(payload.encode(), "auth-session")
+        return base64.urlsafe_b64encode(sealed).decode()
+
+    def respond_new_password(
+        self,
+        client_id: str,
+        session: str,
+        username: str,
+        new_password: str,
+        *,
+        secret_hash_value: str | None = None,
+    ) -> UserTokens:
+        """Answer NEW_PASSWORD_REQUIRED: set the permanent password and sign the user in."""
+        if not session or not username or not new_password:
+            raise InvalidParameter("Session, USERNAME and NEW_PASSWORD are required.")
+        now = self.core.clock()
+        try:
+            opened = self.core.sealer.open(
+                base64.urlsafe_b64decode(session.encode()), "auth-session"
+            )
+        except ValueError:
+            opened = None
+        claims = json.loads(opened) if opened else {}
+        with self.core.store.transaction() as repo:
+            client = self._client(repo, client_id)
+            self._check_secret_hash(client, [username], secret_hash_value)
+            user = repo.user_by_username(client.pool_id, username)
+            valid = (
+                claims.get("client") == client.id
+                and user is not None
+                and claims.get("sub") == user.sub
+                and claims.get("exp", 0) > now
+                and user.status == "FORCE_CHANGE_PASSWORD"
+            )
+            if not valid or user is None:
+                raise NotAuthorized(BAD_SESSION)
+            if not user.enabled:
+                raise NotAuthorized("User is disabled.")
+            pool = repo.pool(client.pool_id)
+            assert pool is not None
+            check_policy(new_password, pool.password_policy)
+            user.password_hash = self.core.passwords.hash(new_password)
+            user.status = "CONFIRMED"
+            user.updated_at = now
+            return self._issue_user_tokens(repo, client, user, now, None)
 
     def _verify_password(
         self, repo: Repository, pool_id: str, username: str, password: str, now: float

@@ -59,13 +59,21 @@ class Sealer:
         nonce = os.urandom(_NONCE_BYTES)
         return nonce + self._aead.encrypt(nonce, plaintext, purpose.encode())
 
-    def unseal(self, sealed: bytes, purpose: str) -> bytes:
+    def open(self, sealed: bytes, purpose: str) -> bytes | None:
+        """The plaintext, or None when `sealed` was not sealed by this key for `purpose`."""
         try:
             return self._aead.decrypt(
                 sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], purpose.encode()
             )
         except InvalidTag:
+            return None
+
+    def unseal(self, sealed: bytes, purpose: str) -> bytes:
+        """Open a stored value; failure means the sealing key was changed."""
+        plaintext = self.open(sealed, purpose)
+        if plaintext is None:
             raise SettingsError(
                 "stored secrets do not decrypt: the encryption key differs from the one used "
                 "to store them"
-            ) from None
+            )
+        return plaintext

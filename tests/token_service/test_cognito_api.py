@@ -141,13 +141,52 @@ def test_admin_create_user_and_get_user(cognito: Any, pool: Pool) -> None:
     assert {a["Name"]: a["Value"] for a in got["UserAttributes"]}["sub"] == attributes["sub"]
 
 
-def test_temporary_password_gets_new_password_challenge(cognito: Any, pool: Pool) -> None:
+def test_temporary_password_challenge_and_response(cognito: Any, pool: Pool) -> None:
     cognito.admin_create_user(
         UserPoolId=pool.id, Username="dave", TemporaryPassword="Temp0rary!pass"
     )
     result = sign_in(cognito, pool, "dave", "Temp0rary!pass")
     assert result["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
     assert "AuthenticationResult" not in result
+    respond = cognito.respond_to_auth_challenge
+    answer = {"USERNAME": "dave", "NEW_PASSWORD": PASSWORD}
+    code, message = error_of(
+        respond,
+        ClientId=pool.public_client,
+        ChallengeName="NEW_PASSWORD_REQUIRED",
+        Session="x" * 40,
+        ChallengeResponses=answer,
+    )
+    assert (code, message) == (
+        "NotAuthorizedException",
+        "Invalid session for the user, session is expired.",
+    )
+    code, _ = error_of(
+        respond,
+        ClientId=pool.public_client,
+        ChallengeName="NEW_PASSWORD_REQUIRED",
+        Session=result["Session"],
+        ChallengeResponses={**answer, "NEW_PASSWORD": "weak"},
+    )
+    assert code == "InvalidPasswordException"
+    tokens = respond(
+        ClientId=pool.public_client,
+        ChallengeName="NEW_PASSWORD_REQUIRED",
+        Session=result["Session"],
+        ChallengeResponses=answer,
+    )["AuthenticationResult"]
+    assert cognito.get_user(AccessToken=tokens["AccessToken"])["Username"] == "dave"
+    assert cognito.admin_get_user(UserPoolId=pool.id, Username="dave")["UserStatus"] == "CONFIRMED"
+    # The session is spent: the user is no longer in FORCE_CHANGE_PASSWORD.
+    code, _ = error_of(
+        respond,
+        ClientId=pool.public_client,
+        ChallengeName="NEW_PASSWORD_REQUIRED",
+        Session=result["Session"],
+        ChallengeResponses=answer,
+    )
+    assert code == "NotAuthorizedException"
+    assert "AuthenticationResult" in sign_in(cognito, pool, "dave")
 
 
 def test_admin_create_user_errors(cognito: Any, pool: Pool) -> None:

@@ -167,6 +167,7 @@ def auth_shape(result: UserTokens | NewPasswordRequired) -> dict[str, Any]:
                 "requiredAttributes": "[]",
                 "userAttributes": json.dumps(result.attributes),
             },
+            "Session": result.session,
         }
     tokens: dict[str, Any] = {
         "AccessToken": result.access_token,
@@ -215,6 +216,22 @@ def _authenticate(services: Services, params: Params, pool_id: str | None) -> di
 
 def initiate_auth(services: Services, params: Params) -> dict[str, Any]:
     return _authenticate(services, params, None)
+
+
+def respond_to_auth_challenge(services: Services, params: Params) -> dict[str, Any]:
+    """Only NEW_PASSWORD_REQUIRED exists here: the answer to a temporary password."""
+    challenge = _str(params, "ChallengeName")
+    if challenge != "NEW_PASSWORD_REQUIRED":
+        raise InvalidParameter(f"Unsupported ChallengeName {challenge}.")
+    responses = _dict(params, "ChallengeResponses")
+    tokens = services.issuer.respond_new_password(
+        _str(params, "ClientId"),
+        _str(params, "Session"),
+        str(responses.get("USERNAME", "")),
+        str(responses.get("NEW_PASSWORD", "")),
+        secret_hash_value=responses.get("SECRET_HASH"),
+    )
+    return auth_shape(tokens)
 
 
 def get_user(services: Services, params: Params) -> dict[str, Any]:
@@ -410,6 +427,7 @@ class Operation:
 
 OPERATIONS: dict[str, Operation] = {
     "InitiateAuth": Operation(initiate_auth, admin=False),
+    "RespondToAuthChallenge": Operation(respond_to_auth_challenge, admin=False),
     "GetUser": Operation(get_user, admin=False),
     "GlobalSignOut": Operation(global_sign_out, admin=False),
     "RevokeToken": Operation(revoke_token, admin=False),

@@ -168,9 +168,7 @@ class Admin:
         for attr in custom_attributes:
             if not _CUSTOM_NAME.match(attr):
                 raise InvalidParameter(f"Invalid custom attribute name {attr!r}.")
-        policy = {**DEFAULT_POLICY, **(password_policy or {})}
-        if not 6 <= int(policy["MinimumLength"]) <= 99:
-            raise InvalidParameter("MinimumLength must be between 6 and 99.")
+        policy = _password_policy(password_policy or {})
         now = self.core.clock()
         pool = Pool(
             id=f"{region}_{_random(_ALNUM, 9)}",
@@ -321,10 +319,11 @@ class Admin:
         username: str,
         attributes: dict[str, str],
         *,
-        temporary_password: str | None = None,
+        password: str | None = None,
+        permanent: bool = False,
         sub: str | None = None,
     ) -> User:
-        """A user in FORCE_CHANGE_PASSWORD state; `sub` is chosen here unless given (CLI only)."""
+        """A new user, CONFIRMED only with a permanent password; `sub` is given by the CLI only."""
         if not username or len(username) > 128 or any(c.isspace() for c in username):
             raise InvalidParameter("Username must be 1 to 128 characters without whitespace.")
         if sub is not None:
@@ -336,15 +335,14 @@ class Admin:
         with self.core.store.transaction() as repo:
             pool = self.require_pool(repo, pool_id)
             self._check_attributes(pool, attributes)
-            if temporary_password is not None:
-                check_policy(temporary_password, pool.password_policy)
+            if password is not None:
+                check_policy(password, pool.password_policy)
             if repo.user_by_username(pool_id, username) is not None:
                 raise UsernameExists("User account already exists")
             if sub is not None and repo.user_by_sub(sub) is not None:
                 raise UsernameExists("A user with this sub already exists")
             # Without a temporary password Cognito mails one; here nobody learns it, so the
             # user signs in only after an administrator sets a password.
-            password = temporary_password or secrets.token_urlsafe(24)
             user = User(
                 sub=sub or str(uuid.uuid4()),
                 pool_id=pool_id,
@@ -352,8 +350,8 @@ class Admin:
                 username_key=username.lower(),
                 attributes=dict(attributes),
                 enabled=True,
-                status="FORCE_CHANGE_PASSWORD",
-                password_hash=self.core.passwords.hash(password),
+                status="CONFIRMED" if password and permanent else "FORCE_CHANGE_PASSWORD",
+                password_hash=self.core.passwords.hash(password or secrets.token_urlsafe(24)),
                 created_at=now,
                 updated_at=now,
             )
@@ -476,6 +474,22 @@ class Admin:
         with self.core.store.transaction() as repo:
             self.require_pool(repo, pool_id)
             return list(repo.keys(pool_id))
+
+
+def _password_policy(given: dict[str, Any]) -> dict[str, Any]:
+    """Cognito's PasswordPolicy with defaults filled in, each value of the right type."""
+    policy = dict(DEFAULT_POLICY)
+    for key, value in given.items():
+        if key not in DEFAULT_POLICY:
+            raise InvalidParameter(f"Unknown PasswordPolicy field {key}.")
+        if type(value) is not type(DEFAULT_POLICY[key]):
+            raise InvalidParameter(
+                f"PasswordPolicy.{key} must be a {type(DEFAULT_POLICY[key]).__name__}."
+            )
+        policy[key] = value
+    if not 6 <= policy["MinimumLength"] <= 99:
+        raise InvalidParameter("MinimumLength must be between 6 and 99.")
+    return policy
 
 
 def _filter_value(user: User, name: str) -> str | None:

@@ -160,7 +160,7 @@ def client_create(s: Services, a: argparse.Namespace) -> Any:
         a.pool,
         a.name,
         generate_secret=a.secret,
-        explicit_auth_flows=explicit if explicit is not None else None,
+        explicit_auth_flows=explicit,
         oauth_flows=oauth,
         scopes=a.scope,
         access_token_seconds=a.access_token_minutes * 60,
@@ -183,11 +183,10 @@ def user_create(s: Services, a: argparse.Namespace) -> Any:
     if a.email:
         attributes["email"] = a.email
         attributes.setdefault("email_verified", "true" if a.email_verified else "false")
-    password = _password(a)
-    s.admin.create_user(a.pool, a.username, attributes, sub=a.sub)
-    if password is not None:
-        s.admin.set_password(a.pool, a.username, password, permanent=not a.temporary)
-    return user_view(s.admin.get_user(a.pool, a.username))
+    user = s.admin.create_user(
+        a.pool, a.username, attributes, password=_password(a), permanent=not a.temporary, sub=a.sub
+    )
+    return user_view(user)
 
 
 def user_set_password(s: Services, a: argparse.Namespace) -> Any:

@@ -330,7 +330,7 @@ def admin_create_user(services: Services, params: Params) -> dict[str, Any]:
         _str(params, "UserPoolId"),
         _str(params, "Username"),
         _attributes(params, "UserAttributes"),
-        temporary_password=_opt_str(params, "TemporaryPassword"),
+        password=_opt_str(params, "TemporaryPassword"),
     )
     return {"User": user_shape(user)}
 

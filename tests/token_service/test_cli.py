@@ -196,6 +196,14 @@ def test_weak_password_leaves_no_user(server: Server, demo: dict[str, Any]) -> N
     )
     assert result.returncode == 1
     assert "Password did not conform" in result.stderr
+    result = server.cli(
+        "user", "create", "--pool", pool_id, "--username", "weakling", "--password", "weak"
+    )
+    assert result.returncode == 1
+    assert "Password did not conform" in result.stderr
+    missing = server.cli("user", "show", "--pool", pool_id, "--username", "weakling")
+    assert missing.returncode == 1
+    assert "User does not exist." in missing.stderr
 
 
 def test_keys_rotate_keeps_old_tokens_verifiable(server: Server, demo: dict[str, Any]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import string
+from functools import cached_property
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -32,7 +34,11 @@ class Passwords:
             memory_cost=settings.argon2_memory_kib,
             parallelism=settings.argon2_parallelism,
         )
-        self._decoy = self._hasher.hash("decoy password that matches nothing")
+
+    @cached_property
+    def _decoy(self) -> str:
+        """A real hash to verify against when the user does not exist (made once, on demand)."""
+        return self._hasher.hash(secrets.token_urlsafe(32))
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)

@@ -9,6 +9,7 @@ import json
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -586,3 +587,24 @@ def test_signed_raw_request_succeeds(server: Server, pool: Pool) -> None:
     response = signed_post(server, "DescribeUserPool", json.dumps({"UserPoolId": pool.id}).encode())
     assert response.status_code == 200
     assert response.json()["UserPool"]["Id"] == pool.id
+
+
+def test_concurrent_sign_ins(cognito: Any, pool: Pool) -> None:
+    """Parallel sign-ins all succeed, and parallel failures are all plain wrong-password errors."""
+    create_user(cognito, pool.id, "vic")
+    with ThreadPoolExecutor(max_workers=6) as workers:
+        results = list(workers.map(lambda _: sign_in(cognito, pool, "vic"), range(12)))
+    assert all("AuthenticationResult" in r for r in results)
+
+    def fail(index: int) -> str:
+        return error_of(
+            sign_in,
+            cognito=cognito,
+            pool=pool,
+            username=f"nobody-{index % 2}",
+            password="Wr0ng!pass",
+        )[0]
+
+    with ThreadPoolExecutor(max_workers=6) as workers:
+        codes = list(workers.map(fail, range(4)))
+    assert codes == ["NotAuthorizedException"] * 4

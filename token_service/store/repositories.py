@@ -48,6 +48,14 @@ def _make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # Transactions are begun explicitly below, not by the driver.
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:  # type: ignore[no-untyped-def]
+        # Take the write lock up front: a deferred transaction that read, then tries to
+        # write after another writer committed, fails at once with "database is locked".
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -190,4 +198,6 @@ class Repository:
 
     # lockout
     def failures(self, pool_id: str, username: str) -> SignInFailures | None:
-        return self.session.get(SignInFailures, (pool_id, username.lower()))
+        """Locked for the transaction, so concurrent failures are all counted."""
+        key = (pool_id, username.lower())
+        return self.session.get(SignInFailures, key, with_for_update=True)

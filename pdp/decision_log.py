@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,7 +99,8 @@ class DecisionLogStore:
         metadata.create_all(engine)
 
     def write(self, records: list[DecisionRecord]) -> None:
-        rows = [asdict(r) for r in records]
+        # Shallow rows: dataclasses.asdict would deep-copy every input document.
+        rows = [{f.name: getattr(r, f.name) for f in fields(r)} for r in records]
         with self._engine.begin() as conn:
             conn.execute(decisions_table.insert(), rows)
 

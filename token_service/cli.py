@@ -108,7 +108,8 @@ def _password(args: argparse.Namespace) -> str | None:
         raise CommandError("give --password or --password-stdin, not both")
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    return args.password
+    password: str | None = args.password
+    return password
 
 
 def _key_value(items: Sequence[str], option: str) -> dict[str, str]:
@@ -292,18 +293,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def group_of(name: str, help_: str) -> argparse._SubParsersAction:
+    def group_of(name: str, help_: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
         sub = commands.add_parser(name, help=help_, description=help_)
         return sub.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def command(
-        group: argparse._SubParsersAction,
+        group: argparse._SubParsersAction[argparse.ArgumentParser],
         name: str,
         func: Callable[..., Any],
         help_: str,
         *parents: argparse.ArgumentParser,
     ) -> argparse.ArgumentParser:
-        sub = group.add_parser(name, help=help_, description=help_, parents=[common, *parents])
+        sub: argparse.ArgumentParser = group.add_parser(
+            name, help=help_, description=help_, parents=[common, *parents]
+        )
         sub.set_defaults(func=func)
         return sub
 

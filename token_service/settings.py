@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/token-service.db"
 DEFAULT_KEY_FILE = "./var/token-service.key"
@@ -63,7 +64,7 @@ class Settings:
         """`<base>/<pool_id>`; the base is configured, or this service's own URL."""
         return f"{(self.issuer_base or self.service_url).rstrip('/')}/{pool_id}"
 
-    def with_overrides(self, **changes: object) -> Settings:
+    def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields replaced (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +25,7 @@ router = APIRouter()
 
 
 def _response(
-    body: dict[str, object], status: int = 200, error_type: str | None = None
+    body: Mapping[str, Any], status: int = 200, error_type: str | None = None
 ) -> Response:
     headers = {"x-amzn-RequestId": str(uuid.uuid4())}
     if error_type:

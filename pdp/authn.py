@@ -7,8 +7,10 @@ token names. Callers (PEPs, admins) and subjects are verified the same way.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,8 @@ ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS2
 # Do not refetch a JWKS for an unknown kid more often than this, so bad tokens cannot
 # make us hammer an issuer.
 MIN_REFETCH_SECONDS = 10.0
+# Longest time a verified token is trusted without verifying it again.
+VERIFIED_TOKEN_SECONDS = 60.0
 JWKS_TIMEOUT_SECONDS = 5.0
 
 
@@ -111,6 +115,42 @@ class _IssuerKeys:
         self._fetched_at = time.monotonic()
 
 
+class _VerifiedTokens:
+    """Recently verified tokens, so a PEP's token is not re-verified on every request.
+
+    Keyed by a hash of the token (never the token), held until the token expires or for at
+    most `VERIFIED_TOKEN_SECONDS`, so a key removed from an issuer's JWKS stops working soon.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[bytes, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        key = self._key(token)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= time.time():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, token: str, claims: dict[str, Any]) -> None:
+        until = min(float(claims["exp"]), time.time() + VERIFIED_TOKEN_SECONDS)
+        with self._lock:
+            self._entries[self._key(token)] = (until, claims)
+            if len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+
 class Authenticator:
     """Verifies tokens from the trusted issuers; knows nothing about HTTP requests."""
 
@@ -123,9 +163,22 @@ class Authenticator:
     ) -> None:
         self._http = http or httpx.Client()
         self._issuers = {i.issuer: _IssuerKeys(i, cache_seconds, self._http) for i in issuers}
+        self._verified = _VerifiedTokens()
 
     def verify(self, token: str) -> dict[str, Any]:
         """Return the verified claims of an access or ID token, or raise TokenError."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            self._verified.put(token, claims)
+        return dict(claims)
+
+    def verify_cached(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token verified recently, without any I/O; None if not cached."""
+        claims = self._verified.get(token)
+        return dict(claims) if claims is not None else None
+
+    def _verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -182,7 +235,10 @@ class Authenticator:
 
     def authenticate_caller(self, token: str) -> Principal:
         """Verify a PEP's or an admin's bearer token; only access tokens carry scopes."""
-        claims = self.verify(token)
+        return self.caller_from_claims(self.verify(token))
+
+    @staticmethod
+    def caller_from_claims(claims: dict[str, Any]) -> Principal:
         if claims.get("token_use") != "access":
             raise TokenError("callers must present an access token", reason="bad_token_use")
         scope = claims.get("scope", "")

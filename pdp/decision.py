@@ -6,9 +6,12 @@ nothing here raises to the HTTP layer except `InvalidRequest` for a malformed re
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -151,6 +154,17 @@ def tenant_time(moment: datetime, timezone: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """A decision before it has an id: what the flow concluded, and from what."""
+
+    allow: bool
+    reasons: list[str]
+    revision: str | None
+    facts: SubjectFacts | None = None
+    input_doc: dict[str, Any] | None = None
+
+
 class DecisionService:
     """Turns a parsed request into a decision, and records it."""
 
@@ -162,12 +176,19 @@ class DecisionService:
         policy: PolicyRuntime,
         decision_log: DecisionLog,
         metrics: Metrics,
+        eval_timeout: float = 1.0,
     ) -> None:
         self._authenticator = authenticator
         self._snapshot = snapshot
         self._policy = policy
         self._log = decision_log
         self._metrics = metrics
+        self._eval_timeout = eval_timeout
+        # Decisions run here, so each worker thread keeps its own interpreter warm and the
+        # event loop never waits on the engine.
+        self._executor = ThreadPoolExecutor(
+            max_workers=max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="decide"
+        )
 
     def decide(
         self,
@@ -177,8 +198,31 @@ class DecisionService:
         endpoint: str = "decide",
         now: datetime | None = None,
     ) -> Decision:
+        """Decide in the calling thread (CLI, tests, replay): no deadline."""
         started = time.perf_counter()
         moment = now or datetime.now(UTC)
+        outcome = self._outcome(request, moment)
+        return self._conclude(outcome, request, caller, endpoint, moment, started)
+
+    async def decide_async(
+        self, request: DecisionRequest, caller: Principal, *, endpoint: str = "decide"
+    ) -> Decision:
+        """Decide on a worker thread; past the deadline, answer a deny with reason `timeout`.
+
+        rego-cpp cannot be interrupted: an abandoned evaluation finishes in the background
+        and its result is dropped, so the caller's decision id is the only one logged.
+        """
+        started = time.perf_counter()
+        moment = datetime.now(UTC)
+        future = self._executor.submit(self._outcome, request, moment)
+        try:
+            outcome = await asyncio.wait_for(asyncio.wrap_future(future), self._eval_timeout)
+        except TimeoutError:
+            self._metrics.decision_errors.labels(reason="timeout").inc()
+            outcome = _Outcome(False, ["timeout"], self._policy.revision)
+        return self._conclude(outcome, request, caller, endpoint, moment, started)
+
+    def _outcome(self, request: DecisionRequest, moment: datetime) -> _Outcome:
         policy = self._policy.active
         revision = policy.revision if policy else None
         facts: SubjectFacts | None = None
@@ -192,15 +236,27 @@ class DecisionService:
         except _Deny as deny:
             allow, reasons = False, deny.reasons
             self._metrics.decision_errors.labels(reason=deny.reasons[0]).inc()
+        return _Outcome(allow, reasons, revision, facts, input_doc)
+
+    def _conclude(
+        self,
+        outcome: _Outcome,
+        request: DecisionRequest,
+        caller: Principal,
+        endpoint: str,
+        moment: datetime,
+        started: float,
+    ) -> Decision:
+        facts = outcome.facts
         decision = Decision(
             decision_id=str(uuid.uuid4()),
-            allow=allow,
-            reasons=reasons,
-            bundle_revision=revision,
+            allow=outcome.allow,
+            reasons=outcome.reasons,
+            bundle_revision=outcome.revision,
             subject=facts,
         )
         elapsed = time.perf_counter() - started
-        self._metrics.decisions.labels(result="allow" if allow else "deny").inc()
+        self._metrics.decisions.labels(result="allow" if outcome.allow else "deny").inc()
         self._metrics.latency.observe(elapsed)
         self._log.record(
             DecisionRecord(
@@ -215,15 +271,18 @@ class DecisionService:
                 resource_id=request.resource.id,
                 resource_tenant_id=request.resource.tenant_id
                 or (facts.tenant_id if facts else None),
-                allow=allow,
-                reasons=reasons,
-                bundle_revision=revision,
+                allow=outcome.allow,
+                reasons=outcome.reasons,
+                bundle_revision=outcome.revision,
                 latency_ms=elapsed * 1000.0,
                 endpoint=endpoint,
-                input=input_doc,
+                input=outcome.input_doc,
             )
         )
         return decision
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _resolve_subject(self, ref: SubjectRef) -> tuple[SubjectFacts, dict[str, Any] | None]:
         claims: dict[str, Any] | None = None
@@ -280,7 +339,7 @@ class DecisionService:
 
     def _evaluate(self, policy: ActivePolicy, input_doc: dict[str, Any]) -> tuple[bool, list[str]]:
         try:
-            value = self._policy.evaluate(policy, self._policy.decision_entrypoint, input_doc)
+            value = policy.evaluator.evaluate(self._policy.decision_entrypoint, input_doc)
         except EvaluationError as exc:
             raise _Deny(exc.reason) from None
         if value is UNDEFINED:

@@ -2,18 +2,14 @@
 
 A new bundle is compiled and smoke-evaluated in a child process (see `pdp.engine`); only a
 bundle that survived that is loaded here, next to the one serving, and then swapped in with
-one reference assignment. Evaluation runs on a small pool of threads, each with its own
-interpreter, so a slow policy can be abandoned with a `timeout` deny.
+one reference assignment; a decision in flight keeps the policy it started with.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +17,6 @@ from typing import Any
 from pdp.engine import (
     CompiledPolicy,
     CompileError,
-    EvaluationError,
     Evaluator,
     PolicySource,
     Problem,
@@ -115,19 +110,13 @@ def parse_networks(data: Mapping[str, Any]) -> tuple[tuple[str, IPNetwork], ...]
 
 
 class PolicyRuntime:
-    """Holds the active policy and evaluates its entrypoints with a deadline."""
+    """Holds the active policy; swapping it is one reference assignment."""
 
-    def __init__(
-        self, decision_entrypoint: str, metrics: Metrics, *, eval_timeout: float = 1.0
-    ) -> None:
+    def __init__(self, decision_entrypoint: str, metrics: Metrics) -> None:
         self.decision_entrypoint = entrypoint_path(decision_entrypoint)
         self._metrics = metrics
-        self._eval_timeout = eval_timeout
         self._active: ActivePolicy | None = None
         self._swap_lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(
-            max_workers=max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="rego"
-        )
 
     @property
     def active(self) -> ActivePolicy | None:
@@ -161,15 +150,3 @@ class PolicyRuntime:
         policy = self.prepare(source)
         self.activate(policy)
         return policy
-
-    def evaluate(self, policy: ActivePolicy, entrypoint: str, input: dict[str, Any]) -> Any:
-        """Evaluate on a worker thread; raise EvaluationError('timeout') past the deadline."""
-        future = self._executor.submit(policy.evaluator.evaluate, entrypoint, input)
-        try:
-            return future.result(timeout=self._eval_timeout)
-        except FutureTimeout:
-            future.cancel()
-            raise EvaluationError("timeout", "evaluation exceeded its deadline") from None
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)

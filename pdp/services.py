@@ -40,9 +40,7 @@ class Services:
         authenticator = Authenticator(
             settings.trusted_issuers, cache_seconds=settings.jwks_cache_seconds
         )
-        policy = PolicyRuntime(
-            settings.decision_entrypoint, metrics, eval_timeout=settings.eval_timeout_seconds
-        )
+        policy = PolicyRuntime(settings.decision_entrypoint, metrics)
         if settings.bundle is not None:
             # Rego tests are for `pdp test`; compiled into the serving bundle they make every
             # evaluation several times slower in regopy.
@@ -56,6 +54,7 @@ class Services:
             policy=policy,
             decision_log=decision_log,
             metrics=metrics,
+            eval_timeout=settings.eval_timeout_seconds,
         )
         return cls(
             settings=settings,
@@ -83,6 +82,6 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
+        self.decisions.close()
         self.decision_log.close()
-        self.policy.close()
         self.authenticator.close()

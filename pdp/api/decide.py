@@ -35,22 +35,22 @@ class BatchResponse(BaseModel):
 
 
 @router.post("/decide", response_model=DecisionResponse)
-def decide(
+async def decide(
     body: DecisionRequest,
     caller: Principal = Depends(require_decide),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    return services.decisions.decide(body, caller).to_json()
+    return (await services.decisions.decide_async(body, caller)).to_json()
 
 
 @router.post("/decide/batch", response_model=BatchResponse)
-def decide_batch(
+async def decide_batch(
     body: BatchRequest,
     caller: Principal = Depends(require_decide),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     results = [
-        services.decisions.decide(item, caller, endpoint="decide/batch").to_json()
+        (await services.decisions.decide_async(item, caller, endpoint="decide/batch")).to_json()
         for item in body.requests
     ]
     return {"results": results}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from pdp.authn import Principal
 from pdp.errors import Forbidden, Unauthenticated
@@ -28,17 +29,22 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
-def require_scope(scope: str) -> Callable[[Request], Principal]:
+def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that authenticates the caller (the PEP or admin) and checks one scope."""
 
-    def dependency(request: Request) -> Principal:
+    async def dependency(request: Request) -> Principal:
         services = get_services(request)
         token = _bearer(request)
         if token is None:
             if not services.settings.require_pep_auth:
                 return Principal.anonymous()
             raise Unauthenticated("a bearer token is required")
-        principal = services.authenticator.authenticate_caller(token)
+        authenticator = services.authenticator
+        claims = authenticator.verify_cached(token)
+        if claims is None:
+            # A first sight may fetch the issuer's JWKS: keep that off the event loop.
+            claims = await run_in_threadpool(authenticator.verify, token)
+        principal = authenticator.caller_from_claims(claims)
         if scope not in principal.scopes:
             raise Forbidden(f"the token lacks scope {scope}")
         request.state.principal = principal

@@ -137,8 +137,12 @@ class Admin:
 
     @staticmethod
     def require_user(repo: Repository, pool_id: str, username: str) -> User:
+        """The user by username or, as Cognito's admin operations allow, by `sub`."""
         Admin.require_pool(repo, pool_id)
         user = repo.user_by_username(pool_id, username)
+        if user is None:
+            by_sub = repo.user_by_sub(username)
+            user = by_sub if by_sub is not None and by_sub.pool_id == pool_id else None
         if user is None:
             raise UserNotFound("User does not exist.")
         return user

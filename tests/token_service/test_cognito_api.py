@@ -140,6 +140,8 @@ def test_admin_create_user_and_get_user(cognito: Any, pool: Pool) -> None:
     got = cognito.admin_get_user(UserPoolId=pool.id, Username="CAROL")
     assert got["Username"] == "carol"
     assert {a["Name"]: a["Value"] for a in got["UserAttributes"]}["sub"] == attributes["sub"]
+    by_sub = cognito.admin_get_user(UserPoolId=pool.id, Username=attributes["sub"])
+    assert by_sub["Username"] == "carol"
 
 
 def test_temporary_password_challenge_and_response(cognito: Any, pool: Pool) -> None:

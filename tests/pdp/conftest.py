@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
+from pdp.directory.store import DirectoryStore
+
 # --- database_url: every directory test runs on SQLite and on PostgreSQL ---------------------
 
 POSTGRES_URL = os.environ.get(
@@ -38,6 +40,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     finally:
         admin.execute(f"DROP SCHEMA {schema} CASCADE")
         admin.close()
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[DirectoryStore]:
+    directory = DirectoryStore(database_url)
+    yield directory
+    directory.close()
 
 
 # --- end of database_url ----------------------------------------------------------------------

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import types
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from pdp.api import admin_directory
+from pdp.api.errors import install_error_handlers
 from pdp.directory.snapshot import DirectorySnapshot
 from pdp.directory.store import DirectoryStore
-from pdp.errors import PDPError
 from pdp.settings import Settings
 
 API = "/admin/v1"
@@ -31,31 +28,9 @@ def _app(store: DirectoryStore, snapshot: DirectorySnapshot, database_url: str) 
         snapshot=snapshot,
     )
 
-    @app.exception_handler(PDPError)
-    async def pdp_error(_: Request, exc: PDPError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        return JSONResponse(
-            {
-                "error": "invalid_request",
-                "message": str(first["msg"]),
-                "field": ".".join(str(part) for part in first["loc"]),
-            },
-            status_code=400,
-        )
-
+    install_error_handlers(app)
     app.include_router(admin_directory.router)
     return app
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[DirectoryStore]:
-    directory = DirectoryStore(database_url)
-    yield directory
-    directory.close()
 
 
 @pytest.fixture
@@ -113,12 +88,12 @@ def test_tenant_endpoints(client: TestClient, tenant: str) -> None:
     _error(client.post(base, json={"id": tenant, "name": "x"}), 409, "conflict", "id")
     _error(client.post(base, json={"name": "acme"}), 409, "conflict", "name")
     _error(client.get(f"{base}/not-a-uuid"), 400, "invalid_request", "path.tenant_id")
-    _error(client.post(base, json={"name": "x", "tz": "UTC"}), 400, "invalid_request", "body.tz")
+    _error(client.post(base, json={"name": "x", "tz": "UTC"}), 400, "invalid_request", "tz")
     _error(
         client.post(base, json={"name": "x", "timezone": "Nowhere/Land"}),
         400,
         "invalid_request",
-        "body.timezone",
+        "timezone",
     )
     _error(client.patch(f"{base}/{tenant}", json={"name": None}), 400, "invalid_request")
 
@@ -211,7 +186,7 @@ def test_other_object_endpoints(
     assert {key: updated[key] for key in expected} == expected
     assert [item["id"] for item in _ok(client.get(base))["items"]] == [body["id"]]
     _error(client.post(base, json=body), 409, "conflict")
-    _error(client.post(base, json={**body, "unknown": 1}), 400, "invalid_request", "body.unknown")
+    _error(client.post(base, json={**body, "unknown": 1}), 400, "invalid_request", "unknown")
     _ok(client.delete(f"{base}/{body['id']}"), 204)
     _error(client.get(f"{base}/{body['id']}"), 404, "not_found")
 
@@ -231,7 +206,7 @@ def test_group_members(client: TestClient, tenant: str, snapshot: DirectorySnaps
     _ok(client.post(members, json={"subject_id": "svc"}), 201)
     _error(client.post(members, json={"subject_id": "alice"}), 409, "conflict")
     _error(client.post(members, json={"subject_id": "ghost"}), 422, "unprocessable", "subject_id")
-    _error(client.post(members, json={}), 400, "invalid_request", "body.subject_id")
+    _error(client.post(members, json={}), 400, "invalid_request", "subject_id")
     _error(client.get(f"{base}/groups/none/members"), 404, "not_found")
     first = _ok(client.get(members, params={"limit": 1}))
     second = _ok(client.get(members, params={"limit": 1, "page_token": first["next_page_token"]}))
@@ -270,7 +245,7 @@ def test_role_bindings(client: TestClient, tenant: str, snapshot: DirectorySnaps
         client.post(bindings, json={"subject_type": "robot", "subject_id": "x", "role": "r"}),
         400,
         "invalid_request",
-        "body.subject_type",
+        "subject_type",
     )
     listed = _ok(client.get(bindings, params={"role": "ops"}))["items"]
     assert listed == [created]

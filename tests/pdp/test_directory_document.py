@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -48,13 +47,6 @@ tenants:
     name: globex
     attributes: {{tier: gold}}
 """
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[DirectoryStore]:
-    directory = DirectoryStore(database_url)
-    yield directory
-    directory.close()
 
 
 @pytest.fixture

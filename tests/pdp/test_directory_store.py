@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from pydantic import ValidationError
@@ -24,13 +23,6 @@ from pdp.directory.schemas import (
 )
 from pdp.directory.store import USER, DirectoryStore, normalize_database_url
 from pdp.errors import Conflict, InvalidRequest, NotFound, Unprocessable
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[DirectoryStore]:
-    directory = DirectoryStore(database_url)
-    yield directory
-    directory.close()
 
 
 @pytest.fixture

@@ -21,13 +21,6 @@ from pdp.directory.store import DirectoryStore
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[DirectoryStore]:
-    directory = DirectoryStore(database_url)
-    yield directory
-    directory.close()
-
-
-@pytest.fixture
 def replica(database_url: str, store: DirectoryStore) -> Iterator[DirectoryStore]:
     """Another PDP replica's store on the same database."""
     directory = DirectoryStore(database_url)

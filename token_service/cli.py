@@ -514,6 +514,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except OSError as error:
+        print(
+            f"token-service: error: {error.strerror or error}: {error.filename or ''}",
+            file=sys.stderr,
+        )
+        return 1
     _print(result, args.json)
     return 0
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
 
-from tests.token_service.conftest import PASSWORD, Server
+from tests.token_service.conftest import PASSWORD, Server, cli_command
 from token_service.cli import main
 
 COMMANDS = [
@@ -187,6 +189,24 @@ def test_failures_are_one_line(server: Server, args: list[str], reason: str) -> 
     assert len(lines) == 1
     assert reason in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_unusable_store_is_one_line(server: Server, tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    env = {
+        **server.env,
+        "TOKEN_SERVICE_KEY_FILE": str(blocked / "key"),
+        "TOKEN_SERVICE_ENCRYPTION_KEY": "",
+    }
+    result = subprocess.run(
+        [*cli_command(), "pool", "list"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = server.cli("pool", "list", "--database-url", f"sqlite:///{blocked}/db.sqlite")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_weak_password_leaves_no_user(server: Server, demo: dict[str, Any]) -> None:

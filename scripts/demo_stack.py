@@ -4,7 +4,7 @@ First start: creates a user pool, the `pdp` resource server (scopes decide, admi
 machine client for a demo resource server (pdp/decide), an admin client (pdp/admin), a
 reporting service client, a public app client for people, and the users of the demo
 directory (policies/examples/directory.yaml) with the same `sub`s; imports that directory
-into the PDP. What it made is kept in var/demo.json, so later starts reuse it.
+into the PDP. What it made is kept in <var>/demo.json (default var/), so later starts reuse it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -22,20 +23,18 @@ import httpx
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-VAR = REPO / "var"
-STATE = VAR / "demo.json"
 DIRECTORY = REPO / "policies" / "examples" / "directory.yaml"
 BIN = Path(sys.executable).parent
 DEMO_PASSWORD = "Demo-passw0rd!"
-TOKEN_DB = f"sqlite:///{VAR / 'token-service.db'}"
-PDP_DB = f"sqlite:///{VAR / 'pdp.db'}"
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> dict:
+def run(command: str, env: dict[str, str]) -> dict:
+    """Run one of our CLIs (`command` is split as a shell would) and return its --json output."""
+    args = shlex.split(command)
     result = subprocess.run(
         [str(BIN / args[0]), *args[1:], "--json"],
         cwd=REPO,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
     )
@@ -44,71 +43,41 @@ def run(*args: str, env: dict[str, str] | None = None) -> dict:
     return json.loads(result.stdout) if result.stdout.strip() else {}
 
 
-def provision() -> dict:
+def database_urls(var: Path) -> tuple[str, str]:
+    """The token service's and the PDP's stores: separate services, separate databases."""
+    return f"sqlite:///{var / 'token-service.db'}", f"sqlite:///{var / 'pdp.db'}"
+
+
+def provision(var: Path) -> dict:
     """Create the demo identities in the token service and the directory in the PDP."""
-    ts = {"TOKEN_SERVICE_DATABASE_URL": TOKEN_DB}
-    pool = run(
-        "token-service",
-        "pool",
-        "create",
-        "--name",
-        "demo",
-        "--custom-attribute",
-        "tenant_id",
-        env=ts,
-    )["id"]
+    token_db, pdp_db = database_urls(var)
+    ts = {"TOKEN_SERVICE_DATABASE_URL": token_db}
+    pool = run("token-service pool create --name demo --custom-attribute tenant_id", ts)["id"]
     run(
-        "token-service",
-        "resource-server",
-        "create",
-        "--pool",
-        pool,
-        "--identifier",
-        "pdp",
-        "--scope",
-        "decide=ask the PDP for decisions",
-        "--scope",
-        "admin=manage the PDP",
-        env=ts,
+        f"token-service resource-server create --pool {pool} --identifier pdp"
+        " --scope 'decide=ask the PDP for decisions' --scope 'admin=manage the PDP'",
+        ts,
     )
 
     def machine_client(name: str, scope: str) -> dict:
         made = run(
-            "token-service",
-            "client",
-            "create",
-            "--pool",
-            pool,
-            "--name",
-            name,
-            "--secret",
-            "--flow",
-            "client_credentials",
-            "--scope",
-            scope,
-            env=ts,
+            f"token-service client create --pool {pool} --name {name} --secret"
+            f" --flow client_credentials --scope {scope}",
+            ts,
         )
         return {"client_id": made["client_id"], "client_secret": made["client_secret"]}
 
+    app = run(
+        f"token-service client create --pool {pool} --name demo-web-app"
+        " --flow password --flow refresh",
+        ts,
+    )
     state = {
         "pool_id": pool,
         "pep": machine_client("demo-resource-server", "pdp/decide"),
         "admin": machine_client("demo-admin", "pdp/admin"),
         "reporting": machine_client("demo-reporting-service", "pdp/decide"),
-        "app_client_id": run(
-            "token-service",
-            "client",
-            "create",
-            "--pool",
-            pool,
-            "--name",
-            "demo-web-app",
-            "--flow",
-            "password",
-            "--flow",
-            "refresh",
-            env=ts,
-        )["client_id"],
+        "app_client_id": app["client_id"],
         "users": [],
     }
     document = yaml.safe_load(DIRECTORY.read_text())
@@ -116,34 +85,23 @@ def provision() -> dict:
         for user in tenant["users"]:
             username = user["email"].split("@")[0]
             run(
-                "token-service",
-                "user",
-                "create",
-                "--pool",
-                pool,
-                "--username",
-                username,
-                "--password",
-                DEMO_PASSWORD,
-                "--email",
-                user["email"],
-                "--email-verified",
-                "--attribute",
-                f"custom:tenant_id={tenant['id']}",
-                "--sub",
-                user["id"],
-                env=ts,
+                f"token-service user create --pool {pool} --username {username}"
+                f" --password {shlex.quote(DEMO_PASSWORD)} --email {user['email']}"
+                f" --email-verified --attribute custom:tenant_id={tenant['id']}"
+                f" --sub {user['id']}",
+                ts,
             )
             state["users"].append(username)
         for client in tenant["clients"]:
             if client["id"] == "demo-reporting-service":
                 # The machine subject in the directory is the real client id.
                 client["id"] = state["reporting"]["client_id"]
-    provisioned = VAR / "demo-directory.yaml"
+    provisioned = var / "demo-directory.yaml"
     provisioned.write_text(yaml.safe_dump(document, sort_keys=False))
-    run("pdp", "directory", "import", str(provisioned), env={"PDP_DATABASE_URL": PDP_DB})
-    STATE.write_text(json.dumps(state, indent=2))
-    STATE.chmod(0o600)
+    run(f"pdp directory import {provisioned}", {"PDP_DATABASE_URL": pdp_db})
+    state_file = var / "demo.json"
+    state_file.write_text(json.dumps(state, indent=2))
+    state_file.chmod(0o600)
     return state
 
 
@@ -161,7 +119,7 @@ def wait_ready(url: str, process: subprocess.Popen, name: str) -> None:
     sys.exit(f"error: {name} did not become ready at {url}")
 
 
-def next_steps(state: dict, ts_url: str, pdp_url: str) -> str:
+def next_steps(state: dict, ts_url: str, pdp_url: str, var: Path) -> str:
     pep = state["pep"]
     return f"""
 The stack is up.
@@ -190,7 +148,7 @@ The stack is up.
    then use "subject": {{"token": "<AccessToken>"}} in step 2.
 
 Demo users ({", ".join(state["users"])}) all have the password {DEMO_PASSWORD}.
-Admin client for /admin/v1 (scope pdp/admin): {state["admin"]["client_id"]} (secret in var/demo.json).
+Admin client for /admin/v1 (scope pdp/admin): {state["admin"]["client_id"]} (secret in {var / 'demo.json'}).
 Stop with Ctrl-C.
 """
 
@@ -199,16 +157,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--token-service-port", type=int, default=9229)
     parser.add_argument("--pdp-port", type=int, default=8181)
+    parser.add_argument("--var", type=Path, default=REPO / "var", help="state directory")
     args = parser.parse_args()
-    VAR.mkdir(exist_ok=True)
-    state = json.loads(STATE.read_text()) if STATE.exists() else provision()
+    var = args.var.resolve()
+    var.mkdir(parents=True, exist_ok=True)
+    state_file = var / "demo.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else provision(var)
+    token_db, pdp_db = database_urls(var)
     ts_url = f"http://127.0.0.1:{args.token_service_port}"
     pdp_url = f"http://127.0.0.1:{args.pdp_port}"
     pool = state["pool_id"]
     token_service = subprocess.Popen(
         [str(BIN / "token-service"), "serve", "--port", str(args.token_service_port)],
         cwd=REPO,
-        env={**os.environ, "TOKEN_SERVICE_DATABASE_URL": TOKEN_DB},
+        env={**os.environ, "TOKEN_SERVICE_DATABASE_URL": token_db},
     )
     wait_ready(f"{ts_url}/{pool}/.well-known/jwks.json", token_service, "token service")
     pdp = subprocess.Popen(
@@ -216,7 +178,7 @@ def main() -> int:
         cwd=REPO,
         env={
             **os.environ,
-            "PDP_DATABASE_URL": PDP_DB,
+            "PDP_DATABASE_URL": pdp_db,
             "PDP_BUNDLE": str(REPO / "policies"),
             "PDP_TRUSTED_ISSUERS": json.dumps(
                 [
@@ -229,7 +191,7 @@ def main() -> int:
         },
     )
     wait_ready(f"{pdp_url}/health?bundles", pdp, "PDP")
-    print(next_steps(state, ts_url, pdp_url), flush=True)
+    print(next_steps(state, ts_url, pdp_url, var), flush=True)
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     try:

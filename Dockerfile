@@ -7,5 +7,7 @@ COPY token_service ./token_service
 COPY policies ./policies
 COPY bundles ./bundles
 COPY deploy ./deploy
-RUN pip install --no-cache-dir . && useradd --create-home --uid 10001 app
+RUN pip install --no-cache-dir . \
+    && useradd --create-home --uid 10001 app \
+    && install -d -o app -m 700 /var/lib/token-service
 USER app

@@ -25,13 +25,19 @@ def test_compose_file_is_valid_for_docker_compose():
 
 def test_compose_runs_postgres_token_service_and_two_pdp_replicas_behind_a_balancer():
     services = yaml.safe_load(COMPOSE.read_text())["services"]
-    replicas = [name for name, svc in services.items() if "pdp" in str(svc.get("command", ""))]
+    replicas = [name for name, svc in services.items() if svc.get("command", [""])[0] == "pdp"]
     assert len(replicas) >= 2
     for name in replicas:
         env = services[name]["environment"]
         assert env["PDP_DATABASE_URL"].startswith("postgresql")
         assert "token-service" in env["PDP_TRUSTED_ISSUERS"]
     assert "postgres" in services
+    provision = " ".join(services["token-service-provision"]["command"])
+    assert "--id us-east-1_DemoPool1" in provision
+    assert all(
+        "us-east-1_DemoPool1" in services[name]["environment"]["PDP_TRUSTED_ISSUERS"]
+        for name in replicas
+    )
     assert "token-service" in str(services["token-service"]["command"])
     balancer = services["load-balancer"]
     assert set(replicas) <= set(balancer["depends_on"])

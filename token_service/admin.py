@@ -162,8 +162,13 @@ class Admin:
         region: str | None = None,
         password_policy: dict[str, Any] | None = None,
         custom_attributes: Sequence[str] = (),
+        pool_id: str | None = None,
     ) -> Pool:
-        """A pool and its first signing key. Custom names are given without `custom:`."""
+        """A pool and its first signing key. Custom names are given without `custom:`.
+
+        `pool_id` pins the id (Cognito always picks it) so that a deployment can name its
+        issuer before the pool exists, as docker-compose does.
+        """
         region = region or self.core.settings.region
         if not name or len(name) > 128:
             raise InvalidParameter("PoolName must be 1 to 128 characters.")
@@ -172,10 +177,14 @@ class Admin:
         for attr in custom_attributes:
             if not _CUSTOM_NAME.match(attr):
                 raise InvalidParameter(f"Invalid custom attribute name {attr!r}.")
+        if pool_id is not None and not re.fullmatch(
+            rf"{re.escape(region)}_[A-Za-z0-9]{{9}}", pool_id
+        ):
+            raise InvalidParameter(f"Pool id must be {region}_ followed by 9 letters or digits.")
         policy = _password_policy(password_policy or {})
         now = self.core.clock()
         pool = Pool(
-            id=f"{region}_{_random(_ALNUM, 9)}",
+            id=pool_id or f"{region}_{_random(_ALNUM, 9)}",
             name=name,
             region=region,
             password_policy=policy,
@@ -184,6 +193,8 @@ class Admin:
             updated_at=now,
         )
         with self.core.store.transaction() as repo:
+            if pool_id is not None and repo.pool(pool_id) is not None:
+                raise InvalidParameter(f"User pool {pool_id} already exists.")
             repo.add(pool)
             self.core.keys.create(repo, pool.id, now)
         return pool

@@ -129,7 +129,11 @@ def pool_create(s: Services, a: argparse.Namespace) -> Any:
         raise CommandError("--password-policy must be a JSON object")
     return pool_view(
         s.admin.create_pool(
-            a.name, region=a.region, password_policy=policy, custom_attributes=a.custom_attribute
+            a.name,
+            region=a.region,
+            password_policy=policy,
+            custom_attributes=a.custom_attribute,
+            pool_id=a.id,
         )
     )
 
@@ -327,6 +331,9 @@ def _parser() -> argparse.ArgumentParser:
     pools = group_of("pool", "user pools")
     p = command(pools, "create", pool_create, "create a user pool (with its first signing key)")
     p.add_argument("--name", required=True)
+    p.add_argument(
+        "--id", help="pin the pool id (REGION_ + 9 letters or digits); default: a random one"
+    )
     p.add_argument(
         "--region", help="region part of the pool id (default: $TOKEN_SERVICE_REGION or us-east-1)"
     )

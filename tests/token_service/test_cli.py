@@ -180,6 +180,8 @@ def test_user_commands(server: Server, demo: dict[str, Any]) -> None:
             "UUID",
         ),
         (["pool", "create", "--name", "x", "--password-policy", "{nope"], "invalid JSON"),
+        (["pool", "create", "--name", "x", "--id", "us-east-1_short"], "9 letters or digits"),
+        (["pool", "create", "--name", "x", "--id", "eu-west-1_AbCdEfGh1"], "us-east-1_"),
     ],
 )
 def test_failures_are_one_line(server: Server, args: list[str], reason: str) -> None:
@@ -189,6 +191,16 @@ def test_failures_are_one_line(server: Server, args: list[str], reason: str) -> 
     assert len(lines) == 1
     assert reason in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_pinned_pool_id_serves_its_jwks_and_cannot_be_taken_twice(server: Server) -> None:
+    pool_id = "us-east-1_Pinned" + uuid.uuid4().hex[:3]
+    assert run_json(server, "pool", "create", "--name", "pinned", "--id", pool_id)["id"] == pool_id
+    jwks = httpx.get(f"{server.url}/{pool_id}/.well-known/jwks.json").json()
+    assert len(jwks["keys"]) == 1
+    again = server.cli("pool", "create", "--name", "pinned", "--id", pool_id)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
 
 
 def test_unusable_store_is_one_line(server: Server, tmp_path: Path) -> None:

@@ -280,3 +280,53 @@ def test_metrics(client, pep):
 def test_openapi_is_served(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/decide", "/decide/batch", "/health"} <= set(paths)
+
+
+def test_pep_auth_can_be_switched_off_for_development(tmp_path, issuer):
+    with running_pdp(tmp_path, issuer, require_pep_auth=False) as (open_client, _):
+        response = open_client.post("/decide", json=document_request({"id": ALICE}))
+        assert response.status_code == 200
+        assert response.json()["allow"] is True
+        assert open_client.get("/admin/v1/tenants").status_code == 200
+
+
+def test_a_policy_that_answers_the_wrong_shape_is_a_deny(tmp_path, issuer):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "authz.rego").write_text('package authz\n\nimport rego.v1\n\ndecision := "yes"\n')
+    with running_pdp(tmp_path, issuer, bundle=bundle, require_pep_auth=False) as (c, _):
+        result = c.post("/decide", json=document_request({"id": ALICE})).json()
+        assert (result["allow"], result["reasons"]) == (False, ["invalid_policy_output"])
+
+
+def test_an_undefined_decision_is_a_deny(tmp_path, issuer):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "authz.rego").write_text(
+        'package authz\n\nimport rego.v1\n\ndecision := {"allow": true, "reasons": []} if input.never\n'
+    )
+    with running_pdp(tmp_path, issuer, bundle=bundle, require_pep_auth=False) as (c, _):
+        result = c.post("/decide", json=document_request({"id": ALICE})).json()
+        assert (result["allow"], result["reasons"]) == (False, ["policy_undefined"])
+
+
+def test_an_evaluation_past_the_deadline_is_a_timeout_deny(tmp_path, issuer):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "authz.rego").write_text(
+        "package authz\n\nimport rego.v1\n\n"
+        'decision := {"allow": true, "reasons": []} if {\n'
+        "\tcount([x | some x in numbers.range(1, input.context.n); x % 7 == 0]) > 0\n}\n"
+    )
+    with running_pdp(
+        tmp_path, issuer, bundle=bundle, require_pep_auth=False, eval_timeout_seconds=0.05
+    ) as (c, services):
+        body = document_request({"id": ALICE})
+        body["context"]["n"] = 3_000_000
+        result = c.post("/decide", json=body).json()
+        assert (result["allow"], result["reasons"]) == (False, ["timeout"])
+        services.decision_log.flush()
+        record = services.decision_log.store.get(result["decision_id"])
+        assert record.reasons == ["timeout"]
+        body["context"]["n"] = 10
+        assert c.post("/decide", json=body).json()["allow"] is True

@@ -148,7 +148,7 @@ The stack is up.
    then use "subject": {{"token": "<AccessToken>"}} in step 2.
 
 Demo users ({", ".join(state["users"])}) all have the password {DEMO_PASSWORD}.
-Admin client for /admin/v1 (scope pdp/admin): {state["admin"]["client_id"]} (secret in {var / 'demo.json'}).
+Admin client for /admin/v1 (scope pdp/admin): {state["admin"]["client_id"]} (secret in {var / "demo.json"}).
 Stop with Ctrl-C.
 """
 

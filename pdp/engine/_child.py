@@ -1,4 +1,4 @@
-"""The child process that compiles, smoke-tests and test-runs Rego.
+"""The child process that compiles, smoke-tests, checks and test-runs Rego.
 
 rego-cpp can crash the whole process on some policies, so everything that touches new Rego
 runs here: `python -m pdp.engine._child REQUEST.json`. The request names a result file; the
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from regopy import BundleFormat, Interpreter, RegoError
 
@@ -78,30 +78,72 @@ def compile_task(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _progress(request: dict[str, Any]) -> TextIO | None:
+    """The file a test run reports to line by line, so a crash loses only the test it hit."""
+    path = request.get("progress")
+    return open(path, "a", encoding="utf-8") if path else None
+
+
 def test_task(request: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate every test rule with an empty input; true passes, anything else fails."""
+    """Evaluate every test rule with an empty input; true passes, anything else fails.
+
+    With a `progress` file, the child writes `{"built": true}` once the tests compiled and then
+    one line per finished test, so the parent can tell which test took the engine down.
+    """
     tests: list[dict[str, str]] = request["tests"]
     interpreter, bundle = _build(request, [t["entrypoint"] for t in tests])
-    results = []
-    for test in tests:
-        started = time.perf_counter()
-        status, value = query(interpreter, bundle, test["entrypoint"], {})
-        error = value if status == "error" else None
-        results.append(
-            {
+    progress = _progress(request)
+    try:
+        if progress is not None:
+            progress.write(json.dumps({"built": True}) + "\n")
+            progress.flush()
+        results = []
+        for test in tests:
+            started = time.perf_counter()
+            status, value = query(interpreter, bundle, test["entrypoint"], {})
+            result = {
                 "entrypoint": test["entrypoint"],
                 "passed": status == "ok" and value is True,
-                "error": error,
+                "error": value if status == "error" else None,
+                "actual": "undefined" if status == "undefined" else json.dumps(value),
                 "duration_seconds": time.perf_counter() - started,
             }
-        )
+            results.append(result)
+            if progress is not None:
+                progress.write(json.dumps(result) + "\n")
+                progress.flush()
+    finally:
+        if progress is not None:
+            progress.close()
     return {"ok": True, "results": results}
+
+
+def check_task(request: dict[str, Any]) -> dict[str, Any]:
+    """Compile every rule and evaluate each (tests, marked `skip`, aside) with an empty input.
+
+    rego-cpp only resolves what an entrypoint reaches, and reports an unknown function only
+    when it is called, so every rule is an entrypoint and each is evaluated once. The decision
+    entrypoint, when the policy has one, is also evaluated with the PDP's smoke input.
+    Problems are collected, not raised: a check reports all of them.
+    """
+    rules: list[dict[str, Any]] = request["rules"]
+    interpreter, bundle = _build(request, [r["entrypoint"] for r in rules])
+    problems = []
+    for rule in (r for r in rules if not r["skip"]):
+        inputs = [{}] + ([request["smoke_input"]] if rule.get("smoke") else [])
+        for number, rule_input in enumerate(inputs):
+            status, detail = query(interpreter, bundle, rule["entrypoint"], rule_input)
+            if status == "error":
+                what = "the smoke input" if number else "an empty input"
+                message = f"evaluating {rule['name']} with {what} failed: {detail}"
+                problems.append(problem(rule["file"], rule["line"], rule["col"], message))
+    return {"ok": not problems, "problems": problems}
 
 
 def main(argv: list[str]) -> int:
     with open(argv[1], encoding="utf-8") as handle:
         request = json.load(handle)
-    task = compile_task if request["task"] == "compile" else test_task
+    task = {"compile": compile_task, "test": test_task, "check": check_task}[request["task"]]
     try:
         answer = task(request)
     except _Refused as exc:

@@ -1,0 +1,83 @@
+"""Reports of a test run: text for people, JSON for tools, JUnit XML for CI systems."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from pdp.policytest.results import Outcome, TestRun
+
+_LABELS = {"passed": "PASS", "failed": "FAIL", "errored": "ERROR"}
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _one_line(text: str) -> str:
+    return " | ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def text_report(run: TestRun, *, verbose: bool = False) -> str:
+    """One line per failure or error (every test with `verbose`), then the summary line."""
+    lines = []
+    for outcome in run.outcomes:
+        if outcome.status == "passed" and not verbose:
+            continue
+        line = f"{_LABELS[outcome.status]} {outcome.file}: {outcome.id}"
+        if outcome.message:
+            line += f": {_one_line(outcome.message)}"
+        if verbose:
+            line += f" ({_duration(outcome.duration_seconds)})"
+        lines.append(line)
+    lines.append(run.summary())
+    return "\n".join(lines) + "\n"
+
+
+def json_report(run: TestRun) -> str:
+    return json.dumps(run.to_json(), indent=2) + "\n"
+
+
+def _suites(run: TestRun) -> dict[str, list[Outcome]]:
+    """JUnit suites by file: a Rego test file, a case file, or a file that did not compile."""
+    suites: dict[str, list[Outcome]] = {}
+    for outcome in run.outcomes:
+        suites.setdefault(outcome.file, []).append(outcome)
+    return suites
+
+
+def _counts(element: ET.Element, outcomes: list[Outcome]) -> None:
+    element.set("tests", str(len(outcomes)))
+    element.set("failures", str(sum(o.status == "failed" for o in outcomes)))
+    element.set("errors", str(sum(o.status == "errored" for o in outcomes)))
+    element.set("skipped", "0")
+    element.set("time", f"{sum(o.duration_seconds for o in outcomes):.6f}")
+
+
+def junit_report(run: TestRun) -> str:
+    """The JUnit XML most CI systems read: testsuites > testsuite (a file) > testcase."""
+    root = ET.Element("testsuites", name="pdp test")
+    _counts(root, run.outcomes)
+    for file, outcomes in _suites(run).items():
+        suite = ET.SubElement(root, "testsuite", name=file)
+        _counts(suite, outcomes)
+        for outcome in outcomes:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=outcome.suite,
+                name=outcome.name,
+                file=outcome.file,
+                time=f"{outcome.duration_seconds:.6f}",
+            )
+            if outcome.status != "passed":
+                tag = "failure" if outcome.status == "failed" else "error"
+                detail = ET.SubElement(
+                    case, tag, message=_one_line(outcome.message or tag), type=tag
+                )
+                detail.text = outcome.message
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+FORMATS = {"json": json_report, "junit": junit_report}

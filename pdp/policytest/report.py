@@ -24,7 +24,8 @@ def text_report(run: TestRun, *, verbose: bool = False) -> str:
     for outcome in run.outcomes:
         if outcome.status == "passed" and not verbose:
             continue
-        line = f"{_LABELS[outcome.status]} {outcome.file}: {outcome.id}"
+        where = f"{outcome.file}: " if outcome.kind == "rego" else ""
+        line = f"{_LABELS[outcome.status]} {where}{outcome.id}"
         if outcome.message:
             line += f": {_one_line(outcome.message)}"
         if verbose:

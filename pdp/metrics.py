@@ -34,6 +34,11 @@ class Metrics:
             ["revision"],
             registry=self.registry,
         )
+        self.bundle_load_failures = Counter(
+            "pdp_bundle_load_failures",
+            "Active bundle revisions this replica failed to load (it kept serving the old one)",
+            registry=self.registry,
+        )
         self.log_dropped = Counter(
             "pdp_decision_log_dropped",
             "Decision records dropped because the log queue was full or the sink failed",

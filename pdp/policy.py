@@ -8,12 +8,16 @@ one reference assignment; a decision in flight keeps the policy it started with.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pdp.bundles.archive import BundleFormatError, read_archive, source_from_files
+from pdp.bundles.store import BundleStore
 from pdp.engine import (
     CompiledPolicy,
     CompileError,
@@ -23,7 +27,10 @@ from pdp.engine import (
     compile_policy,
     entrypoint_path,
 )
+from pdp.engine.testing import discover_rules
 from pdp.metrics import Metrics
+
+logger = logging.getLogger("pdp.policy")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -109,6 +116,29 @@ def parse_networks(data: Mapping[str, Any]) -> tuple[tuple[str, IPNetwork], ...]
     return tuple(parsed)
 
 
+@dataclass(frozen=True)
+class LoadFailure:
+    """A bundle revision this replica was asked to serve but could not load."""
+
+    revision: str
+    message: str
+    at: datetime
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "revision": self.revision,
+            "message": self.message,
+            "at": self.at.isoformat().replace("+00:00", "Z"),
+        }
+
+
+def served_entrypoints(decision_entrypoint: str, source: PolicySource) -> list[str]:
+    """The decision entrypoint and every rule of `source`, so the OPA Data API can evaluate
+    any `data.<path>`; extra entrypoints do not slow the decision (docs/standard-apis.md)."""
+    rules = (r.entrypoint for r in discover_rules(source) if not r.name.startswith("test_"))
+    return [decision_entrypoint, *rules]
+
+
 class PolicyRuntime:
     """Holds the active policy; swapping it is one reference assignment."""
 
@@ -116,6 +146,7 @@ class PolicyRuntime:
         self.decision_entrypoint = entrypoint_path(decision_entrypoint)
         self._metrics = metrics
         self._active: ActivePolicy | None = None
+        self._failure: LoadFailure | None = None
         self._swap_lock = threading.Lock()
 
     @property
@@ -127,26 +158,117 @@ class PolicyRuntime:
         active = self._active
         return active.revision if active else None
 
+    @property
+    def last_failure(self) -> LoadFailure | None:
+        """Why the newest bundle this replica tried to load is not the one it serves."""
+        return self._failure
+
+    def compile(self, source: PolicySource) -> CompiledPolicy:
+        """Validate `source` as this PDP would serve it: named networks, then compile and
+        smoke-evaluate the decision entrypoint in a child process."""
+        parse_networks(source.data)
+        return compile_policy(
+            source,
+            served_entrypoints(self.decision_entrypoint, source),
+            smoke_inputs=[SMOKE_INPUT, {}],
+        )
+
     def prepare(self, source: PolicySource) -> ActivePolicy:
         """Compile and smoke-test `source` off-process and load it, without activating it."""
-        networks = parse_networks(source.data)
-        compiled = compile_policy(
-            source, [self.decision_entrypoint], smoke_inputs=[SMOKE_INPUT, {}]
-        )
+        compiled = self.compile(source)
         return ActivePolicy(
             compiled=compiled,
             evaluator=Evaluator(compiled),
-            networks=networks,
+            networks=parse_networks(source.data),
             loaded_at=datetime.now(UTC),
         )
 
     def activate(self, policy: ActivePolicy) -> None:
         with self._swap_lock:
             self._active = policy
+            self._failure = None
             self._metrics.set_bundle(policy.revision)
+
+    def clear_failure(self) -> None:
+        self._failure = None
+
+    def record_failure(self, revision: str, message: str) -> None:
+        """Keep serving what is active, and make the refused revision visible (health, metrics)."""
+        self._failure = LoadFailure(revision, message, datetime.now(UTC))
+        self._metrics.bundle_load_failures.inc()
 
     def load(self, source: PolicySource) -> ActivePolicy:
         """Prepare and activate; on any failure the previous policy keeps serving."""
         policy = self.prepare(source)
         self.activate(policy)
         return policy
+
+
+class BundleFollower:
+    """Keeps this replica on the active revision of one published bundle in the shared store.
+
+    `sync` compiles a new revision beside the serving one and swaps it in; a revision that
+    fails to load is recorded on the runtime, keeps the old one serving, and is retried only
+    after `retry_seconds` (a deterministic failure must not respawn a child every poll).
+    """
+
+    def __init__(
+        self,
+        runtime: PolicyRuntime,
+        store: BundleStore,
+        name: str,
+        *,
+        max_bytes: int,
+        retry_seconds: float = 30.0,
+    ) -> None:
+        self.runtime = runtime
+        self.name = name
+        self._store = store
+        self._max_bytes = max_bytes
+        self._retry_seconds = retry_seconds
+        self._lock = threading.Lock()
+        self._served_digest: str | None = None
+        self._failed: tuple[str, float] | None = None
+
+    def sync(self) -> bool:
+        """Serve the store's active revision if this replica does not yet; True if it swapped.
+
+        Store errors propagate (the caller polls again); bundle errors are recorded.
+        """
+        with self._lock:
+            target = self._store.active(self.name)
+            if target is None:
+                return False
+            if target.digest == self._served_digest:
+                # Back on the served revision (a rollback): an older refusal no longer applies.
+                if self._failed is not None:
+                    self._failed = None
+                    self.runtime.clear_failure()
+                return False
+            if (
+                self._failed is not None
+                and self._failed[0] == target.digest
+                and time.monotonic() - self._failed[1] < self._retry_seconds
+            ):
+                return False
+            try:
+                archive = self._store.archive(self.name, target.revision)
+                files = read_archive(archive, max_bytes=self._max_bytes)
+                source = source_from_files(files, include_tests=False, require_manifest=True)
+                policy = self.runtime.prepare(source)
+            except (BundleFormatError, CompileError) as exc:
+                self._failed = (target.digest, time.monotonic())
+                self.runtime.record_failure(target.revision, str(exc))
+                logger.error(
+                    "bundle %s revision %s refused; still serving %s: %s",
+                    self.name,
+                    target.revision,
+                    self.runtime.revision,
+                    exc,
+                )
+                return False
+            self.runtime.activate(policy)
+            self._served_digest = target.digest
+            self._failed = None
+            logger.info("bundle %s revision %s active", self.name, target.revision)
+            return True

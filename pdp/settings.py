@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/pdp.db"
@@ -78,6 +79,38 @@ def parse_trusted_issuers(raw: str) -> tuple[TrustedIssuer, ...]:
     return tuple(issuers)
 
 
+def parse_verification_keys(raw: str) -> dict[str, str]:
+    """`PDP_BUNDLE_VERIFICATION_KEYS`: a JSON object, key id -> PEM public key."""
+    try:
+        keys = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"PDP_BUNDLE_VERIFICATION_KEYS is not valid JSON: {exc.msg}") from None
+    if not isinstance(keys, dict) or not all(
+        isinstance(kid, str) and kid and isinstance(pem, str) and "-----BEGIN" in pem
+        for kid, pem in keys.items()
+    ):
+        raise SettingsError("PDP_BUNDLE_VERIFICATION_KEYS must map key ids to PEM public keys")
+    return keys
+
+
+def parse_api_keys(raw: str) -> tuple[tuple[str, str], ...]:
+    """`PDP_API_KEYS`: a JSON object, PEP key id -> SHA-256 hex digest of its API key."""
+    try:
+        keys = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"PDP_API_KEYS is not valid JSON: {exc.msg}") from None
+    if not isinstance(keys, dict) or not all(
+        isinstance(kid, str)
+        and kid
+        and isinstance(digest, str)
+        and len(digest) == 64
+        and all(c in "0123456789abcdefABCDEF" for c in digest)
+        for kid, digest in keys.items()
+    ):
+        raise SettingsError("PDP_API_KEYS must map key ids to SHA-256 hex digests of the keys")
+    return tuple((kid, digest.lower()) for kid, digest in keys.items())
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -95,6 +128,16 @@ class Settings:
     directory_poll_seconds: float = 1.0
     # Seconds a fetched JWKS is trusted before it is fetched again.
     jwks_cache_seconds: float = 300.0
+    # PEP API keys (key id, SHA-256 hex of the key); the keys themselves are never stored.
+    api_keys: tuple[tuple[str, str], ...] = ()
+    # Key id -> PEM public key; when set, only bundles signed by one of them are published.
+    bundle_verification_keys: Mapping[str, str] = field(default_factory=dict)
+    # Largest bundle accepted, compressed (the upload) and decompressed, in bytes.
+    bundle_max_bytes: int = 64 * 1024 * 1024
+    # The published bundle this replica serves (unless `bundle` names one on disk).
+    bundle_name: str = "main"
+    # How often a replica checks the shared store for a new active revision.
+    bundle_poll_seconds: float = 1.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -110,4 +153,11 @@ class Settings:
             eval_timeout_seconds=_float("PDP_EVAL_TIMEOUT_SECONDS", 1.0),
             directory_poll_seconds=_float("PDP_DIRECTORY_POLL_SECONDS", 1.0),
             jwks_cache_seconds=_float("PDP_JWKS_CACHE_SECONDS", 300.0),
+            api_keys=parse_api_keys(os.environ.get("PDP_API_KEYS") or "{}"),
+            bundle_verification_keys=parse_verification_keys(
+                os.environ.get("PDP_BUNDLE_VERIFICATION_KEYS") or "{}"
+            ),
+            bundle_max_bytes=_int("PDP_BUNDLE_MAX_BYTES", 64 * 1024 * 1024),
+            bundle_name=os.environ.get("PDP_BUNDLE_NAME") or "main",
+            bundle_poll_seconds=_float("PDP_BUNDLE_POLL_SECONDS", 1.0),
         )

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from pdp import __version__
-from pdp.cli import bundle, check, directory, serve, test
+from pdp.cli import bundle, check, decisions, directory, replay, serve, test
 from pdp.cli.common import CommandError, fail
 
 
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pdp {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (serve, directory, test, check, bundle):
+    for module in (serve, directory, test, check, replay, decisions, bundle):
         module.add_parser(subparsers)
     return parser
 

@@ -1,0 +1,317 @@
+"""Replay recorded decisions against a candidate bundle: which real decisions would it flip?
+
+Each decision-log record keeps the full policy input the PDP built (directory facts
+included). Replay compiles the candidate once (in the child process, as the PDP does) and
+evaluates every recorded input in process, with the same output checks and tenant guard
+`/decide` applies. The directory state is either the recorded one (the input as logged) or
+the current one (the subject's facts looked up again in the directory store, the rest of the
+input as logged). Either way `context.networks` is recomputed from the candidate's
+`data.networks`, since named networks are bundle data.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from pdp.decision import DecisionService
+from pdp.decision_log import DecisionLogStore, DecisionQuery
+from pdp.directory.snapshot import DirectorySnapshot
+from pdp.engine import UNDEFINED, EvaluationError
+from pdp.policy import ActivePolicy
+
+DirectoryMode = Literal["recorded", "current"]
+PAGE_SIZE = 1000
+
+
+class ReplaySourceError(Exception):
+    """Recorded decisions could not be read (file or PDP); the message says why."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One recorded decision the candidate decides differently."""
+
+    decision_id: str | None
+    timestamp: str | None
+    subject: str | None
+    action: str | None
+    resource: dict[str, Any]
+    old_allow: bool
+    new_allow: bool
+    old_reasons: list[str]
+    new_reasons: list[str]
+
+    @property
+    def kind(self) -> str:
+        if self.old_allow == self.new_allow:
+            return "reasons_changed"
+        return "allow_to_deny" if self.old_allow else "deny_to_allow"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "timestamp": self.timestamp,
+            "subject": self.subject,
+            "action": self.action,
+            "resource": self.resource,
+            "old": {"allow": self.old_allow, "reasons": self.old_reasons},
+            "new": {"allow": self.new_allow, "reasons": self.new_reasons},
+        }
+
+
+@dataclass
+class ReplayReport:
+    """Counts of a replay, and up to `example_limit` examples of each kind of change."""
+
+    candidate_revision: str
+    directory: DirectoryMode
+    example_limit: int = 5
+    replayed: int = 0
+    unchanged: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[Change]] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> int:
+        """Decisions whose allow/deny flips (a change of reasons alone is counted apart)."""
+        return self.counts["allow_to_deny"] + self.counts["deny_to_allow"]
+
+    def add(self, change: Change | None) -> None:
+        self.replayed += 1
+        if change is None:
+            self.unchanged += 1
+            return
+        self.counts[change.kind] += 1
+        kept = self.examples.setdefault(change.kind, [])
+        if len(kept) < self.example_limit:
+            kept.append(change)
+
+    def exit_code(self, fail_on: str | None) -> int:
+        """1 when the CI gate trips: any flip (`change`) or any new allow (`grant`)."""
+        if fail_on == "change" and self.changed:
+            return 1
+        if fail_on == "grant" and self.counts["deny_to_allow"]:
+            return 1
+        return 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "candidate_revision": self.candidate_revision,
+            "directory": self.directory,
+            "replayed": self.replayed,
+            "unchanged": self.unchanged,
+            "changed": self.changed,
+            "allow_to_deny": self.counts["allow_to_deny"],
+            "deny_to_allow": self.counts["deny_to_allow"],
+            "reasons_changed": self.counts["reasons_changed"],
+            "skipped": sum(self.skipped.values()),
+            "skipped_reasons": dict(sorted(self.skipped.items())),
+            "examples": {
+                kind: [c.to_json() for c in changes]
+                for kind, changes in sorted(self.examples.items())
+            },
+        }
+
+    def text(self) -> str:
+        lines = [
+            f"replayed {self.replayed} decisions against {self.candidate_revision}"
+            f" (directory: {self.directory})",
+            f"changed: {self.changed} (allow->deny: {self.counts['allow_to_deny']},"
+            f" deny->allow: {self.counts['deny_to_allow']});"
+            f" reasons only: {self.counts['reasons_changed']}; unchanged: {self.unchanged}",
+        ]
+        if self.skipped:
+            detail = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.skipped.items()))
+            lines.append(f"skipped: {sum(self.skipped.values())} ({detail})")
+        for kind, title in (
+            ("allow_to_deny", "allow->deny"),
+            ("deny_to_allow", "deny->allow"),
+            ("reasons_changed", "reasons only"),
+        ):
+            for change in self.examples.get(kind, []):
+                resource = change.resource
+                lines.append(
+                    f"  {title}: {change.subject} {change.action}"
+                    f" {resource.get('type')}/{resource.get('id')}"
+                    f" @{resource.get('tenant_id')}:"
+                    f" {json.dumps(change.old_reasons)} -> {json.dumps(change.new_reasons)}"
+                )
+        return "\n".join(lines) + "\n"
+
+
+def decide_input(
+    policy: ActivePolicy, entrypoint: str, input_doc: dict[str, Any]
+) -> tuple[bool, list[str]]:
+    """What `/decide` concludes from this input: the policy's answer, checked for shape, with
+    the tenant guard applied; any failure is a deny with the same reason code."""
+    try:
+        value = policy.evaluator.evaluate(entrypoint, input_doc)
+    except EvaluationError as exc:
+        return False, [exc.reason]
+    if value is UNDEFINED:
+        return False, ["policy_undefined"]
+    allow = value.get("allow") if isinstance(value, dict) else None
+    reasons = value.get("reasons", []) if isinstance(value, dict) else None
+    if not isinstance(allow, bool) or not isinstance(reasons, list):
+        return False, ["invalid_policy_output"]
+    reasons = [r if isinstance(r, str) else str(r) for r in reasons]
+    if allow and not DecisionService._tenant_guard(policy, input_doc):
+        return False, ["tenant_mismatch"]
+    return allow, reasons
+
+
+def _replay_input(
+    record: dict[str, Any], policy: ActivePolicy, snapshot: DirectorySnapshot | None
+) -> dict[str, Any] | str:
+    """The input to evaluate for `record`, or why it cannot be replayed."""
+    recorded = record.get("input")
+    if not isinstance(recorded, dict):
+        return "no input recorded (" + ", ".join(record.get("reasons") or ["unknown"]) + ")"
+    subject = recorded.get("subject")
+    if not isinstance(subject, dict) or not isinstance(recorded.get("context", {}), dict):
+        return "malformed input"
+    if snapshot is not None:
+        facts = snapshot.subject(str(subject.get("id")))
+        if facts is None:
+            return "subject no longer in the directory"
+        current = facts.to_input()
+        if "claims" in subject:
+            current["claims"] = subject["claims"]
+        subject = current
+    context = dict(recorded.get("context") or {})
+    ip = context.get("ip")
+    if isinstance(ip, str):
+        try:
+            context["networks"] = policy.networks_containing(ipaddress.ip_address(ip))
+        except ValueError:
+            return "malformed context.ip"
+    return {**recorded, "subject": subject, "context": context}
+
+
+def replay(
+    records: Iterable[dict[str, Any]],
+    policy: ActivePolicy,
+    entrypoint: str,
+    *,
+    snapshot: DirectorySnapshot | None = None,
+    example_limit: int = 5,
+) -> ReplayReport:
+    """Re-decide every record with `policy`; `snapshot` given means the current directory."""
+    report = ReplayReport(
+        candidate_revision=policy.revision,
+        directory="current" if snapshot is not None else "recorded",
+        example_limit=example_limit,
+    )
+    for record in records:
+        if not isinstance(record, dict) or not isinstance(record.get("allow"), bool):
+            report.skipped["malformed record"] += 1
+            continue
+        input_doc = _replay_input(record, policy, snapshot)
+        if isinstance(input_doc, str):
+            report.skipped[input_doc] += 1
+            continue
+        allow, reasons = decide_input(policy, entrypoint, input_doc)
+        old_reasons = [str(r) for r in record.get("reasons") or []]
+        if allow == record["allow"] and sorted(reasons) == sorted(old_reasons):
+            report.add(None)
+            continue
+        resource = input_doc.get("resource")
+        report.add(
+            Change(
+                decision_id=record.get("decision_id"),
+                timestamp=record.get("timestamp"),
+                subject=record.get("subject_id"),
+                action=record.get("action"),
+                resource=resource if isinstance(resource, dict) else {},
+                old_allow=record["allow"],
+                new_allow=allow,
+                old_reasons=old_reasons,
+                new_reasons=reasons,
+            )
+        )
+    return report
+
+
+# --- where recorded decisions come from ---------------------------------------------------------
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Records of a `pdp decisions export` file; a line that is not a JSON object yields {}."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise ReplaySourceError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = {}
+            yield record if isinstance(record, dict) else {}
+
+
+def store_records(store: DecisionLogStore, query: DecisionQuery) -> Iterator[dict[str, Any]]:
+    for record in store.iter_all(query):
+        yield record.to_json()
+
+
+def fetch_records(
+    url: str,
+    token: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    subject: str | None = None,
+    client: httpx.Client | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every record a running PDP's `GET /admin/v1/decisions` returns, page by page."""
+    params: dict[str, Any] = {"limit": PAGE_SIZE}
+    if since is not None:
+        params["since"] = since.isoformat()
+    if until is not None:
+        params["until"] = until.isoformat()
+    if subject is not None:
+        params["subject_id"] = subject
+    http = client or httpx.Client(timeout=30.0)
+    endpoint = url.rstrip("/") + "/admin/v1/decisions"
+    try:
+        while True:
+            try:
+                response = http.get(
+                    endpoint, params=params, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.HTTPError as exc:
+                raise ReplaySourceError(f"cannot reach {url}: {exc}") from None
+            if response.status_code != 200:
+                raise ReplaySourceError(
+                    f"{endpoint} answered {response.status_code}: {_message(response)}"
+                )
+            page = response.json()
+            yield from page.get("items", [])
+            next_token = page.get("next_page_token")
+            if not next_token:
+                return
+            params["page_token"] = next_token
+    finally:
+        if client is None:
+            http.close()
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(body.get("message", body)) if isinstance(body, dict) else str(body)[:200]

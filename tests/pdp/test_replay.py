@@ -1,0 +1,207 @@
+"""`pdp replay`: real decisions recorded by the decision service, exported, and replayed
+against candidates that flip some of them, none of them, or only with the current directory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pdp.authn import Principal
+from pdp.cli import main
+from pdp.decision import DecisionRequest
+from pdp.directory.document import import_document, load_document
+from pdp.directory.store import DirectoryStore
+from pdp.services import Services
+from pdp.settings import Settings
+from tests.pdp.pdp_env import ACME, ALICE, BOB, DEMO_DIRECTORY, POLICIES
+
+MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def _request(subject: str, action: str, **attributes) -> DecisionRequest:
+    return DecisionRequest.model_validate(
+        {
+            "subject": {"id": subject},
+            "action": action,
+            "resource": {
+                "type": "document",
+                "id": "d1",
+                "tenant_id": ACME,
+                "attributes": attributes,
+            },
+            "context": {"ip": "10.1.2.3"},
+        }
+    )
+
+
+RECORDED = [
+    (ALICE, "document:read", {}),  # allow: viewer via company, editor via group
+    (ALICE, "document:write", {"department": "engineering"}),  # allow
+    (ALICE, "document:write", {"department": "sales"}),  # deny: department_mismatch
+    (BOB, "document:read", {}),  # allow: viewer via company
+    (BOB, "document:write", {}),  # deny: no_matching_role
+    ("nobody", "document:read", {}),  # deny: unknown_subject, no input recorded
+]
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> tuple[str, Path]:
+    """A store whose decision log holds RECORDED, decided by the real decision service, and
+    its export made by `pdp decisions export`."""
+    tmp = tmp_path_factory.mktemp("replay")
+    database_url = f"sqlite:///{tmp / 'pdp.db'}"
+    import_document(DirectoryStore(database_url), load_document(DEMO_DIRECTORY))
+    services = Services.build(Settings(database_url=database_url, bundle=POLICIES))
+    try:
+        for subject, action, attributes in RECORDED:
+            services.decisions.decide(
+                _request(subject, action, **attributes), Principal.anonymous(), now=MONDAY
+            )
+        assert services.decision_log.flush()
+    finally:
+        services.close()
+    export = tmp / "decisions.jsonl"
+    assert main(["decisions", "export", "--database-url", database_url, "-o", str(export)]) == 0
+    return database_url, export
+
+
+def _candidate(tmp_path: Path, edit) -> Path:
+    bundle = tmp_path / "candidate"
+    shutil.copytree(POLICIES, bundle, ignore=shutil.ignore_patterns("*_test.rego", "*.cases.*"))
+    data = json.loads((bundle / "data.json").read_text())
+    edit(data)
+    (bundle / "data.json").write_text(json.dumps(data))
+    return bundle
+
+
+def _replay(capsys, *args: str) -> tuple[int, dict]:
+    code = main(["replay", *args, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_unchanged_policy_flips_nothing(recorded, capsys) -> None:
+    _, export = recorded
+    code, report = _replay(
+        capsys, "--bundle", str(POLICIES), "--decisions", str(export), "--fail-on-change"
+    )
+    assert code == 0
+    assert report["replayed"] == 5 and report["unchanged"] == 5
+    assert (report["changed"], report["allow_to_deny"], report["deny_to_allow"]) == (0, 0, 0)
+    assert report["skipped"] == 1
+    assert report["skipped_reasons"] == {"no input recorded (unknown_subject)": 1}
+    assert report["directory"] == "recorded"
+
+
+def test_revoking_a_permission_flips_allows_to_denies(recorded, tmp_path, capsys) -> None:
+    _, export = recorded
+    bundle = _candidate(
+        tmp_path, lambda d: d["roles"]["viewer"]["permissions"].remove("document:read")
+    )
+    code, report = _replay(
+        capsys, "--bundle", str(bundle), "--decisions", str(export), "--fail-on", "grant"
+    )
+    assert code == 0  # no new allow, so the grant gate stays open
+    # Both reads came from viewer (Alice's editor role includes it through commenter), so
+    # both are denied now; the writes and denies are untouched.
+    assert report["allow_to_deny"] == 2 and report["deny_to_allow"] == 0
+    example = report["examples"]["allow_to_deny"][0]
+    assert example["action"] == "document:read"
+    assert example["resource"]["id"] == "d1" and example["resource"]["tenant_id"] == ACME
+    assert example["old"]["allow"] is True and example["new"] == {
+        "allow": False,
+        "reasons": ["no_matching_role"],
+    }
+    assert (
+        main(["replay", "--bundle", str(bundle), "--decisions", str(export), "--fail-on-change"])
+        == 1
+    )
+    text = capsys.readouterr().out
+    assert "changed: 2 (allow->deny: 2, deny->allow: 0)" in text
+    assert f"allow->deny: {BOB} document:read document/d1 @{ACME}" in text
+
+
+def test_a_new_grant_trips_the_grant_gate(recorded, tmp_path, capsys) -> None:
+    _, export = recorded
+    bundle = _candidate(
+        tmp_path, lambda d: d["roles"]["viewer"]["permissions"].append("document:write")
+    )
+    code, report = _replay(
+        capsys, "--bundle", str(bundle), "--decisions", str(export), "--fail-on", "grant"
+    )
+    assert code == 1
+    assert report["deny_to_allow"] == 2 and report["allow_to_deny"] == 0
+    subjects = {e["subject"] for e in report["examples"]["deny_to_allow"]}
+    assert subjects == {ALICE, BOB}
+    # Alice's allowed write gains a reason but keeps its verdict: counted apart, no flip.
+    assert report["reasons_changed"] == 1
+
+
+def test_current_directory_replaces_the_recorded_subject_facts(recorded, tmp_path, capsys) -> None:
+    database_url, export = recorded
+    current = tmp_path / "current.db"
+    shutil.copy(database_url.removeprefix("sqlite:///"), current)
+    document = load_document(DEMO_DIRECTORY)
+    bob = next(u for u in document["tenants"][0]["users"] if u["id"] == BOB)
+    bob["company"] = "contoso-consulting"  # a company without roles: Bob loses viewer
+    import_document(DirectoryStore(f"sqlite:///{current}"), document)
+    args = [
+        "--bundle",
+        str(POLICIES),
+        "--decisions",
+        str(export),
+        "--database-url",
+        f"sqlite:///{current}",
+    ]
+    code, recorded_report = _replay(capsys, *args)
+    assert recorded_report["changed"] == 0
+    code, report = _replay(capsys, *args, "--directory", "current")
+    assert code == 0 and report["directory"] == "current"
+    assert report["allow_to_deny"] == 1
+    assert report["examples"]["allow_to_deny"][0]["subject"] == BOB
+
+
+def test_replay_straight_from_the_store(recorded, capsys) -> None:
+    database_url, _ = recorded
+    code, report = _replay(
+        capsys, "--bundle", str(POLICIES), "--database-url", database_url, "--subject", BOB
+    )
+    assert code == 0 and report["replayed"] == 2 and report["changed"] == 0
+
+
+def test_malformed_lines_are_skipped(tmp_path, recorded, capsys) -> None:
+    _, export = recorded
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(export.read_text() + "not json\n[1, 2]\n\n")
+    code, report = _replay(capsys, "--bundle", str(POLICIES), "--decisions", str(broken))
+    assert code == 0 and report["skipped_reasons"]["malformed record"] == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--bundle", "/nonexistent/bundle", "--decisions", "x.jsonl"], "candidate bundle refused"),
+        (["--bundle", str(POLICIES), "--decisions", "/nonexistent.jsonl"], "cannot read"),
+        (
+            ["--bundle", str(POLICIES), "--decisions", "x", "--pdp", "http://127.0.0.1:9"],
+            "not both",
+        ),
+        (["--bundle", str(POLICIES), "--pdp", "http://127.0.0.1:9"], "--token"),
+    ],
+)
+def test_bad_invocations_fail_in_one_line(args, message, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("PDP_ADMIN_TOKEN", raising=False)
+    assert main(["replay", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_a_refused_candidate_fails_with_its_problem(tmp_path, capsys) -> None:
+    bundle = tmp_path / "bad"
+    bundle.mkdir()
+    (bundle / "p.rego").write_text("package authz\nimport rego.v1\ndecision := {\n")
+    assert main(["replay", "--bundle", str(bundle), "--decisions", "x.jsonl"]) == 2
+    assert "p.rego:3" in capsys.readouterr().err

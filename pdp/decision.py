@@ -130,6 +130,14 @@ class Decision:
         }
 
 
+class SubjectUnresolved(Exception):
+    """The subject is not a usable directory subject; `reasons` are the deny reasons."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(reasons[0])
+        self.reasons = reasons
+
+
 class _Deny(Exception):
     """Internal: stop the flow with a deny and these reasons."""
 
@@ -283,6 +291,14 @@ class DecisionService:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def resolve_subject(self, ref: SubjectRef) -> tuple[SubjectFacts, dict[str, Any] | None]:
+        """The subject's directory facts and verified claims, resolved exactly as for a
+        decision (for APIs that build their own input); SubjectUnresolved says why not."""
+        try:
+            return self._resolve_subject(ref)
+        except _Deny as deny:
+            raise SubjectUnresolved(deny.reasons) from None
 
     def _resolve_subject(self, ref: SubjectRef) -> tuple[SubjectFacts, dict[str, Any] | None]:
         claims: dict[str, Any] | None = None

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pdp import __version__
-from pdp.api import admin_decisions, admin_directory, decide, health
+from pdp.api import admin_decisions, admin_directory, authzen, decide, health, opa_data
 from pdp.api.errors import install_error_handlers
 from pdp.api.limits import BodySizeLimit
 from pdp.services import Services
@@ -38,9 +38,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(authzen.RequestIdEcho)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for router in (
         decide.router,
+        authzen.router,
+        opa_data.router,
         health.router,
         admin_directory.router,
         admin_decisions.router,

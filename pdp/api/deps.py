@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +31,21 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
+def api_key_caller(api_keys: Sequence[tuple[str, str]], presented: str) -> Principal | None:
+    """The PEP whose configured API key is `presented`, allowed to decide only; else None.
+
+    Every configured digest is compared, in constant time, so timing reveals nothing.
+    """
+    digest = hashlib.sha256(presented.encode()).hexdigest()
+    matched = None
+    for key_id, expected in api_keys:
+        if hmac.compare_digest(digest, expected):
+            matched = key_id
+    if matched is None:
+        return None
+    return Principal(client_id=matched, subject=None, scopes=frozenset({DECIDE_SCOPE}), issuer=None)
+
+
 def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that authenticates the caller (the PEP or admin) and checks one scope."""
 
@@ -39,12 +56,14 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
             if not services.settings.require_pep_auth:
                 return Principal.anonymous()
             raise Unauthenticated("a bearer token is required")
-        authenticator = services.authenticator
-        claims = authenticator.verify_cached(token)
-        if claims is None:
-            # A first sight may fetch the issuer's JWKS: keep that off the event loop.
-            claims = await run_in_threadpool(authenticator.verify, token)
-        principal = authenticator.caller_from_claims(claims)
+        principal = api_key_caller(services.settings.api_keys, token)
+        if principal is None:
+            authenticator = services.authenticator
+            claims = authenticator.verify_cached(token)
+            if claims is None:
+                # A first sight may fetch the issuer's JWKS: keep that off the event loop.
+                claims = await run_in_threadpool(authenticator.verify, token)
+            principal = authenticator.caller_from_claims(claims)
         if scope not in principal.scopes:
             raise Forbidden(f"the token lacks scope {scope}")
         request.state.principal = principal

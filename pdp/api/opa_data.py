@@ -1,0 +1,143 @@
+"""OPA's REST Data API: `GET|POST /v1/data[/{path}]`, so OPA SDKs and middleware work unchanged.
+
+Errors, authentication failures included, leave in OPA's shape
+(`{"code": "invalid_parameter", "message": ...}`), which is what OPA clients parse.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from pdp import __version__
+from pdp.api.deps import get_services, require_decide
+from pdp.data_api import (
+    DataApiError,
+    DataApiService,
+    DataResult,
+    invalid_parameter,
+    split_path,
+)
+from pdp.engine import UNDEFINED
+from pdp.errors import PDPError, Unauthenticated
+
+router = APIRouter(tags=["opa-data"])
+
+_TRUE = frozenset({"", "true", "1"})
+# OPA's `explain` modes; `notes` lists `trace()` notes, which regopy has none of.
+_EXPLAIN = frozenset({"notes", "off"})
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name)
+    return value is not None and value.lower() in _TRUE
+
+
+def _json_response(body: dict[str, Any], status: int, pretty: bool) -> Response:
+    text = json.dumps(body, indent=2 if pretty else None, ensure_ascii=False)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(text + "\n", status_code=status, media_type="application/json", headers=headers)
+
+
+def _service(request: Request) -> DataApiService:
+    services = get_services(request)
+    return DataApiService(
+        policy=services.policy,
+        decisions=services.decisions,
+        decision_log=services.decision_log,
+        metrics=services.metrics,
+        eval_timeout=services.settings.eval_timeout_seconds,
+    )
+
+
+async def _read_input(request: Request) -> tuple[Any, bool]:
+    """(input, whether the request carried one): `input` of a POST body or the GET query."""
+    if request.method == "GET":
+        raw = request.query_params.get("input")
+        if raw is None:
+            return None, False
+        try:
+            return json.loads(raw), True
+        except ValueError as exc:
+            raise invalid_parameter(f"input parameter is not valid JSON: {exc}") from None
+    body = await request.body()
+    if not body.strip():
+        return None, False
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise invalid_parameter(f"body contains malformed input document: {exc}") from None
+    if not isinstance(document, dict):
+        raise invalid_parameter("body must be a JSON object with an 'input' member")
+    return document.get("input"), "input" in document
+
+
+def _response_body(request: Request, answer: DataResult, has_input: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"decision_id": answer.decision_id}
+    if answer.result is not UNDEFINED:
+        body["result"] = answer.result
+    if _flag(request, "metrics"):
+        body["metrics"] = {"timer_rego_query_eval_ns": answer.eval_ns}
+    if _flag(request, "provenance"):
+        body["provenance"] = {
+            "version": __version__,
+            "bundles": {"pdp": {"revision": answer.revision or ""}},
+        }
+    if request.query_params.get("explain") == "notes":
+        body["explanation"] = []
+    if answer.unresolved is not None:
+        body["warning"] = {
+            "code": "subject_unresolved",
+            "message": f"the input's subject was not evaluated: {', '.join(answer.unresolved)}",
+        }
+    elif request.method == "POST" and not has_input:
+        body["warning"] = {
+            "code": "api_usage_warning",
+            "message": "'input' key missing from the request",
+        }
+    return body
+
+
+async def _handle(request: Request, path: str) -> Response:
+    pretty = _flag(request, "pretty")
+    try:
+        explain = request.query_params.get("explain")
+        if explain is not None and explain not in _EXPLAIN:
+            raise invalid_parameter(f"explain={explain} is not supported here; use notes")
+        try:
+            caller = await require_decide(request)
+        except Unauthenticated as exc:
+            raise DataApiError(401, "unauthorized", exc.message) from None
+        except PDPError as exc:
+            raise DataApiError(exc.status, "unauthorized", exc.message) from None
+        input_doc, has_input = await _read_input(request)
+        answer = await _service(request).query(
+            split_path(path), input_doc, caller, has_input=has_input
+        )
+    except DataApiError as exc:
+        return _json_response(exc.to_json(), exc.status, pretty)
+    return _json_response(_response_body(request, answer, has_input), 200, pretty)
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "invalid_parameter"},
+    401: {"description": "unauthorized"},
+    500: {"description": "internal_error (evaluation error or timeout)"},
+}
+
+
+@router.post("/v1/data", responses=_RESPONSES)
+@router.get("/v1/data", responses=_RESPONSES)
+async def whole_document(request: Request) -> Response:
+    """The whole data document: base data and every defined rule."""
+    return await _handle(request, "")
+
+
+@router.post("/v1/data/{path:path}", responses=_RESPONSES)
+@router.get("/v1/data/{path:path}", responses=_RESPONSES)
+async def data_document(request: Request, path: str) -> Response:
+    """`data.<path>` for `{"input": ...}` (POST) or `?input=<JSON>` (GET)."""
+    return await _handle(request, path)

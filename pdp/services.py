@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 
 from pdp.authn import Authenticator
 from pdp.bundles.loader import load_policy_source
+from pdp.bundles.publish import BundleService
+from pdp.bundles.store import BundleStore
 from pdp.decision import DecisionService
 from pdp.decision_log import DecisionLog, DecisionLogStore
 from pdp.directory.snapshot import DirectorySnapshot
 from pdp.directory.store import DirectoryStore
 from pdp.metrics import Metrics
-from pdp.policy import PolicyRuntime
+from pdp.policy import BundleFollower, PolicyRuntime
 from pdp.settings import Settings
 
 logger = logging.getLogger("pdp")
@@ -29,11 +31,15 @@ class Services:
     decisions: DecisionService
     decision_log: DecisionLog
     metrics: Metrics
+    bundles: BundleService
+    # Follows the store's active bundle; None when a bundle on disk is served (development).
+    follower: BundleFollower | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        """Open the store, load the directory and the startup bundle (if any)."""
+        """Open the store, load the directory and the startup bundle: the one on disk when
+        `settings.bundle` names one, else the store's active revision of `bundle_name`."""
         metrics = Metrics()
         directory = DirectoryStore(settings.database_url)
         snapshot = DirectorySnapshot(directory)
@@ -41,10 +47,24 @@ class Services:
             settings.trusted_issuers, cache_seconds=settings.jwks_cache_seconds
         )
         policy = PolicyRuntime(settings.decision_entrypoint, metrics)
+        bundle_store = BundleStore(directory.engine)
+        follower = None
         if settings.bundle is not None:
             # Rego tests are for `pdp test`; compiled into the serving bundle they make every
             # evaluation several times slower in regopy.
             policy.load(load_policy_source(settings.bundle, include_tests=False))
+        else:
+            follower = BundleFollower(
+                policy, bundle_store, settings.bundle_name, max_bytes=settings.bundle_max_bytes
+            )
+            follower.sync()
+        bundles = BundleService(
+            bundle_store,
+            policy,
+            verification_keys=settings.bundle_verification_keys,
+            max_bytes=settings.bundle_max_bytes,
+            follower=follower,
+        )
         decision_log = DecisionLog(
             DecisionLogStore(directory.engine), metrics, capacity=settings.decision_log_queue
         )
@@ -65,12 +85,16 @@ class Services:
             decisions=decisions,
             decision_log=decision_log,
             metrics=metrics,
+            bundles=bundles,
+            follower=follower,
         )
 
     def start_background(self) -> None:
-        """Follow directory changes other replicas make in the shared store."""
+        """Follow directory changes and bundle activations other replicas make in the store."""
         thread = threading.Thread(target=self._poll_directory, name="directory-poll", daemon=True)
         thread.start()
+        if self.follower is not None:
+            threading.Thread(target=self._follow_bundle, name="bundle-poll", daemon=True).start()
 
     def _poll_directory(self) -> None:
         while not self._stop.wait(self.settings.directory_poll_seconds):
@@ -79,6 +103,15 @@ class Services:
             except Exception as exc:
                 # Keep serving the last good snapshot; the next poll tries again.
                 logger.warning("directory refresh failed: %s", type(exc).__name__)
+
+    def _follow_bundle(self) -> None:
+        assert self.follower is not None
+        while not self._stop.wait(self.settings.bundle_poll_seconds):
+            try:
+                self.follower.sync()
+            except Exception as exc:
+                # The store is unreachable: keep serving the active bundle and poll again.
+                logger.warning("bundle poll failed: %s", type(exc).__name__)
 
     def close(self) -> None:
         self._stop.set()

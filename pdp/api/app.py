@@ -8,7 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pdp import __version__
-from pdp.api import admin_decisions, admin_directory, authzen, decide, health, opa_data
+from pdp.api import (
+    admin_bundles,
+    admin_decisions,
+    admin_directory,
+    authzen,
+    bundle_service,
+    decide,
+    health,
+    opa_data,
+)
 from pdp.api.errors import install_error_handlers
 from pdp.api.limits import BodySizeLimit
 from pdp.services import Services
@@ -39,7 +48,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(authzen.RequestIdEcho)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        prefix_limits={"/admin/v1/bundles": settings.bundle_max_bytes},
+    )
     for router in (
         decide.router,
         authzen.router,
@@ -47,6 +60,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         health.router,
         admin_directory.router,
         admin_decisions.router,
+        admin_bundles.router,
+        bundle_service.router,
     ):
         app.include_router(router)
     return app

@@ -15,6 +15,8 @@ from pdp.services import Services
 
 DECIDE_SCOPE = "pdp/decide"
 ADMIN_SCOPE = "pdp/admin"
+# Read-only access to the bundle service (`GET /bundles/{name}`), for OPA agents.
+BUNDLES_SCOPE = "pdp/bundles"
 
 
 def get_services(request: Request) -> Services:
@@ -46,8 +48,9 @@ def api_key_caller(api_keys: Sequence[tuple[str, str]], presented: str) -> Princ
     return Principal(client_id=matched, subject=None, scopes=frozenset({DECIDE_SCOPE}), issuer=None)
 
 
-def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency that authenticates the caller (the PEP or admin) and checks one scope."""
+def require_scope(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency that authenticates the caller (the PEP or admin) and checks that it holds
+    one of `scopes`."""
 
     async def dependency(request: Request) -> Principal:
         services = get_services(request)
@@ -64,8 +67,8 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
                 # A first sight may fetch the issuer's JWKS: keep that off the event loop.
                 claims = await run_in_threadpool(authenticator.verify, token)
             principal = authenticator.caller_from_claims(claims)
-        if scope not in principal.scopes:
-            raise Forbidden(f"the token lacks scope {scope}")
+        if principal.scopes.isdisjoint(scopes):
+            raise Forbidden(f"the token lacks scope {' or '.join(scopes)}")
         request.state.principal = principal
         return principal
 
@@ -74,3 +77,4 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
 
 require_decide = require_scope(DECIDE_SCOPE)
 require_admin = require_scope(ADMIN_SCOPE)
+require_bundle_reader = require_scope(BUNDLES_SCOPE, ADMIN_SCOPE)

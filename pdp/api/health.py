@@ -16,7 +16,13 @@ router = APIRouter(tags=["operations"])
 def health(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
     """200 while the process serves; with `?bundles`, 200 only once a bundle is active (as OPA)."""
     revision = services.policy.revision
-    body = {"status": "ok", "bundle_revision": revision}
+    failure = services.policy.last_failure
+    body = {
+        "status": "ok",
+        "bundle_revision": revision,
+        # A newer active revision this replica refused to load (it keeps serving the old one).
+        "bundle_error": failure.to_json() if failure else None,
+    }
     if "bundles" in request.query_params and revision is None:
         body["status"] = "no_bundle"
         return JSONResponse(body, status_code=500)

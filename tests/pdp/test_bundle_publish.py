@@ -338,9 +338,8 @@ def test_follower_retries_a_failed_revision_after_a_while(env: Env) -> None:
 # --- signatures -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def signing_key() -> tuple[bytes, str]:
-    """(private PEM, public PEM) of an RSA key."""
+def new_key_pair() -> tuple[bytes, str]:
+    """(private PEM, public PEM) of a fresh RSA key."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(
         serialization.Encoding.PEM,
@@ -351,6 +350,11 @@ def signing_key() -> tuple[bytes, str]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return private, public.decode()
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> tuple[bytes, str]:
+    return new_key_pair()
 
 
 def signed_files(private_pem: bytes, key_id: str = "ci-key") -> dict[str, bytes]:
@@ -389,12 +393,7 @@ def _tampered(files: dict[str, bytes]) -> dict[str, bytes]:
 
 def test_signature_refusals(verifying: Env, signing_key) -> None:
     private = signing_key[0]
-    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    other_pem = other_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    other_pem = new_key_pair()[0]
     files = signed_files(private)
     extra = {**files, "extra/data.json": b"{}"}
     cases = {

@@ -34,6 +34,9 @@ SIGNATURES = ".signatures.json"
 DATA_FILES = frozenset({"data.json", "data.yaml", "data.yml"})
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
+# Tar headers and padding on top of the content limit: the cap on the decompressed stream
+# (read ahead in blocks), which stops a bomb made of headers rather than content.
+_STREAM_SLACK = 1024 * 1024
 _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
 
 # Posix paths relative to the bundle root, no leading '/', hidden files included.
@@ -102,7 +105,7 @@ class _CappedReader:
         chunk = self._raw.read(min(want, self._limit + 1 - self.consumed))
         self.consumed += len(chunk)
         if self.consumed > self._limit:
-            raise BundleFormatError(f"decompressed size exceeds {self._limit} bytes")
+            raise BundleFormatError(f"decompressed archive is larger than {self._limit} bytes")
         return chunk
 
     def drain(self) -> None:
@@ -127,12 +130,13 @@ def _member_content(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str) ->
 def read_archive(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> BundleFiles:
     """Every regular file of a bundle `.tar.gz`; any oddity raises BundleFormatError.
 
-    Directories are skipped; links, devices, duplicate entries, escaping names and a
-    decompressed size over `max_bytes` are refused.
+    Directories are skipped; links, devices, duplicate entries, escaping names, file contents
+    over `max_bytes` in total, and a decompressed stream over `max_bytes` plus 1 MiB (headers
+    and padding) are refused.
     """
     if not data.startswith(_GZIP_MAGIC):
         raise BundleFormatError("not a gzip file (expected a .tar.gz bundle)")
-    stream = _CappedReader(gzip.GzipFile(fileobj=io.BytesIO(data)), max_bytes)
+    stream = _CappedReader(gzip.GzipFile(fileobj=io.BytesIO(data)), max_bytes + _STREAM_SLACK)
     files: BundleFiles = {}
     total = 0
     try:

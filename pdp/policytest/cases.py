@@ -95,11 +95,22 @@ class PreparedCase:
 
 
 def _where(exc: ValidationError, prefix: str) -> str:
+    """The first validation error as `cases[0].request.resource.tenant_id: message`."""
     first = exc.errors()[0]
     location = prefix + "".join(
         f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
     )
-    return f"{location}: {first['msg']}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{location.lstrip('.')}: {message}"
+
+
+def _syntax(exc: Exception, kind: str) -> str:
+    """A one-line parse error with its position."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+    return f"not valid {kind}: {getattr(exc, 'problem', None) or 'syntax error'}{where}"
 
 
 def read_case_file(path: Path) -> CaseFile:
@@ -110,7 +121,7 @@ def read_case_file(path: Path) -> CaseFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseFileError(f"cannot read the file: {exc}") from None
     except (ValueError, yaml.YAMLError) as exc:
-        raise CaseFileError(f"not valid {path.suffix[1:].upper()}: {exc}") from None
+        raise CaseFileError(_syntax(exc, path.suffix[1:].upper())) from None
     # The cases are checked one at a time, so a bad case errors alone; only the outer shape here.
     try:
         return CaseFile.model_validate(raw)

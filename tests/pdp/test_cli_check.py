@@ -1,0 +1,126 @@
+"""`pdp check`: compile only, every problem as file:line:col, exit 2 on any, crash-proof."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from pdp.cli import main
+from pdp.engine import PolicySource
+from pdp.policytest.check import scan_source
+from tests.pdp.pdp_env import POLICIES
+
+FIXTURES = Path(__file__).parent / "fixtures" / "policytest"
+
+
+def check(capsys, *args: str) -> tuple[int, list[str], str]:
+    code = main(["check", *args])
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), captured.err
+
+
+def test_default_policy_set_is_clean(capsys) -> None:
+    code, lines, _ = check(capsys, str(POLICIES))
+    assert code == 0
+    assert len(lines) == 1 and lines[0].startswith("ok: 3 modules checked in ")
+
+
+def test_every_parse_error_is_reported_with_its_place(capsys) -> None:
+    code, lines, _ = check(capsys, str(FIXTURES / "broken"), "--entrypoint", "data.demo.decision")
+    broken = FIXTURES / "broken"
+    assert code == 2
+    assert f"{broken}/policy.rego:7:11: this is unclosed" in lines
+    assert f"{broken}/second.rego:5:11: Invalid arithmetic operator" in lines
+    assert lines[-1].startswith("3 problem(s): 3 modules checked in ")
+
+
+def test_unknown_and_missing_built_ins(tmp_path, capsys) -> None:
+    (tmp_path / "p.rego").write_text(
+        "package authz\nimport rego.v1\n"
+        '# net.cidr_contains in a comment is fine, and so is "print(" in a string:\n'
+        's := "print(1)"\n'
+        'office if net.cidr_contains("10.0.0.0/8", input.context.ip)\n'
+        'decision := {"allow": office, "reasons": [nosuch(1)]}\n'
+    )
+    code, lines, _ = check(capsys, str(tmp_path))
+    assert code == 2
+    assert lines[0].startswith(f"{tmp_path}/p.rego:5:11: unknown function net.cidr_contains: ")
+    assert "input.context.networks" in lines[0]
+    assert f"{tmp_path}/p.rego:6:43: unknown function nosuch" in lines
+
+
+def test_evaluation_errors_are_located_at_the_rule(tmp_path, capsys) -> None:
+    (tmp_path / "p.rego").write_text(
+        "package authz\nimport rego.v1\nz := x if { x := 1 }\nz := 2 if { true }\n"
+    )
+    code, lines, _ = check(capsys, str(tmp_path))
+    assert code == 2
+    assert lines[0].startswith(
+        f"{tmp_path}/p.rego:3:1: evaluating data.authz.z with an empty input"
+    )
+
+
+def test_the_design_crash_construct_is_located(capsys) -> None:
+    code, lines, _ = check(capsys, str(FIXTURES / "shadowed"), "--entrypoint", "data.demo.decision")
+    assert code == 2
+    assert any(
+        line.startswith(
+            f"{FIXTURES / 'shadowed'}/policy_test.rego:8:6: local variable bits shadows"
+        )
+        for line in lines
+    )
+
+
+def test_an_engine_crash_is_a_problem_not_a_crash(capsys, monkeypatch) -> None:
+    from pdp.engine import compiler
+
+    crash = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
+    monkeypatch.setattr(compiler, "CHILD_COMMAND", (sys.executable, "-c", crash))
+    code, lines, err = check(capsys, str(POLICIES))
+    assert code == 2 and err == ""
+    assert f"{POLICIES}: engine crashed (SIGSEGV) while checking" in lines
+
+
+def test_bad_named_networks_are_refused_as_the_pdp_would(tmp_path, capsys) -> None:
+    (tmp_path / "p.rego").write_text("package authz\nimport rego.v1\ndecision := {}\n")
+    (tmp_path / "data.json").write_text(json.dumps({"networks": {"office": ["10.0.0.0/33"]}}))
+    code, lines, _ = check(capsys, str(tmp_path))
+    assert code == 2 and f"{tmp_path}: data.networks.office: '10.0.0.0/33' is not a CIDR" in lines
+
+
+def test_json_output(capsys) -> None:
+    code, lines, _ = check(capsys, str(FIXTURES / "broken"), "--json")
+    report = json.loads("\n".join(lines))
+    assert code == 2 and report["ok"] is False and report["modules"] == 3
+    first = report["problems"][0]
+    assert set(first) == {"file", "line", "col", "message"}
+
+
+def test_missing_path_is_one_line(capsys) -> None:
+    code, _, err = check(capsys, "/no/such/policies")
+    assert code == 2 and err.startswith("error: no such policy") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "package a\nimport rego.v1\nf(x) := x\ny := f(1)\n",  # a user function
+        "package a\nimport rego.v1\nimport data.lib\ny := lib.helper(1)\n",  # imported one
+        'package a\nimport rego.v1\ny := count([1]) + to_number("2")\n',
+        "package a\nimport rego.v1\nbits := 3\ny := bits.and(1, 3)\n",  # a rule, not a local
+        'package a\nimport rego.v1\ny := sprintf("%d", [1])\n# trace(1)\n',
+    ],
+)
+def test_valid_rego_raises_no_static_problem(text) -> None:
+    modules = {"a.rego": text, "lib.rego": "package lib\nimport rego.v1\nhelper(x) := x\n"}
+    assert scan_source(PolicySource(modules=modules)) == []
+
+
+def test_whole_input_replacement_is_flagged() -> None:
+    text = "package a_test\nimport rego.v1\ntest_x if {\n  data.a.p with input as {}\n}\n"
+    problems = scan_source(PolicySource(modules={"a_test.rego": text}))
+    assert [(p.line, p.col) for p in problems] == [(4, 12)]
+    assert "with input.subject as" in problems[0].message

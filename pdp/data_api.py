@@ -213,9 +213,9 @@ class DataApiService:
         subject = input_doc.get("subject") if isinstance(input_doc, dict) else None
         if not has_input or not isinstance(subject, dict) or not subject.keys() & {"id", "token"}:
             return None, input_doc, None
-        fields = {
-            k: input_doc[k] for k in ("subject", "action", "resource", "context") if k in input_doc
-        }
+        fields = {k: input_doc[k] for k in ("action", "resource", "context") if k in input_doc}
+        # The directory's facts replace the subject: what else the input says of it is dropped.
+        fields["subject"] = {k: v for k, v in subject.items() if k in ("id", "token", "tenant_id")}
         try:
             request = DecisionRequest.model_validate(fields)
         except ValidationError as exc:

@@ -274,10 +274,11 @@ def fetch_records(
     since: datetime | None = None,
     until: datetime | None = None,
     subject: str | None = None,
+    page_size: int = PAGE_SIZE,
     client: httpx.Client | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every record a running PDP's `GET /admin/v1/decisions` returns, page by page."""
-    params: dict[str, Any] = {"limit": PAGE_SIZE}
+    params: dict[str, Any] = {"limit": page_size}
     if since is not None:
         params["since"] = since.isoformat()
     if until is not None:

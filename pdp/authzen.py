@@ -150,11 +150,16 @@ _FIELD_ORIGIN = {
 }
 
 
-def _validation_problem(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
-    """(field, message) of the first problem of a pydantic error."""
+def _validation_problem(
+    exc: ValidationError, prefix: str = "", *, of_decide_request: bool = False
+) -> tuple[str, str]:
+    """(field, message) of the first problem of a pydantic error; the error of a
+    DecisionRequest names the AuthZEN field it came from."""
     first = exc.errors()[0]
     location = tuple(str(p) for p in first["loc"])
-    field = _FIELD_ORIGIN.get(location[:2]) or _FIELD_ORIGIN.get(location[:1])
+    field = None
+    if of_decide_request:
+        field = _FIELD_ORIGIN.get(location[:2]) or _FIELD_ORIGIN.get(location[:1])
     field = field or ".".join(location) or "body"
     message = str(first["msg"]).removeprefix("Value error, ")
     return f"{prefix}{field}", message
@@ -186,7 +191,7 @@ def to_decision_request(
             }
         )
     except ValidationError as exc:
-        field, message = _validation_problem(exc, where)
+        field, message = _validation_problem(exc, where, of_decide_request=True)
         raise InvalidRequest(message, field=field) from None
 
 

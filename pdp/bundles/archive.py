@@ -101,8 +101,8 @@ class _CappedReader:
         self.consumed = 0
 
     def read(self, size: int = -1) -> bytes:
-        want = self._limit + 1 - self.consumed if size < 0 else size
-        chunk = self._raw.read(min(want, self._limit + 1 - self.consumed))
+        room = self._limit + 1 - self.consumed  # one byte more tells "too large" from "full"
+        chunk = self._raw.read(room if size < 0 else min(size, room))
         self.consumed += len(chunk)
         if self.consumed > self._limit:
             raise BundleFormatError(f"decompressed archive is larger than {self._limit} bytes")

@@ -116,3 +116,20 @@ def test_arbitrary_names_never_escape(
         return
     for module in source.modules:
         assert not module.startswith("/") and ".." not in module.split("/")
+
+
+def test_directory_manifest_roots_are_enforced(tmp_path: Path) -> None:
+    (tmp_path / ".manifest").write_text(json.dumps({"revision": "r", "roots": ["authz"]}))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "p.rego").write_bytes(b"package other\n")
+    with pytest.raises(BundleFormatError) as caught:
+        load_policy_source(tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path}: other/p.rego: package data.other lies")
+
+
+def test_errors_name_the_bundle_file_then_the_entry(tmp_path: Path) -> None:
+    path = _tar(tmp_path / "named.tar.gz", {"/.manifest": b"[]"})
+    with pytest.raises(BundleFormatError, match=r"^named\.tar\.gz: \.manifest must be"):
+        load_policy_source(path)
+    with pytest.raises(BundleFormatError, match="no such directory or bundle file"):
+        load_policy_source(tmp_path / "missing.tar.gz")

@@ -79,6 +79,12 @@ def parse_trusted_issuers(raw: str) -> tuple[TrustedIssuer, ...]:
     return tuple(issuers)
 
 
+def _positive(value: float, name: str) -> float:
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than 0, not {value:g}")
+    return value
+
+
 def parse_verification_keys(raw: str) -> dict[str, str]:
     """`PDP_BUNDLE_VERIFICATION_KEYS`: a JSON object, key id -> PEM public key."""
     try:
@@ -159,5 +165,7 @@ class Settings:
             ),
             bundle_max_bytes=_int("PDP_BUNDLE_MAX_BYTES", 64 * 1024 * 1024),
             bundle_name=os.environ.get("PDP_BUNDLE_NAME") or "main",
-            bundle_poll_seconds=_float("PDP_BUNDLE_POLL_SECONDS", 1.0),
+            bundle_poll_seconds=_positive(
+                _float("PDP_BUNDLE_POLL_SECONDS", 1.0), "PDP_BUNDLE_POLL_SECONDS"
+            ),
         )

@@ -14,9 +14,18 @@ from fastapi.testclient import TestClient
 from pdp.bundles.archive import read_archive, source_from_files, write_archive
 from pdp.bundles.build import build_bundle
 from pdp.bundles.loader import load_policy_source
+from pdp.bundles.store import BundleStore
+from pdp.directory.store import DirectoryStore
 from pdp.services import Services
 from tests.pdp.pdp_env import ALICE, POLICIES, document_request, running_pdp
-from tests.pdp.test_bundle_publish import TINY_TEST, bundle_files, new_key_pair, signed_files
+from tests.pdp.test_bundle_publish import (
+    CRASHING_POLICY,
+    TINY_TEST,
+    bundle_files,
+    new_key_pair,
+    signed_files,
+    store_unvalidated,
+)
 from tests.support.issuer import TestIssuer
 
 UPLOAD = {"Content-Type": "application/gzip"}
@@ -239,6 +248,28 @@ def test_verification_keys_refuse_unsigned_uploads(tmp_path, issuer) -> None:
         response = client.post("/admin/v1/bundles", content=signed, headers=admin)
         assert response.status_code == 201
         assert response.json()["signature"] == {"status": "verified", "key_id": "ci-key"}
+
+
+def test_a_replica_starts_even_when_the_active_bundle_cannot_load(tmp_path, issuer) -> None:
+    store = BundleStore(DirectoryStore(f"sqlite:///{tmp_path / 'pdp.db'}").engine)
+    store_unvalidated(store, "crash", write_archive(bundle_files("crash", policy=CRASHING_POLICY)))
+    store.activate("main", "crash", "someone")
+    with running_pdp(tmp_path, issuer, bundle=None) as (client, _):
+        health = client.get("/health").json()
+        assert health["bundle_revision"] is None
+        assert health["bundle_error"]["revision"] == "crash"
+        assert "authz/decision" in health["bundle_error"]["message"]
+        assert client.get("/health?bundles").status_code == 500
+        assert "pdp_bundle_load_failures_total 1.0" in client.get("/metrics").text
+        assert decide(client, issuer)["reasons"] == ["no_bundle"]
+        admin = auth(issuer)
+        client.post("/admin/v1/bundles", content=write_archive(bundle_files("good")), headers=admin)
+        client.post("/admin/v1/bundles/good/activate", headers=admin)
+        assert client.get("/health").json() == {
+            "status": "ok",
+            "bundle_revision": "good",
+            "bundle_error": None,
+        }
 
 
 # --- the OPA bundle service ---------------------------------------------------------------------

@@ -25,7 +25,7 @@ from pdp.directory.store import DirectoryStore
 from pdp.errors import Conflict, InvalidRequest, NotFound
 from pdp.metrics import Metrics
 from pdp.policy import BundleFollower, PolicyRuntime
-from pdp.settings import DEFAULT_ENTRYPOINT, SettingsError
+from pdp.settings import DEFAULT_ENTRYPOINT, Settings, SettingsError
 
 TINY_POLICY = """package authz
 
@@ -280,9 +280,9 @@ def test_rego_that_does_not_parse_refuses(env: Env) -> None:
 # --- following the active revision --------------------------------------------------------------
 
 
-def store_unvalidated(env: Env, revision: str, data: bytes) -> None:
+def store_unvalidated(store: BundleStore, revision: str, data: bytes) -> None:
     """Put a bundle in the store the way a replica of another version might have."""
-    env.store.add(
+    store.add(
         NewBundle(
             name="main",
             revision=revision,
@@ -308,7 +308,7 @@ def test_follower_loads_the_active_revision_once(env: Env) -> None:
 def test_follower_keeps_serving_when_the_new_revision_fails(env: Env) -> None:
     env.service.publish("main", archive("r1"), "ci")
     env.service.activate("main", "r1", "admin")
-    store_unvalidated(env, "crash", archive("crash", policy=CRASHING_POLICY))
+    store_unvalidated(env.store, "crash", archive("crash", policy=CRASHING_POLICY))
     env.store.activate("main", "crash", "admin")
     assert env.follower.sync() is False
     assert env.runtime.revision == "r1"
@@ -327,7 +327,7 @@ def test_follower_keeps_serving_when_the_new_revision_fails(env: Env) -> None:
 
 def test_follower_retries_a_failed_revision_after_a_while(env: Env) -> None:
     follower = BundleFollower(env.runtime, env.store, "main", max_bytes=1 << 20, retry_seconds=0)
-    store_unvalidated(env, "bad", b"not an archive")
+    store_unvalidated(env.store, "bad", b"not an archive")
     env.store.activate("main", "bad", "admin")
     assert follower.sync() is False
     assert follower.sync() is False
@@ -422,3 +422,41 @@ def test_one_flipped_byte_of_a_signed_archive_refuses(verifying: Env, signing_ke
 def test_a_verification_key_that_is_not_pem_stops_the_service(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="PDP_BUNDLE_VERIFICATION_KEYS\\['k'\\]"):
         Env(tmp_path, verification_keys={"k": "-----BEGIN PUBLIC KEY-----\nnope\n"})
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("PDP_BUNDLE_VERIFICATION_KEYS", "{", "not valid JSON"),
+        ("PDP_BUNDLE_VERIFICATION_KEYS", '["pem"]', "must map key ids"),
+        ("PDP_BUNDLE_VERIFICATION_KEYS", '{"k": "not a pem"}', "must map key ids"),
+        ("PDP_BUNDLE_VERIFICATION_KEYS", '{"": "-----BEGIN PUBLIC KEY-----"}', "must map key ids"),
+        ("PDP_BUNDLE_MAX_BYTES", "64MB", "must be an integer"),
+        ("PDP_BUNDLE_POLL_SECONDS", "0", "greater than 0"),
+        ("PDP_BUNDLE_POLL_SECONDS", "soon", "must be a number"),
+    ],
+)
+def test_bad_bundle_settings(monkeypatch, variable: str, value: str, message: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env()
+
+
+def test_bundle_settings_from_the_environment(monkeypatch, signing_key) -> None:
+    monkeypatch.setenv("PDP_BUNDLE_VERIFICATION_KEYS", json.dumps({"k1": signing_key[1]}))
+    monkeypatch.setenv("PDP_BUNDLE_MAX_BYTES", "1000")
+    monkeypatch.setenv("PDP_BUNDLE_NAME", "edge")
+    monkeypatch.setenv("PDP_BUNDLE_POLL_SECONDS", "0.25")
+    settings = Settings.from_env()
+    assert settings.bundle_verification_keys == {"k1": signing_key[1]}
+    assert (settings.bundle_max_bytes, settings.bundle_name) == (1000, "edge")
+    assert settings.bundle_poll_seconds == 0.25
+    for variable in ("VERIFICATION_KEYS", "MAX_BYTES", "NAME", "POLL_SECONDS"):
+        monkeypatch.delenv(f"PDP_BUNDLE_{variable}")
+    defaults = Settings.from_env()
+    assert defaults.bundle_verification_keys == {}
+    assert (defaults.bundle_max_bytes, defaults.bundle_name) == (64 * 1024 * 1024, "main")
+    assert defaults.bundle_poll_seconds == 1.0

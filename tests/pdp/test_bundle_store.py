@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pdp.bundles.store import BundleStore, NewBundle, activations_table, check_name
 from pdp.directory.store import DirectoryStore
@@ -193,3 +195,14 @@ def test_bad_names_are_refused(name: str) -> None:
 @pytest.mark.parametrize("name", ["main", "edge-eu.1", "A_b"])
 def test_good_names_pass(name: str) -> None:
     assert check_name(name) == name
+
+
+@given(st.text(max_size=140))
+def test_check_name_accepts_exactly_path_safe_words(name: str) -> None:
+    safe = 1 <= len(name) <= 128 and all(c.isalnum() or c in "-_." for c in name)
+    try:
+        check_name(name)
+        accepted = True
+    except InvalidRequest:
+        accepted = False
+    assert accepted == safe

@@ -304,3 +304,13 @@ def test_real_opa_client_round_trip(tmp_path, issuer, bundle):
         opa.close_connection()
     finally:
         server.stop()
+
+
+def test_evaluation_past_the_deadline_is_opa_internal_error(tmp_path, issuer, bundle):
+    with running_pdp(
+        tmp_path, issuer, bundle=bundle, require_pep_auth=False, eval_timeout_seconds=1e-9
+    ) as (client, _):
+        response = client.post("/v1/data/authz/decision", json={"input": {}})
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
+    assert response.json()["errors"][0]["code"] == "eval_cancel_error"

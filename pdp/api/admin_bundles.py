@@ -20,7 +20,16 @@ def _caller(principal: Principal) -> str:
     return principal.client_id or principal.subject or "anonymous"
 
 
-@router.post("/bundles", status_code=201)
+# The body is read raw (a tarball), so the OpenAPI document is told its shape here.
+_ARCHIVE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post("/bundles", status_code=201, openapi_extra=_ARCHIVE_BODY)
 async def publish_bundle(
     request: Request,
     response: Response,

@@ -355,31 +355,53 @@ class DecisionService:
 
     def _evaluate(self, policy: ActivePolicy, input_doc: dict[str, Any]) -> tuple[bool, list[str]]:
         try:
-            value = policy.evaluator.evaluate(self._policy.decision_entrypoint, input_doc)
-        except EvaluationError as exc:
-            raise _Deny(exc.reason) from None
-        if value is UNDEFINED:
-            raise _Deny("policy_undefined")
-        allow = value.get("allow") if isinstance(value, dict) else None
-        reasons = value.get("reasons", []) if isinstance(value, dict) else None
-        if not isinstance(allow, bool) or not isinstance(reasons, list):
-            raise _Deny("invalid_policy_output")
-        reasons = [r if isinstance(r, str) else str(r) for r in reasons]
-        if allow and not self._tenant_guard(policy, input_doc):
-            return False, ["tenant_mismatch"]
-        return allow, reasons
+            return evaluate_decision(policy, self._policy.decision_entrypoint, input_doc)
+        except PolicyFailure as failure:
+            raise _Deny(failure.reason) from None
 
-    @staticmethod
-    def _tenant_guard(policy: ActivePolicy, input_doc: dict[str, Any]) -> bool:
-        """Cross-tenant allows stand only when the bundle's data grants that tenant pair."""
-        subject_tenant = input_doc["subject"]["tenant_id"]
-        resource_tenant = input_doc["resource"]["tenant_id"]
-        if subject_tenant == resource_tenant:
-            return True
-        grants = policy.data.get("cross_tenant_grants", [])
-        return isinstance(grants, list) and any(
-            isinstance(g, dict)
-            and g.get("subject_tenant") == subject_tenant
-            and g.get("resource_tenant") == resource_tenant
-            for g in grants
-        )
+
+class PolicyFailure(Exception):
+    """The policy gave no usable answer; `reason` is the deny reason code."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def evaluate_decision(
+    policy: ActivePolicy, entrypoint: str, input_doc: dict[str, Any]
+) -> tuple[bool, list[str]]:
+    """The policy's answer for a built input, checked for shape, with the tenant guard applied.
+
+    Shared by `/decide` and `pdp replay`, so a replayed decision is concluded exactly as the
+    service concludes it. Raises PolicyFailure when there is no usable answer.
+    """
+    try:
+        value = policy.evaluator.evaluate(entrypoint, input_doc)
+    except EvaluationError as exc:
+        raise PolicyFailure(exc.reason) from None
+    if value is UNDEFINED:
+        raise PolicyFailure("policy_undefined")
+    allow = value.get("allow") if isinstance(value, dict) else None
+    reasons = value.get("reasons", []) if isinstance(value, dict) else None
+    if not isinstance(allow, bool) or not isinstance(reasons, list):
+        raise PolicyFailure("invalid_policy_output")
+    reasons = [r if isinstance(r, str) else str(r) for r in reasons]
+    if allow and not _tenant_guard(policy, input_doc):
+        return False, ["tenant_mismatch"]
+    return allow, reasons
+
+
+def _tenant_guard(policy: ActivePolicy, input_doc: dict[str, Any]) -> bool:
+    """Cross-tenant allows stand only when the bundle's data grants that tenant pair."""
+    subject_tenant = input_doc["subject"]["tenant_id"]
+    resource_tenant = input_doc["resource"]["tenant_id"]
+    if subject_tenant == resource_tenant:
+        return True
+    grants = policy.data.get("cross_tenant_grants", [])
+    return isinstance(grants, list) and any(
+        isinstance(g, dict)
+        and g.get("subject_tenant") == subject_tenant
+        and g.get("resource_tenant") == resource_tenant
+        for g in grants
+    )

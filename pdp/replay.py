@@ -22,10 +22,9 @@ from typing import Any, Literal
 
 import httpx
 
-from pdp.decision import DecisionService
+from pdp.decision import PolicyFailure, evaluate_decision
 from pdp.decision_log import DecisionLogStore, DecisionQuery
 from pdp.directory.snapshot import DirectorySnapshot
-from pdp.engine import UNDEFINED, EvaluationError
 from pdp.policy import ActivePolicy
 
 DirectoryMode = Literal["recorded", "current"]
@@ -152,22 +151,11 @@ class ReplayReport:
 def decide_input(
     policy: ActivePolicy, entrypoint: str, input_doc: dict[str, Any]
 ) -> tuple[bool, list[str]]:
-    """What `/decide` concludes from this input: the policy's answer, checked for shape, with
-    the tenant guard applied; any failure is a deny with the same reason code."""
+    """What `/decide` concludes from this input; any failure is a deny with its reason code."""
     try:
-        value = policy.evaluator.evaluate(entrypoint, input_doc)
-    except EvaluationError as exc:
-        return False, [exc.reason]
-    if value is UNDEFINED:
-        return False, ["policy_undefined"]
-    allow = value.get("allow") if isinstance(value, dict) else None
-    reasons = value.get("reasons", []) if isinstance(value, dict) else None
-    if not isinstance(allow, bool) or not isinstance(reasons, list):
-        return False, ["invalid_policy_output"]
-    reasons = [r if isinstance(r, str) else str(r) for r in reasons]
-    if allow and not DecisionService._tenant_guard(policy, input_doc):
-        return False, ["tenant_mismatch"]
-    return allow, reasons
+        return evaluate_decision(policy, entrypoint, input_doc)
+    except PolicyFailure as failure:
+        return False, [failure.reason]
 
 
 def _replay_input(

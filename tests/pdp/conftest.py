@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
+from fastapi.testclient import TestClient
 
 from pdp.directory.store import DirectoryStore
+from pdp.services import Services
 
 # --- database_url: every directory test runs on SQLite and on PostgreSQL ---------------------
 
@@ -50,3 +52,16 @@ def store(database_url: str) -> Iterator[DirectoryStore]:
 
 
 # --- end of database_url ----------------------------------------------------------------------
+
+
+# --- client / services: for modules that define a module-scoped `pdp` = running_pdp(...) ----
+
+
+@pytest.fixture(scope="module")
+def client(pdp: tuple[TestClient, Services]) -> TestClient:
+    return pdp[0]
+
+
+@pytest.fixture(scope="module")
+def services(pdp: tuple[TestClient, Services]) -> Services:
+    return pdp[1]

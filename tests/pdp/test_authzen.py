@@ -34,16 +34,6 @@ def pdp(
 
 
 @pytest.fixture(scope="module")
-def client(pdp: tuple[TestClient, Services]) -> TestClient:
-    return pdp[0]
-
-
-@pytest.fixture(scope="module")
-def services(pdp: tuple[TestClient, Services]) -> Services:
-    return pdp[1]
-
-
-@pytest.fixture(scope="module")
 def pep(issuer: TestIssuer) -> dict[str, str]:
     return {"Authorization": f"Bearer {issuer.machine_token('authzen-pep')}"}
 

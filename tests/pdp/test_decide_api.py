@@ -29,16 +29,6 @@ def pdp(tmp_path_factory, issuer) -> Iterator[tuple[TestClient, Services]]:
 
 
 @pytest.fixture(scope="module")
-def client(pdp) -> TestClient:
-    return pdp[0]
-
-
-@pytest.fixture(scope="module")
-def services(pdp) -> Services:
-    return pdp[1]
-
-
-@pytest.fixture(scope="module")
 def pep(issuer: TestIssuer) -> dict[str, str]:
     return {"Authorization": f"Bearer {issuer.machine_token('pep-documents')}"}
 

@@ -101,6 +101,8 @@ class DecisionLogStore:
     def write(self, records: list[DecisionRecord]) -> None:
         # Shallow rows: dataclasses.asdict would deep-copy every input document.
         rows = [{f.name: getattr(r, f.name) for f in fields(r)} for r in records]
+        for row in rows:
+            row["timestamp"] = _utc(row["timestamp"])
         with self._engine.begin() as conn:
             conn.execute(decisions_table.insert(), rows)
 
@@ -126,11 +128,12 @@ class DecisionLogStore:
             if value is not None:
                 stmt = stmt.where(column == value)
         if q.since is not None:
-            stmt = stmt.where(t.c.timestamp >= q.since)
+            stmt = stmt.where(t.c.timestamp >= _utc(q.since))
         if q.until is not None:
-            stmt = stmt.where(t.c.timestamp < q.until)
+            stmt = stmt.where(t.c.timestamp < _utc(q.until))
         if q.page_token:
             after_time, after_id = _decode_page_token(q.page_token)
+            after_time = _utc(after_time)
             stmt = stmt.where(
                 sa.or_(
                     t.c.timestamp < after_time,
@@ -157,6 +160,11 @@ class DecisionLogStore:
             yield from records
             if page is None:
                 return
+
+
+def _utc(moment: datetime) -> datetime:
+    """Every stored and compared time is UTC: SQLite keeps the wall clock and drops the zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _record(row: Any) -> DecisionRecord:

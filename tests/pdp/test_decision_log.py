@@ -117,3 +117,20 @@ def test_bad_page_tokens_are_invalid_requests(tmp_path, token):
         return
     with pytest.raises(InvalidRequest):
         store.query(DecisionQuery(page_token=token))
+
+
+def test_times_in_other_zones_are_stored_and_compared_as_utc(database_url):
+    from datetime import timezone
+
+    store = DecisionLogStore(DirectoryStore(database_url).engine)
+    warsaw_noon = datetime(2026, 11, 23, 12, 0, tzinfo=timezone(timedelta(hours=1)))
+    written = record(at=warsaw_noon)
+    store.write([written])
+    assert store.get(written.decision_id).timestamp == datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
+    inside, _ = store.query(
+        DecisionQuery(
+            since=datetime(2026, 11, 23, 6, 0, tzinfo=timezone(timedelta(hours=-5))),
+            until=datetime(2026, 11, 23, 11, 0, 1, tzinfo=UTC),
+        )
+    )
+    assert [r.decision_id for r in inside] == [written.decision_id]

@@ -55,7 +55,8 @@ def provision(var: Path) -> dict:
     pool = run("token-service pool create --name demo --custom-attribute tenant_id", ts)["id"]
     run(
         f"token-service resource-server create --pool {pool} --identifier pdp"
-        " --scope 'decide=ask the PDP for decisions' --scope 'admin=manage the PDP'",
+        " --scope 'decide=ask the PDP for decisions' --scope 'admin=manage the PDP'"
+        " --scope 'bundles=download policy bundles (OPA agents)'",
         ts,
     )
 

@@ -32,6 +32,9 @@ def test_compose_runs_postgres_token_service_and_two_pdp_replicas_behind_a_balan
         assert env["PDP_DATABASE_URL"].startswith("postgresql")
         assert "token-service" in env["PDP_TRUSTED_ISSUERS"]
     assert "postgres" in services
+    # Replicas follow the store's active bundle, which the bootstrap publishes.
+    assert all("PDP_BUNDLE" not in services[name]["environment"] for name in replicas)
+    assert "--activate if-none" in " ".join(services["pdp-bootstrap"]["command"])
     provision = " ".join(services["token-service-provision"]["command"])
     assert "--id us-east-1_DemoPool1" in provision
     assert all(

@@ -62,6 +62,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     rollback = _remote(commands, "rollback", "activate the revision active before this one")
     rollback.set_defaults(handler=run_rollback)
 
+    publish = commands.add_parser(
+        "publish",
+        help="validate and store a bundle straight into a PDP store (no server needed)",
+        description="Validate a bundle exactly as POST /admin/v1/bundles does and store it in "
+        "the database every replica follows; for bootstrapping a deployment.",
+    )
+    publish.add_argument("file", type=Path, help="the bundle .tar.gz")
+    publish.add_argument("--name", default="main", help="bundle name (default main)")
+    publish.add_argument(
+        "--activate",
+        choices=["always", "if-none", "never"],
+        default="never",
+        help="activate it: always, only when the name has no active revision yet, or never",
+    )
+    publish.add_argument("--database-url", help="store URL (env PDP_DATABASE_URL)")
+    publish.add_argument("--json", action="store_true", help="print the bundle record as JSON")
+    publish.set_defaults(handler=run_publish)
+
 
 def _remote(commands: argparse._SubParsersAction, name: str, text: str) -> argparse.ArgumentParser:
     parser = commands.add_parser(name, help=text, description=text)
@@ -260,4 +278,35 @@ def run_activate(args: argparse.Namespace) -> int:
 def run_rollback(args: argparse.Namespace) -> int:
     record = _call(args, "POST", "/admin/v1/bundles/rollback")
     emit(record, as_json=args.json, human=f"rolled back to {_summary(record)}")
+    return 0
+
+
+# --- local store --------------------------------------------------------------------------------
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    from pdp.bundles.publish import BundleService
+    from pdp.bundles.store import BundleStore
+    from pdp.directory.store import DirectoryStore
+    from pdp.metrics import Metrics
+    from pdp.policy import PolicyRuntime
+    from pdp.settings import Settings
+
+    settings = Settings.from_env()
+    store = BundleStore(DirectoryStore(args.database_url or settings.database_url).engine)
+    service = BundleService(
+        store,
+        PolicyRuntime(settings.decision_entrypoint, Metrics()),
+        verification_keys=settings.bundle_verification_keys,
+        max_bytes=settings.bundle_max_bytes,
+    )
+    published = service.publish(args.name, _read(args.file), published_by="cli")
+    record = published.record
+    if args.activate == "always" or (
+        args.activate == "if-none" and service.active(args.name) is None
+    ):
+        record = service.activate(args.name, record.revision, "cli")
+    body = record.to_json()
+    verb = "published" if published.created else "already published"
+    emit(body, as_json=args.json, human=f"{verb} {_summary(body)}")
     return 0

@@ -168,10 +168,41 @@ def test_admin_commands_report_an_unreachable_server(capsys, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    "command", ["build", "verify", "inspect", "push", "list", "activate", "rollback"]
+    "command", ["build", "verify", "inspect", "push", "list", "activate", "rollback", "publish"]
 )
 def test_help(capsys, command: str) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["bundle", command, "--help"])
     assert exited.value.code == 0
     assert "--json" in capsys.readouterr().out
+
+
+def test_publish_into_a_store_bootstraps_the_active_bundle(capsys, tmp_path: Path) -> None:
+    """What docker-compose's bootstrap runs: idempotent, and it never overrides an activation."""
+    from pdp.bundles.store import BundleStore
+    from pdp.directory.store import DirectoryStore
+
+    url = f"sqlite:///{tmp_path / 'pdp.db'}"
+    first, second = tmp_path / "first.tar.gz", tmp_path / "second.tar.gz"
+    for path, revision in ((first, "initial"), (second, "second")):
+        assert (
+            main(["bundle", "build", str(POLICIES), "-o", str(path), "--revision", revision]) == 0
+        )
+    publish = ["bundle", "publish", "--database-url", url, "--activate", "if-none", "--json"]
+    assert main([*publish, str(first)]) == 0
+    assert main([*publish, str(first)]) == 0
+    assert main([*publish, str(second)]) == 0
+    capsys.readouterr()
+    store = BundleStore(DirectoryStore(url).engine)
+    assert store.active("main").revision == "initial"
+    assert [r.revision for r in store.list("main", limit=10, page_token=None)[0]] == [
+        "second",
+        "initial",
+    ]
+    assert main([*publish[:-3], "--activate", "always", str(second)]) == 0
+    assert store.active("main").revision == "second"
+    capsys.readouterr()
+    garbage = tmp_path / "garbage.tar.gz"
+    garbage.write_bytes(b"not a bundle")
+    reason = failed(capsys, "bundle", "publish", "--database-url", url, str(garbage))
+    assert "gzip" in reason

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from pdp import __version__
-from pdp.cli import bundle, check, decisions, directory, replay, serve, test
+from pdp.cli import bundle, check, decisions, directory, eval, replay, serve, test
 from pdp.cli.common import CommandError, fail
 
 
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pdp {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (serve, directory, test, check, replay, decisions, bundle):
+    for module in (serve, test, check, eval, bundle, directory, replay, decisions):
         module.add_parser(subparsers)
     return parser
 
@@ -30,6 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`pdp ... | head`); there is nobody left to tell.
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # every failure is one line, never a traceback
         from pdp.errors import PDPError
 

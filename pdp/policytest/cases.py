@@ -233,7 +233,7 @@ class _InlineDirectory:
 
 
 @contextmanager
-def _services(
+def decision_services(
     entrypoint: str, policy: ActivePolicy, directory: dict[str, Any]
 ) -> Iterator[Services]:
     """A PDP's services on a throwaway SQLite store holding `directory`, serving `policy`."""
@@ -313,7 +313,7 @@ def run_case_file(
         return file_error(f"directory: {exc.message}")
     outcomes: list[Outcome] = []
     try:
-        with _services(entrypoint, policy, directory) as services:
+        with decision_services(entrypoint, policy, directory) as services:
             for index, ready, problem in prepared:
                 name = ready.name if ready else case_file.cases[index].name
                 if ready is None:

@@ -14,8 +14,6 @@ from pdp.engine.errors import CompileError
 from pdp.engine.source import PolicySource
 
 _PACKAGE = re.compile(r"^package\s+([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)", re.M)
-# A test is a rule whose head starts a line; `test_x(a)` is a function, not a test.
-_TEST_HEAD = re.compile(r"^(test_[A-Za-z0-9_]*)\b(?!\s*\()", re.M)
 _COMMENT = re.compile(r"#[^\n]*")
 # Any rule head that starts a line (`default` allowed); a `(` after the name makes a function.
 _RULE_HEAD = re.compile(r"^(?:default\s+)?([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()", re.M)
@@ -35,36 +33,51 @@ class RegoTestResult:
 
 
 @dataclass(frozen=True)
-class _Test:
+class _Rule:
     package: str
     name: str
     file: str
+    line: int
+    col: int
 
     @property
     def entrypoint(self) -> str:
         return f"{self.package.replace('.', '/')}/{self.name}"
 
 
-def discover_tests(source: PolicySource, pattern: str | None = None) -> list[_Test]:
-    """Find test rules by reading each module's package and rule heads.
-
-    `pattern` is a regular expression searched in `package.name`, like `opa test --run`.
-    """
-    selector = re.compile(pattern) if pattern else None
-    tests: dict[str, _Test] = {}
+def discover_rules(source: PolicySource) -> list[_Rule]:
+    """Every rule (not function) of every module, located at its first head."""
+    rules: dict[str, _Rule] = {}
     for file, text in sorted(source.modules.items()):
         stripped = _COMMENT.sub("", text)
         package = _PACKAGE.search(stripped)
         if package is None:
             continue
-        for head in _TEST_HEAD.finditer(stripped):
-            test = _Test(package.group(1), head.group(1), file)
-            if selector is None or selector.search(f"{test.package}.{test.name}"):
-                tests.setdefault(test.entrypoint, test)
-    return list(tests.values())
+        for head in _RULE_HEAD.finditer(stripped):
+            if head.group(1) in _NOT_RULES:
+                continue
+            line = stripped.count("\n", 0, head.start(1)) + 1
+            col = head.start(1) - (stripped.rfind("\n", 0, head.start(1)) + 1) + 1
+            rule = _Rule(package.group(1), head.group(1), file, line, col)
+            rules.setdefault(rule.entrypoint, rule)
+    return list(rules.values())
 
 
-def _result(test: _Test, raw: dict[str, Any]) -> RegoTestResult:
+def discover_tests(source: PolicySource, pattern: str | None = None) -> list[_Rule]:
+    """The test rules (`test_*`; `test_x(a)` is a function, not a test) of every module.
+
+    `pattern` is a regular expression searched in `package.name`, like `opa test --run`.
+    """
+    selector = re.compile(pattern) if pattern else None
+    return [
+        rule
+        for rule in discover_rules(source)
+        if rule.name.startswith("test_")
+        and (selector is None or selector.search(f"{rule.package}.{rule.name}"))
+    ]
+
+
+def _result(test: _Rule, raw: dict[str, Any]) -> RegoTestResult:
     return RegoTestResult(
         package=test.package,
         name=test.name,
@@ -77,7 +90,7 @@ def _result(test: _Test, raw: dict[str, Any]) -> RegoTestResult:
 
 
 def _run_batch(
-    source: PolicySource, tests: list[_Test], timeout: float
+    source: PolicySource, tests: list[_Rule], timeout: float
 ) -> tuple[list[RegoTestResult], str | None]:
     """Run `tests` in one child: their results, and why the child died if it did mid-run.
 
@@ -139,37 +152,6 @@ def run_rego_tests(
         )
         pending = pending[len(done) + 1 :]
     return results
-
-
-@dataclass(frozen=True)
-class _Rule:
-    package: str
-    name: str
-    file: str
-    line: int
-    col: int
-
-    @property
-    def entrypoint(self) -> str:
-        return f"{self.package.replace('.', '/')}/{self.name}"
-
-
-def discover_rules(source: PolicySource) -> list[_Rule]:
-    """Every rule (not function) of every module, located at its first head."""
-    rules: dict[str, _Rule] = {}
-    for file, text in sorted(source.modules.items()):
-        stripped = _COMMENT.sub("", text)
-        package = _PACKAGE.search(stripped)
-        if package is None:
-            continue
-        for head in _RULE_HEAD.finditer(stripped):
-            if head.group(1) in _NOT_RULES:
-                continue
-            line = stripped.count("\n", 0, head.start(1)) + 1
-            col = head.start(1) - (stripped.rfind("\n", 0, head.start(1)) + 1) + 1
-            rule = _Rule(package.group(1), head.group(1), file, line, col)
-            rules.setdefault(rule.entrypoint, rule)
-    return list(rules.values())
 
 
 def check_policy(

@@ -106,17 +106,19 @@ role_graph[name] := object.get(definition, "includes", []) if {
 }
 
 # Every (binding, permission) pair whose action pattern matches the requested action,
-# with the conditions of the role and of the permission merged.
+# with the conditions of the role and of the permission merged: a condition the permission
+# names replaces the role's whole condition of that name.
 candidates contains {"binding": binding, "conditions": conditions} if {
 	some binding in usable_bindings
 	some role in graph.reachable(role_graph, {binding.role})
 	some permission in data.roles[role].permissions
 	action_matches(permission_action(permission), input.action)
-	conditions := object.union(
-		object.get(data.roles[role], "when", {}),
-		permission_conditions(permission),
-	)
+	conditions := replace_keys(object.get(data.roles[role], "when", {}), permission_conditions(permission))
 }
+
+# object.union merges nested objects in OPA but not in regopy 1.5.2; with disjoint keys both
+# engines agree.
+replace_keys(base, overrides) := object.union(object.remove(base, object.keys(overrides)), overrides)
 
 permission_action(permission) := permission if is_string(permission)
 
@@ -127,7 +129,10 @@ permission_conditions(permission) := {} if is_string(permission)
 permission_conditions(permission) := object.get(permission, "when", {}) if is_object(permission)
 
 # `type:verb` patterns; `*` matches one whole segment (`document:*`, `*:read`, `*:*`).
-action_matches(pattern, action) if glob.match(pattern, [":"], action)
+action_matches(pattern, action) if {
+	is_string(action)
+	glob.match(pattern, [":"], action)
+}
 
 allow_reasons contains concat("", ["role:", candidate.binding.role, " via ", candidate.binding.via]) if {
 	some candidate in candidates

@@ -131,6 +131,17 @@ test_tenant_mismatch_denied if {
 	d == {"allow": false, "reasons": ["tenant_mismatch"]}
 }
 
+test_permission_condition_replaces_the_roles_condition_of_that_name if {
+	gs := {"night": {
+		"when": {"hours": {"from": 22, "to": 6}},
+		"permissions": [{"action": "document:read", "when": {"hours": {"from": 8}}}],
+	}}
+	req := request({"roles": ["night"]}, "document:read", {}, {})
+	# The permission's {"from": 8} replaces the role's window: without a "to" no hour is inside.
+	d := data.authz.decision with input.subject as req.subject with input.action as req.action with input.resource as req.resource with input.context as req.context with data.roles as gs
+	d == {"allow": false, "reasons": ["outside_business_hours"]}
+}
+
 test_missing_resource_tenant_denied if {
 	req := json.remove(request({"roles": ["admin"]}, "document:read", {}, {}), ["resource/tenant_id"])
 	decide(req) == {"allow": false, "reasons": ["tenant_mismatch"]}
@@ -244,7 +255,8 @@ test_other_department_denied if {
 }
 
 test_missing_department_denied if {
-	d := decide(request({"roles": ["editor"], "attributes": {}}, "document:write", {}, {}))
+	req := json.remove(request({"roles": ["editor"]}, "document:write", {}, {}), ["subject/attributes/department"])
+	d := decide(req)
 	d == {"allow": false, "reasons": ["department_mismatch"]}
 }
 

@@ -339,9 +339,7 @@ class DecisionService:
         context["time_ns"] = int(moment.timestamp() * 1_000_000) * 1000
         context["tenant_time"] = tenant_time(moment, tenant.timezone if tenant else "UTC")
         ip = context.get("ip")
-        context["networks"] = (
-            policy.networks_containing(ipaddress.ip_address(ip)) if policy and ip else []
-        )
+        context["networks"] = policy.networks_containing(ip) if policy and ip else []
         resource = request.resource.model_dump()
         if resource["tenant_id"] is None:
             # A resource that names no tenant is in the subject's tenant.

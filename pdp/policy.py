@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,6 +69,9 @@ SMOKE_INPUT: dict[str, Any] = {
 }
 
 
+_NETWORK_CACHE_SIZE = 65_536
+
+
 @dataclass(frozen=True)
 class ActivePolicy:
     """One loaded bundle and the facts the PDP derives from its data."""
@@ -77,6 +80,8 @@ class ActivePolicy:
     evaluator: Evaluator
     networks: tuple[tuple[str, IPNetwork], ...]
     loaded_at: datetime
+    # Client IPs repeat; parsing and matching each one again is measurable per decision.
+    _networks_of: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def revision(self) -> str:
@@ -86,13 +91,20 @@ class ActivePolicy:
     def data(self) -> dict[str, Any]:
         return self.compiled.source.data
 
-    def networks_containing(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[str]:
+    def networks_containing(self, ip: str) -> list[str]:
         """Names of the bundle's named networks (`data.networks`) that contain `ip`."""
-        names: list[str] = []
-        for name, network in self.networks:
-            if ip.version == network.version and ip in network and name not in names:
-                names.append(name)
-        return names
+        cached = self._networks_of.get(ip)
+        if cached is None:
+            address = ipaddress.ip_address(ip)
+            cached = []
+            for name, network in self.networks:
+                matches = address.version == network.version and address in network
+                if matches and name not in cached:
+                    cached.append(name)
+            if len(self._networks_of) >= _NETWORK_CACHE_SIZE:
+                self._networks_of.clear()
+            self._networks_of[ip] = cached
+        return list(cached)
 
 
 def parse_networks(data: Mapping[str, Any]) -> tuple[tuple[str, IPNetwork], ...]:

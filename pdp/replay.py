@@ -11,7 +11,6 @@ input as logged). Either way `context.networks` is recomputed from the candidate
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -180,7 +179,7 @@ def _replay_input(
     ip = context.get("ip")
     if isinstance(ip, str):
         try:
-            context["networks"] = policy.networks_containing(ipaddress.ip_address(ip))
+            context["networks"] = policy.networks_containing(str(ip))
         except ValueError:
             return "malformed context.ip"
     return {**recorded, "subject": subject, "context": context}

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from pdp.api.deps import get_services, require_admin
+from pdp.api.deps import require_admin, services_of
 from pdp.directory.schemas import (
     MemberAdd,
     MemberRead,
@@ -46,12 +46,12 @@ NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "respon
 
 
 def _store(request: Request) -> DirectoryStore:
-    return get_services(request).directory
+    return services_of(request).directory
 
 
 def _written(request: Request, tenant_id: UUID | str) -> None:
     """Make this replica's snapshot show the write before the response goes out."""
-    get_services(request).snapshot.invalidate(str(tenant_id))
+    services_of(request).snapshot.invalidate(str(tenant_id))
 
 
 # -- tenants ---------------------------------------------------------------------------------

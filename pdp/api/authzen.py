@@ -51,7 +51,7 @@ class RequestIdEcho:
         await self.app(scope, receive, echoing_send)
 
 
-def get_authzen(services: Services = Depends(get_services)) -> AuthZenService:
+async def get_authzen(services: Services = Depends(get_services)) -> AuthZenService:
     return AuthZenService(
         services.decisions, services.snapshot, services.directory, services.policy
     )

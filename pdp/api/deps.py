@@ -19,8 +19,13 @@ ADMIN_SCOPE = "pdp/admin"
 BUNDLES_SCOPE = "pdp/bundles"
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     return request.app.state.services
+
+
+async def get_services(request: Request) -> Services:
+    """The dependency form: async, so FastAPI does not hop to a worker thread to read it."""
+    return services_of(request)
 
 
 def _bearer(request: Request) -> str | None:
@@ -53,7 +58,7 @@ def require_scope(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
     one of `scopes`."""
 
     async def dependency(request: Request) -> Principal:
-        services = get_services(request)
+        services = services_of(request)
         token = _bearer(request)
         if token is None:
             if not services.settings.require_pep_auth:

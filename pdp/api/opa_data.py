@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from pdp import __version__
-from pdp.api.deps import get_services, require_decide
+from pdp.api.deps import require_decide, services_of
 from pdp.data_api import (
     DataApiError,
     DataApiService,
@@ -43,7 +43,7 @@ def _json_response(body: dict[str, Any], status: int, pretty: bool) -> Response:
 
 
 def _service(request: Request) -> DataApiService:
-    services = get_services(request)
+    services = services_of(request)
     return DataApiService(
         policy=services.policy,
         decisions=services.decisions,

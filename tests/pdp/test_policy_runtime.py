@@ -37,16 +37,15 @@ def test_a_refused_bundle_leaves_the_previous_one_serving():
 
 
 def test_named_networks_cover_ipv4_and_ipv6():
-    import ipaddress
-
     runtime = PolicyRuntime("data.authz.decision", Metrics())
     data = {"networks": {"office": ["10.0.0.0/8", "2001:db8:1::/48"], "lab": ["10.9.0.0/16"]}}
     active = runtime.load(source(GOOD, "r1", data))
     contains = active.networks_containing
-    assert contains(ipaddress.ip_address("10.9.1.1")) == ["office", "lab"]
-    assert contains(ipaddress.ip_address("2001:db8:1::9")) == ["office"]
-    assert contains(ipaddress.ip_address("2001:db8:2::9")) == []
-    assert contains(ipaddress.ip_address("192.0.2.1")) == []
+    for _ in range(2):  # the second round answers from the cache
+        assert contains("10.9.1.1") == ["office", "lab"]
+        assert contains("2001:db8:1::9") == ["office"]
+        assert contains("2001:db8:2::9") == []
+        assert contains("192.0.2.1") == []
 
 
 @pytest.mark.parametrize("networks", [[], {"office": "10.0.0.0/8"}, {"office": ["nope"]}])

@@ -255,7 +255,13 @@ def serve(settings: Settings, a: argparse.Namespace) -> int:
 
     settings = settings.with_overrides(host=a.host, port=a.port, issuer_base=a.issuer_base)
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=a.log_level)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=a.log_level,
+        log_config=_json_log_config(a.log_level) if a.json else uvicorn.config.LOGGING_CONFIG,
+    )
     logging.getLogger("uvicorn.access").addFilter(StripQueryFilter())
     if not (settings.admin_access_key_id and settings.admin_secret_access_key):
         logging.getLogger("uvicorn.error").warning(
@@ -263,6 +269,29 @@ def serve(settings: Settings, a: argparse.Namespace) -> int:
         )
     uvicorn.Server(config).run()
     return 0
+
+
+def _json_log_config(level: str) -> dict[str, Any]:
+    """With --json the server logs one JSON object per line, uvicorn's records included."""
+    from pythonjsonlogger.core import RESERVED_ATTRS
+
+    level = level.upper()
+    formatter = {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        "reserved_attrs": [*RESERVED_ATTRS, "color_message"],
+    }
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": formatter},
+        "handlers": {"stderr": handler},
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {n: {"level": level} for n in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+    }
 
 
 # argument parsing

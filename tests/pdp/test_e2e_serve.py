@@ -144,3 +144,21 @@ def test_every_command_has_help():
         )
         assert result.returncode == 0
         assert "usage:" in result.stdout
+
+
+def test_json_logs_are_one_object_per_line_and_carry_no_token(env, tmp_path, issuer):
+    process = ServerProcess("pdp.cli", ["serve", "--json"], env, log_path=tmp_path / "log")
+    pep_token = issuer.machine_token("pep-json")
+    try:
+        httpx.post(
+            process.url + "/decide",
+            json=document_request({"token": issuer.user_access_token(ALICE)}),
+            headers={"Authorization": f"Bearer {pep_token}"},
+        )
+    finally:
+        process.stop()
+    lines = [line for line in process.output().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]
+    assert records and all({"time", "level", "logger", "message"} <= r.keys() for r in records)
+    assert any("Uvicorn running" in r["message"] for r in records)
+    assert pep_token not in process.output()

@@ -286,3 +286,19 @@ def test_nothing_secret_reaches_the_server_log(server: Server, demo: dict[str, A
     assert pep["client_secret"] not in log
     assert PASSWORD not in log
     assert base64.b64encode(PASSWORD.encode()).decode() not in log
+
+
+def test_serve_logs_json_lines_with_json(tmp_path: Path) -> None:
+    from tests.support.processes import ServerProcess
+
+    env = {
+        "TOKEN_SERVICE_DATABASE_URL": f"sqlite:///{tmp_path / 'ts.db'}",
+        "TOKEN_SERVICE_KEY_FILE": str(tmp_path / "key"),
+    }
+    process = ServerProcess(
+        "token_service.cli", ["serve", "--json"], env, log_path=tmp_path / "log"
+    )
+    process.stop()
+    records = [json.loads(line) for line in process.output().splitlines() if line.strip()]
+    assert records and all({"time", "level", "logger", "message"} <= r.keys() for r in records)
+    assert any("Uvicorn running" in r["message"] for r in records)

@@ -72,7 +72,11 @@ def query(interpreter: Interpreter, bundle: Any, entrypoint: str, value: Any) ->
     the JSON of failed outputs, which segfaults rego-cpp (e.g. a local variable shadowing
     the `bits` built-in namespace). A failed output's message is the interpreter's error.
     """
-    interpreter.set_input(value)
+    # The JSON text is parsed inside rego-cpp with the GIL released. `set_input(dict)` is
+    # quicker on one thread but builds the input node by node through ctypes holding the
+    # GIL, which under concurrent load cost about a fifth of /decide's throughput
+    # (docs/performance.md).
+    interpreter.set_input_term(json.dumps(value))
     impl = rego_bundle_query_entrypoint(interpreter._impl, bundle._impl, entrypoint)
     try:
         if not rego_output_ok(impl):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pdp.engine import (
     UNDEFINED,
@@ -134,3 +136,36 @@ test_with if { 1 == input.a with input as {"a": 1} }
     assert not results["test_fail"].passed and results["test_fail"].error is None
     assert not results["test_error"].passed and "nosuch" in (results["test_error"].error or "")
     assert results["test_pass"].package == "t" and results["test_pass"].file == "t_test.rego"
+
+
+ECHO = """package echo
+
+import rego.v1
+
+value := input
+"""
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    # rego-cpp prints numbers with 16 significant digits (it compares them exactly).
+    | st.floats(allow_nan=False, allow_infinity=False).map(lambda f: float(f"{f:.12g}"))
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@pytest.fixture(scope="module")
+def echo() -> Evaluator:
+    return Evaluator(compile_policy(PolicySource(modules={"e.rego": ECHO}), ["echo/value"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=st.dictionaries(st.text(max_size=10), JSON_VALUES, max_size=5))
+def test_the_input_reaches_the_policy_unchanged(echo: Evaluator, document: dict) -> None:
+    """Inputs travel to rego-cpp as JSON text: unicode, NUL, quotes, 64-bit ints, floats."""
+    assert echo.evaluate("echo/value", document) == document

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
+from tests.support.processes import free_port
+
 ACCESS_KEY_ID = "AKIATESTADMIN0000001"
 SECRET_ACCESS_KEY = "test-admin-secret-access-key/0000000000"
 PASSWORD = "Corr3ct-Horse!"
@@ -29,12 +30,6 @@ FAST_ARGON2 = {
     "TOKEN_SERVICE_ARGON2_MEMORY_KIB": "64",
     "TOKEN_SERVICE_ARGON2_PARALLELISM": "1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cli_command() -> list[str]:

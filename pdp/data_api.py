@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
 from pydantic import ValidationError
 
 from pdp.authn import Principal
@@ -153,47 +152,40 @@ class DataApiService:
         decisions: DecisionService,
         decision_log: DecisionLog,
         metrics: Metrics,
-        eval_timeout: float,
     ) -> None:
         self._policy = policy
         self._decisions = decisions
         self._log = decision_log
         self._metrics = metrics
-        self._eval_timeout = eval_timeout
 
     async def query(
         self, path: Sequence[str], input_doc: Any, caller: Principal, *, has_input: bool
     ) -> DataResult:
-        """Enrich the input, evaluate on a worker thread with the PDP's deadline, log."""
+        """Enrich the input and evaluate, on the decision workers within the PDP's deadline
+        (as `/decide`), then log."""
         started = time.perf_counter()
         moment = datetime.now(UTC)
         policy = self._policy.active
-        request, enriched, unresolved = self._enrich(input_doc, moment, policy, has_input)
-        result: Any = UNDEFINED
-        eval_started = time.perf_counter_ns()
-        if policy is not None and unresolved is None:
-            try:
-                with anyio.fail_after(self._eval_timeout):
-                    result = await anyio.to_thread.run_sync(
-                        document, policy, path, enriched, abandon_on_cancel=True
-                    )
-            except TimeoutError:
-                self._metrics.decision_errors.labels(reason="timeout").inc()
-                raise DataApiError(
-                    500,
-                    "internal_error",
-                    "evaluation exceeded the PDP's deadline",
-                    [{"code": "eval_cancel_error", "message": "caller cancelled query execution"}],
-                ) from None
-            except EvaluationError as exc:
-                self._metrics.decision_errors.labels(reason=exc.reason).inc()
-                raise DataApiError(
-                    500,
-                    "internal_error",
-                    f"1 error occurred: {exc}",
-                    [{"code": "eval_error", "message": str(exc)}],
-                ) from None
-        eval_ns = time.perf_counter_ns() - eval_started
+        try:
+            request, enriched, unresolved, result, eval_ns = await self._decisions.on_workers(
+                self._answer, path, input_doc, moment, policy, has_input
+            )
+        except TimeoutError:
+            self._metrics.decision_errors.labels(reason="timeout").inc()
+            raise DataApiError(
+                500,
+                "internal_error",
+                "evaluation exceeded the PDP's deadline",
+                [{"code": "eval_cancel_error", "message": "caller cancelled query execution"}],
+            ) from None
+        except EvaluationError as exc:
+            self._metrics.decision_errors.labels(reason=exc.reason).inc()
+            raise DataApiError(
+                500,
+                "internal_error",
+                f"1 error occurred: {exc}",
+                [{"code": "eval_error", "message": str(exc)}],
+            ) from None
         answer = DataResult(
             decision_id=str(uuid.uuid4()),
             result=result,
@@ -205,6 +197,23 @@ class DataApiService:
             self._metrics.decision_errors.labels(reason="no_bundle").inc()
         self._record(answer, path, enriched, request, caller, moment, started)
         return answer
+
+    def _answer(
+        self,
+        path: Sequence[str],
+        input_doc: Any,
+        moment: datetime,
+        policy: ActivePolicy | None,
+        has_input: bool,
+    ) -> tuple[DecisionRequest | None, Any, list[str] | None, Any, int]:
+        """(request, policy input, unresolved reasons, result, evaluation ns), off the loop:
+        resolving a subject token may fetch a JWKS, and evaluation holds a core."""
+        request, enriched, unresolved = self._enrich(input_doc, moment, policy, has_input)
+        eval_started = time.perf_counter_ns()
+        result: Any = UNDEFINED
+        if policy is not None and unresolved is None:
+            result = document(policy, path, enriched)
+        return request, enriched, unresolved, result, time.perf_counter_ns() - eval_started
 
     def _enrich(
         self, input_doc: Any, moment: datetime, policy: ActivePolicy | None, has_input: bool

@@ -11,10 +11,11 @@ import ipaddress
 import os
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -26,6 +27,8 @@ from pdp.engine import UNDEFINED, EvaluationError
 from pdp.errors import TokenError
 from pdp.metrics import Metrics
 from pdp.policy import ActivePolicy, PolicyRuntime
+
+T = TypeVar("T")
 
 # Context keys the PDP computes; a PEP cannot set them.
 PDP_CONTEXT_KEYS = frozenset({"time", "time_ns", "networks", "tenant_time"})
@@ -215,20 +218,26 @@ class DecisionService:
     async def decide_async(
         self, request: DecisionRequest, caller: Principal, *, endpoint: str = "decide"
     ) -> Decision:
-        """Decide on a worker thread; past the deadline, answer a deny with reason `timeout`.
-
-        rego-cpp cannot be interrupted: an abandoned evaluation finishes in the background
-        and its result is dropped, so the caller's decision id is the only one logged.
-        """
+        """Decide on a worker thread; past the deadline, answer a deny with reason `timeout`
+        (the caller's decision id is the only one logged)."""
         started = time.perf_counter()
         moment = datetime.now(UTC)
-        future = self._executor.submit(self._outcome, request, moment)
         try:
-            outcome = await asyncio.wait_for(asyncio.wrap_future(future), self._eval_timeout)
+            outcome = await self.on_workers(self._outcome, request, moment)
         except TimeoutError:
             self._metrics.decision_errors.labels(reason="timeout").inc()
             outcome = _Outcome(False, ["timeout"], self._policy.revision)
         return self._conclude(outcome, request, caller, endpoint, moment, started)
+
+    async def on_workers(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run engine work (PIP, token checks, evaluation) on the decision workers, so the
+        event loop never waits on it; raise TimeoutError past the evaluation deadline.
+
+        rego-cpp cannot be interrupted: an abandoned call finishes in the background and
+        its result is dropped.
+        """
+        future = self._executor.submit(fn, *args)
+        return await asyncio.wait_for(asyncio.wrap_future(future), self._eval_timeout)
 
     def _outcome(self, request: DecisionRequest, moment: datetime) -> _Outcome:
         policy = self._policy.active

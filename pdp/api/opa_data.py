@@ -49,7 +49,6 @@ def _service(request: Request) -> DataApiService:
         decisions=services.decisions,
         decision_log=services.decision_log,
         metrics=services.metrics,
-        eval_timeout=services.settings.eval_timeout_seconds,
     )
 
 

@@ -26,13 +26,11 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import anyio
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from pdp.authn import Principal
 from pdp.decision import Decision, DecisionRequest, DecisionService
 from pdp.directory.snapshot import DirectorySnapshot
-from pdp.directory.store import DirectoryStore
 from pdp.errors import InvalidRequest
 from pdp.policy import PolicyRuntime
 
@@ -249,12 +247,10 @@ class AuthZenService:
         self,
         decisions: DecisionService,
         snapshot: DirectorySnapshot,
-        directory: DirectoryStore,
         policy: PolicyRuntime,
     ) -> None:
         self._decisions = decisions
         self._snapshot = snapshot
-        self._directory = directory
         self._policy = policy
 
     async def _decide(self, request: DecisionRequest, caller: Principal, endpoint: str) -> Decision:
@@ -346,9 +342,9 @@ class AuthZenService:
         next_token = encode_page_token(position, fingerprint) if position < len(candidates) else ""
         return {"page": {"next_token": next_token, "count": len(results)}, "results": results}
 
-    async def _only_tenant(self) -> str:
+    def _only_tenant(self) -> str:
         """The tenant a subject search means when it names none: the only one there is."""
-        tenants = await anyio.to_thread.run_sync(self._directory.tenant_ids)
+        tenants = self._snapshot.tenant_ids()
         if len(tenants) == 1:
             return tenants[0]
         raise InvalidRequest(
@@ -364,7 +360,7 @@ class AuthZenService:
         probe = to_decision_request(
             Subject(type=wanted, id="-"), body.action, body.resource, body.context
         )
-        tenant = probe.resource.tenant_id or await self._only_tenant()
+        tenant = probe.resource.tenant_id or self._only_tenant()
         candidates = sorted(
             facts.id
             for facts in self._snapshot.subjects(tenant)

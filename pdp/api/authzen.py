@@ -52,9 +52,7 @@ class RequestIdEcho:
 
 
 async def get_authzen(services: Services = Depends(get_services)) -> AuthZenService:
-    return AuthZenService(
-        services.decisions, services.snapshot, services.directory, services.policy
-    )
+    return AuthZenService(services.decisions, services.snapshot, services.policy)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {

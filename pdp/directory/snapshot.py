@@ -119,6 +119,9 @@ class DirectorySnapshot:
         view = self._tenants.get(tenant_id) if tenant_id is not None else None
         return view.subjects.get(subject_id) if view is not None else None
 
+    def tenant_ids(self) -> list[str]:
+        return sorted(self._tenants)
+
     def tenant(self, tenant_id: str) -> TenantInfo | None:
         view = self._tenants.get(tenant_id)
         return view.info if view is not None else None

@@ -435,3 +435,14 @@ def test_page_token_parser_refuses_anything_else_cleanly(token):
         assert exc.field == "page.token"
     else:  # only a token naming this very search parses
         assert encode_page_token(offset, fingerprint).rstrip("=") == token.rstrip("=")
+
+
+def test_subject_search_without_a_tenant_needs_one_when_there_are_several(client, pep):
+    body = {
+        "subject": {"type": "user"},
+        "action": {"name": "document:read"},
+        "resource": {"type": "document", "id": "123"},
+    }
+    response = client.post("/access/v1/search/subject", json=body, headers=pep)
+    assert response.status_code == 400
+    assert response.json()["field"] == "resource.properties.tenant_id"

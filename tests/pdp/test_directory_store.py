@@ -368,3 +368,12 @@ def test_concurrent_writers_from_two_replicas(
     assert errors == []
     assert len(store.list_users(tenant).items) == 30
     assert store.revisions()[tenant] == start + 30
+
+
+def test_driver_errors_do_not_quote_row_values(store: DirectoryStore) -> None:
+    """Errors reach logs; the values in the failing statement (attributes, inputs) must not."""
+    import sqlalchemy as sa
+
+    with pytest.raises(sa.exc.SQLAlchemyError) as caught, store.engine.connect() as conn:
+        conn.execute(sa.text("SELECT * FROM no_such_table WHERE x = :v"), {"v": "s3cret-value"})
+    assert "s3cret-value" not in str(caught.value)

@@ -33,12 +33,14 @@ class ServerProcess:
         log_path: Path,
         ready_path: str = "/health",
         timeout: float = 60.0,
+        inherit_env: bool = True,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        full_env = {**os.environ, **env}
+        # Without inherit_env, `env` is the whole environment (tests that strip settings).
+        full_env = {**os.environ, **env} if inherit_env else dict(env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", module, *args, "--port", str(self.port)],
             cwd=REPO,

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from tests.support.processes import free_port
+from tests.support.processes import ServerProcess
 
 ACCESS_KEY_ID = "AKIATESTADMIN0000001"
 SECRET_ACCESS_KEY = "test-admin-secret-access-key/0000000000"
@@ -42,10 +41,14 @@ def cli_command() -> list[str]:
 
 @dataclass
 class Server:
-    url: str
+    """A running `token-service serve` and the environment its CLI shares with it."""
+
     env: dict[str, str]
-    process: subprocess.Popen[bytes]
-    log_path: Path
+    process: ServerProcess
+
+    @property
+    def url(self) -> str:
+        return self.process.url
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run the CLI against the server's store, as an operator would."""
@@ -59,7 +62,7 @@ class Server:
         )
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.process.output()
 
 
 def server_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -80,38 +83,14 @@ def server_env(tmp: Path, **extra: str) -> dict[str, str]:
 
 
 def start_server(tmp: Path, **extra: str) -> Server:
-    port = free_port()
     env = server_env(tmp, **extra)
-    log_path = tmp / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*cli_command(), "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    server = Server(url, env, process, log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"token-service exited early:\n{server.log()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"token-service did not become ready:\n{server.log()}")
+    return Server(
+        env, ServerProcess("token_service.cli", ["serve"], env, log_path=tmp / "server.log")
+    )
 
 
 def stop_server(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    server.process.stop()
 
 
 @pytest.fixture(scope="session")

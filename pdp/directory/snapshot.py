@@ -122,6 +122,11 @@ class DirectorySnapshot:
     def tenant_ids(self) -> list[str]:
         return sorted(self._tenants)
 
+    def tenant_revision(self, tenant_id: str) -> int:
+        """The revision of the tenant view served now; it changes with any fact of the tenant,
+        so it can key anything derived from that tenant's facts (e.g. cached decisions)."""
+        return self._revisions.get(tenant_id, 0)
+
     def tenant(self, tenant_id: str) -> TenantInfo | None:
         view = self._tenants.get(tenant_id)
         return view.info if view is not None else None

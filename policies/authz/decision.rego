@@ -101,19 +101,32 @@ usable_bindings contains binding if {
 
 # --- roles and permissions ---------------------------------------------------
 
-role_graph[name] := object.get(definition, "includes", []) if {
-	some name, definition in data.roles
+# What each role grants, its included roles' permissions folded in: `data.role_grants`, a
+# role closure precomputed from `data.roles` when the bundle is built (policies/README.md), so
+# no decision walks the role graph. A grant is {"action": pattern, "conditions": {...}}, the
+# conditions of the role and of the permission merged: a condition the permission names
+# replaces the role's whole condition of that name.
+role_grants_of(roles) := {name: [grant |
+	some role in graph.reachable(includes_of(roles), {name})
+	some permission in roles[role].permissions
+	grant := {
+		"action": permission_action(permission),
+		"conditions": replace_keys(object.get(roles[role], "when", {}), permission_conditions(permission)),
+	}
+] |
+	some name, _ in roles
 }
 
-# Every (binding, permission) pair whose action pattern matches the requested action,
-# with the conditions of the role and of the permission merged: a condition the permission
-# names replaces the role's whole condition of that name.
-candidates contains {"binding": binding, "conditions": conditions} if {
+includes_of(roles) := {name: object.get(definition, "includes", []) | some name, definition in roles}
+
+# `pdp eval data.authz.computed_role_grants` prints the value `data.role_grants` must hold.
+computed_role_grants := role_grants_of(data.roles)
+
+# Every (binding, grant) pair whose action pattern matches the requested action.
+candidates contains {"binding": binding, "conditions": grant.conditions} if {
 	some binding in usable_bindings
-	some role in graph.reachable(role_graph, {binding.role})
-	some permission in data.roles[role].permissions
-	action_matches(permission_action(permission), input.action)
-	conditions := replace_keys(object.get(data.roles[role], "when", {}), permission_conditions(permission))
+	some grant in data.role_grants[binding.role]
+	action_matches(grant.action, input.action)
 }
 
 # object.union merges nested objects in OPA but not in regopy 1.5.2; with disjoint keys both

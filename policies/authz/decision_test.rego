@@ -136,9 +136,10 @@ test_permission_condition_replaces_the_roles_condition_of_that_name if {
 		"when": {"hours": {"from": 22, "to": 6}},
 		"permissions": [{"action": "document:read", "when": {"hours": {"from": 8}}}],
 	}}
+	rg := data.authz.role_grants_of(gs)
 	req := request({"roles": ["night"]}, "document:read", {}, {})
 	# The permission's {"from": 8} replaces the role's window: without a "to" no hour is inside.
-	d := data.authz.decision with input.subject as req.subject with input.action as req.action with input.resource as req.resource with input.context as req.context with data.roles as gs
+	d := data.authz.decision with input.subject as req.subject with input.action as req.action with input.resource as req.resource with input.context as req.context with data.roles as gs with data.role_grants as rg
 	d == {"allow": false, "reasons": ["outside_business_hours"]}
 }
 
@@ -277,8 +278,9 @@ test_unconditional_grant_beats_failed_condition if {
 
 test_unknown_condition_fails_closed if {
 	roles := {"odd": {"permissions": [{"action": "document:read", "when": {"moon_phase": "full"}}]}}
+	rg := data.authz.role_grants_of(roles)
 	req := request({"roles": ["odd"]}, "document:read", {}, {})
-	d := data.authz.decision with input.subject as req.subject with input.action as req.action with input.resource as req.resource with input.context as req.context with data.roles as roles
+	d := data.authz.decision with input.subject as req.subject with input.action as req.action with input.resource as req.resource with input.context as req.context with data.roles as roles with data.role_grants as rg
 	d == {"allow": false, "reasons": ["unknown_condition:moon_phase"]}
 }
 
@@ -287,10 +289,11 @@ test_subject_and_resource_attribute_conditions if {
 		"subject_attributes": {"clearance": ["secret"]},
 		"resource_attributes": {"classification": ["internal", "secret"]},
 	}}]}}
+	rg := data.authz.role_grants_of(roles)
 	ok := request({"roles": ["cleared"], "attributes": {"clearance": "secret"}}, "document:read", {"attributes": {"classification": "secret"}}, {})
-	data.authz.decision.allow with input.subject as ok.subject with input.action as ok.action with input.resource as ok.resource with input.context as ok.context with data.roles as roles
+	data.authz.decision.allow with input.subject as ok.subject with input.action as ok.action with input.resource as ok.resource with input.context as ok.context with data.roles as roles with data.role_grants as rg
 	bad := request({"roles": ["cleared"], "attributes": {"clearance": "public"}}, "document:read", {"attributes": {"classification": "top"}}, {})
-	d := data.authz.decision with input.subject as bad.subject with input.action as bad.action with input.resource as bad.resource with input.context as bad.context with data.roles as roles
+	d := data.authz.decision with input.subject as bad.subject with input.action as bad.action with input.resource as bad.resource with input.context as bad.context with data.roles as roles with data.role_grants as rg
 	d.reasons == ["resource_classification_not_allowed", "subject_clearance_not_allowed"]
 }
 
@@ -308,4 +311,28 @@ test_legal_hold_allows_reading if {
 test_suspended_subject_forbidden if {
 	d := decide(request({"roles": ["admin"], "attributes": {"status": "suspended"}}, "document:read", {}, {}))
 	d == {"allow": false, "reasons": ["forbidden:subject_suspended"]}
+}
+
+# data.role_grants is generated from data.roles (policies/README.md): it must be in sync.
+test_precomputed_role_grants_match_the_roles if {
+	count(data.role_grants) == count(data.roles)
+	count(role_grants_out_of_sync) == 0
+}
+
+role_grants_out_of_sync contains name if {
+	computed := data.authz.role_grants_of(data.roles)
+	some name, grants in computed
+	not same_members(grants, object.get(data.role_grants, name, []))
+}
+
+same_members(a, b) if {
+	count(a) == count(b)
+	every item in a {
+		item in b
+	}
+}
+
+test_role_grants_fold_in_included_roles if {
+	grants := data.authz.role_grants_of({"a": {"includes": ["b"], "permissions": ["x:y"]}, "b": {"when": {"owner": true}, "permissions": ["p:q"]}})
+	{g | some g in grants.a} == {{"action": "x:y", "conditions": {}}, {"action": "p:q", "conditions": {"owner": true}}}
 }

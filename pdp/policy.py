@@ -11,7 +11,7 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +27,7 @@ from pdp.engine import (
     compile_policy,
     entrypoint_path,
 )
-from pdp.engine.testing import discover_rules
+from pdp.engine.testing import discover_rules, discover_tests
 from pdp.metrics import Metrics
 
 logger = logging.getLogger("pdp.policy")
@@ -175,19 +175,32 @@ class PolicyRuntime:
         """Why the newest bundle this replica tried to load is not the one it serves."""
         return self._failure
 
-    def compile(self, source: PolicySource) -> CompiledPolicy:
+    def compile(
+        self,
+        source: PolicySource,
+        *,
+        compare_inputs: Sequence[tuple[str, dict[str, Any]]] = (),
+        tested: PolicySource | None = None,
+    ) -> CompiledPolicy:
         """Validate `source` as this PDP would serve it: named networks, then compile and
-        smoke-evaluate the decision entrypoint in a child process."""
+        smoke-evaluate every served entrypoint in a child process, which also proves the
+        artifact it returns decides like the compiled policy on the smoke inputs and
+        `compare_inputs` (`(label, input)`). `tested` (the source with its `*_test.rego`)
+        gets its Rego tests the same proof. Every path that serves or judges a bundle
+        (serve, publish, replicas, `pdp test`, replay, the Data API) gets its policy here."""
         parse_networks(source.data)
+        tests = [t.entrypoint for t in discover_tests(tested)] if tested is not None else []
         return compile_policy(
             source,
             served_entrypoints(self.decision_entrypoint, source),
             smoke_inputs=[SMOKE_INPUT, {}],
+            compare_inputs=compare_inputs,
+            tests=(tested, tests) if tested is not None and tests else None,
         )
 
-    def prepare(self, source: PolicySource) -> ActivePolicy:
-        """Compile and smoke-test `source` off-process and load it, without activating it."""
-        compiled = self.compile(source)
+    def prepare(self, source: PolicySource, *, tested: PolicySource | None = None) -> ActivePolicy:
+        """Compile and guard `source` off-process and load it, without activating it."""
+        compiled = self.compile(source, tested=tested)
         return ActivePolicy(
             compiled=compiled,
             evaluator=Evaluator(compiled),

@@ -133,7 +133,9 @@ class BundleService:
             suffix = f" and {more} more" if more > 0 else ""
             raise refused(f"{len(failures)} Rego test(s) failed: {named}{suffix}")
         try:
-            self._runtime.compile(serving)
+            # The tests above ran in memory; this proves they, and every served entrypoint,
+            # decide the same on the saved-and-loaded artifact replicas will serve.
+            self._runtime.compile(serving, tested=source)
         except CompileError as exc:
             raise refused(f"the bundle cannot serve decisions: {exc}") from None
 

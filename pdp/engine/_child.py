@@ -10,15 +10,25 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
-from regopy import BundleFormat, Interpreter, RegoError
+from regopy import Interpreter, RegoError
 
+from pdp.engine import artifact
 from pdp.engine.native import parse_errors, problem, query
 
+# A built or loaded bundle and the interpreter that evaluates it.
+Built = tuple[Interpreter, Any]
+# How many characters of a value a refusal quotes.
+_QUOTED = 300
 
-def _build(request: dict[str, Any], entrypoints: list[str]) -> tuple[Interpreter, Any]:
+
+def _build(request: dict[str, Any], entrypoints: list[str]) -> Built:
+    """Build the request's modules and data in memory."""
     modules: dict[str, str] = request["modules"]
     interpreter = Interpreter()
     if request.get("data"):
@@ -38,43 +48,112 @@ def _build(request: dict[str, Any], entrypoints: list[str]) -> tuple[Interpreter
     return interpreter, bundle
 
 
+def _round_trip(built: Built, directory: Path, artifact_format: str) -> Built:
+    """Save the built bundle and load it again, exactly as the serving process loads it."""
+    try:
+        artifact.save(*built, directory, artifact_format)
+        return artifact.load(directory, artifact_format)
+    except (RegoError, RuntimeError) as exc:
+        reason = parse_errors(str(exc), {})[0]["message"]
+        message = (
+            "the engine cannot save and load this bundle in the form the PDP serves"
+            f" (an engine limit): {reason}; see policies/README.md"
+        )
+        raise _Refused([problem(None, None, None, message)]) from None
+
+
 class _Refused(Exception):
     def __init__(self, problems: list[dict[str, Any]]) -> None:
         super().__init__(problems)
         self.problems = problems
 
 
-def _smoke(
-    interpreter: Interpreter, bundle: Any, entrypoints: list[str], inputs: list[Any], stage: str
-) -> None:
+def _smoke(built: Built, entrypoints: list[str], inputs: list[Any]) -> None:
+    """Refuse a bundle whose entrypoints fail on the PDP's own smoke inputs."""
     problems = []
     for number, smoke_input in enumerate(inputs):
         for entrypoint in entrypoints:
-            status, detail = query(interpreter, bundle, entrypoint, smoke_input)
+            status, detail = query(*built, entrypoint, smoke_input)
             if status == "error":
-                message = f"{stage}: smoke input #{number} on {entrypoint}: {detail}"
+                message = f"compiled bundle: smoke input #{number} on {entrypoint}: {detail}"
                 problems.append(problem(None, None, None, message))
     if problems:
         raise _Refused(problems)
 
 
-def compile_task(request: dict[str, Any]) -> dict[str, Any]:
-    """Build and smoke-evaluate, then save the binary bundle and smoke it again as loaded.
+def _shown(result: tuple[str, Any]) -> str:
+    status, value = result
+    if status == "undefined":
+        text = "undefined"
+    elif status == "error":
+        text = f"an error ({value})"
+    else:
+        text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= _QUOTED else text[:_QUOTED] + "..."
 
-    The second round checks the very artifact the serving process will load.
+
+def differences(
+    compiled: Built,
+    loaded: Built,
+    entrypoints: Sequence[str],
+    inputs: Sequence[tuple[str, Any]],
+) -> list[dict[str, Any]]:
+    """Every (entrypoint, input) on which `loaded` answers otherwise than `compiled`.
+
+    Results are compared as JSON text (value, undefined, or error and its message), so
+    `1` and `1.0` or `true` and `1` differ. Each input is `(label, value)`, the label naming
+    it in the refusal (`smoke input #0`).
+    """
+    problems = []
+    for label, value in inputs:
+        for entrypoint in entrypoints:
+            expected = query(*compiled, entrypoint, value)
+            actual = query(*loaded, entrypoint, value)
+            if _canonical(expected) != _canonical(actual):
+                problems.append(
+                    problem(
+                        None,
+                        None,
+                        None,
+                        "the engine decides differently once this bundle is saved and loaded"
+                        f" (an engine defect): data.{entrypoint.replace('/', '.')} on {label}"
+                        f" gave {_shown(expected)} in memory and {_shown(actual)} loaded;"
+                        " see policies/README.md",
+                    )
+                )
+    return problems
+
+
+def _canonical(result: tuple[str, Any]) -> tuple[str, str]:
+    return result[0], json.dumps(result[1], sort_keys=True)
+
+
+def compile_task(request: dict[str, Any]) -> dict[str, Any]:
+    """Build and smoke-evaluate, save the artifact the PDP serves, load it again and prove it
+    decides like the build: every entrypoint on every smoke and compare input.
+
+    With `test_modules` (the policy with its `*_test.rego`), the Rego tests get the same
+    proof: that set is saved and loaded by the same path, and each test rule must give the
+    loaded form what it gives the build (`pdp.engine.testing` reports pass or fail). The
+    served artifact is left at `request["artifact"]` for the parent to carry to the server.
     """
     entrypoints: list[str] = request["entrypoints"]
-    inputs: list[Any] = request["smoke_inputs"]
-    builder, bundle = _build(request, entrypoints)
-    _smoke(builder, bundle, entrypoints, inputs, "compiled bundle")
-    try:
-        builder.save_bundle(request["artifact"], bundle, BundleFormat.Binary)
-        server = Interpreter()
-        loaded = server.load_bundle(request["artifact"], BundleFormat.Binary)
-    except RegoError as exc:
-        message = f"saving the compiled bundle failed: {parse_errors(str(exc), {})[0]['message']}"
-        raise _Refused([problem(None, None, None, message)]) from None
-    _smoke(server, loaded, entrypoints, inputs, "saved bundle")
+    smoke_inputs: list[Any] = request["smoke_inputs"]
+    artifact_format = artifact.check_format(request.get("artifact_format", artifact.SERVED_FORMAT))
+    compiled = _build(request, entrypoints)
+    _smoke(compiled, entrypoints, smoke_inputs)
+    loaded = _round_trip(compiled, Path(request["artifact"]), artifact_format)
+    inputs = [(f"smoke input #{n}", value) for n, value in enumerate(smoke_inputs)]
+    inputs += [(item["label"], item["input"]) for item in request.get("compare_inputs", [])]
+    problems = differences(compiled, loaded, entrypoints, inputs)
+    tests: list[str] = request.get("test_entrypoints", [])
+    if tests and not problems:
+        tested = _build({"modules": request["test_modules"], "data": request.get("data")}, tests)
+        with tempfile.TemporaryDirectory(prefix="pdp-tested-") as workdir:
+            tested_loaded = _round_trip(tested, Path(workdir, "bundle"), artifact_format)
+        problems = differences(tested, tested_loaded, tests, [("an empty input (a Rego test)", {})])
+    if problems:
+        raise _Refused(problems)
     return {"ok": True}
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pdp.engine import artifact
 from pdp.engine.errors import CompileError, Problem
 from pdp.engine.source import CompiledPolicy, PolicySource, entrypoint_path
 
@@ -36,7 +37,8 @@ def run_child(request: dict[str, Any], *, action: str, timeout: float) -> dict[s
     with tempfile.TemporaryDirectory(prefix="pdp-engine-") as workdir:
         request_path = Path(workdir, "request.json")
         result_path = Path(workdir, "result.json")
-        request = {**request, "result": str(result_path), "artifact": str(Path(workdir, "rbb"))}
+        artifact_dir = Path(workdir, "artifact")
+        request = {**request, "result": str(result_path), "artifact": str(artifact_dir)}
         request_path.write_text(json.dumps(request), encoding="utf-8")
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
@@ -65,9 +67,8 @@ def run_child(request: dict[str, Any], *, action: str, timeout: float) -> dict[s
         answer: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
         if not answer["ok"]:
             raise CompileError([Problem(**p) for p in answer["problems"]])
-        artifact = Path(request["artifact"])
-        if artifact.exists():
-            answer["artifact"] = artifact.read_bytes()
+        if artifact_dir.exists():
+            answer["artifact"] = artifact.read_files(artifact_dir)
         return answer
 
 
@@ -76,9 +77,21 @@ def compile_policy(
     entrypoints: Sequence[str],
     *,
     smoke_inputs: Sequence[dict[str, Any]] = ({},),
+    compare_inputs: Sequence[tuple[str, dict[str, Any]]] = (),
+    tests: tuple[PolicySource, Sequence[str]] | None = None,
     timeout: float = 60.0,
+    artifact_format: str = artifact.SERVED_FORMAT,
 ) -> CompiledPolicy:
-    """Compile and smoke-test `source` in a child; the serving process only loads the result."""
+    """Compile `source` in a child and return the artifact the serving process loads.
+
+    The child refuses the bundle when an entrypoint errors on a smoke input, or when the
+    saved-and-loaded artifact answers any entrypoint on any smoke input or `compare_inputs`
+    (`(label, input)`, e.g. the inputs of decision tables) otherwise than the in-memory
+    build. `tests` is the same policy with its test modules and its test entrypoints: each
+    test rule must also give the saved-and-loaded set what it gives the build.
+    `artifact_format` is a test seam: only the tests ask for "binary", to prove the
+    guard refuses the artifact of a defective round trip.
+    """
     paths = tuple(dict.fromkeys(entrypoint_path(e) for e in entrypoints))
     if not paths:
         raise ValueError("compile_policy needs at least one entrypoint")
@@ -90,6 +103,10 @@ def compile_policy(
             "data": source.data,
             "entrypoints": list(paths),
             "smoke_inputs": list(smoke_inputs),
+            "compare_inputs": [{"label": label, "input": value} for label, value in compare_inputs],
+            "artifact_format": artifact.check_format(artifact_format),
+            "test_modules": tests[0].modules if tests else {},
+            "test_entrypoints": [entrypoint_path(e) for e in tests[1]] if tests else [],
         },
         action="compiling",
         timeout=timeout,
@@ -98,5 +115,6 @@ def compile_policy(
         source=source,
         entrypoints=paths,
         artifact=answer["artifact"],
+        artifact_format=artifact_format,
         compile_seconds=time.perf_counter() - started,
     )

@@ -6,15 +6,16 @@ so per-thread interpreters evaluate in parallel on several cores.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import threading
 import weakref
+from pathlib import Path
 from typing import Any
 
-from regopy import BundleFormat, Interpreter
+from regopy import Interpreter
 
+from pdp.engine import artifact
 from pdp.engine.errors import CompileError, EvaluationError, Problem
 from pdp.engine.native import query
 from pdp.engine.source import CompiledPolicy, entrypoint_path
@@ -47,12 +48,12 @@ class Evaluator:
         self.compiled = compiled
         self.revision: str = compiled.revision
         self.entrypoints: tuple[str, ...] = compiled.entrypoints
-        # load_bundle reads a file; each thread loads its own copy of the bundle from it.
+        # load_bundle reads files; each thread loads its own copy of the bundle from them,
+        # by the same path the child proved decides like the compiled policy.
         workdir = tempfile.mkdtemp(prefix="pdp-bundle-")
         self._finalizer = weakref.finalize(self, shutil.rmtree, workdir, True)
-        self._artifact = os.path.join(workdir, "bundle.rbb")
-        with open(self._artifact, "wb") as handle:
-            handle.write(compiled.artifact)
+        self._artifact = Path(workdir, "artifact")
+        artifact.write_files(compiled.artifact, self._artifact)
         self._local = threading.local()
         try:
             self._thread_state()
@@ -63,11 +64,7 @@ class Evaluator:
     def _thread_state(self) -> tuple[Interpreter, Any]:
         state = getattr(self._local, "state", None)
         if state is None:
-            interpreter = Interpreter()
-            bundle = interpreter.load_bundle(self._artifact, BundleFormat.Binary)
-            if not bundle.ok():
-                raise RuntimeError("regopy rejected the bundle file")
-            state = self._local.state = (interpreter, bundle)
+            state = self._local.state = artifact.load(self._artifact, self.compiled.artifact_format)
         return state
 
     def evaluate(self, entrypoint: str, input: dict[str, Any]) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +23,14 @@ class PolicySource:
 
 @dataclass(frozen=True)
 class CompiledPolicy:
-    """A policy compiled and smoke-tested in a child process; `artifact` is the binary bundle."""
+    """A policy compiled in a child process and proven there to decide, once saved and loaded,
+    as it did in memory; `artifact` is that saved bundle's files (relative path -> bytes),
+    in `artifact_format` (see `pdp.engine.artifact`)."""
 
     source: PolicySource
     entrypoints: tuple[str, ...]
-    artifact: bytes
+    artifact: Mapping[str, bytes]
+    artifact_format: str
     compile_seconds: float
 
     @property

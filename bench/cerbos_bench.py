@@ -121,7 +121,7 @@ def measure_pdp(
 
 def _cell(figures: dict[str, Any] | None) -> str:
     if figures is None:
-        return "not measured | |"
+        return "not measured | -"
     return f"{figures['throughput']:,.0f} | {figures['p50_ms']:.1f} / {figures['p99_ms']:.1f} ms"
 
 
@@ -189,11 +189,10 @@ def main() -> int:
     try:
         binary = find_or_install(args.cerbos_cache)
         report["cerbos_version"] = version(binary)
-    except CerbosUnavailable as exc:
-        print(f"Cerbos not measured, only /decide: {exc}", file=sys.stderr)
-    else:
         subjects = directory_subjects(database_url)
         answers, report["cerbos"] = measure_cerbos(binary, subjects, database_url, workdir, args)
+    except CerbosUnavailable as exc:
+        print(f"Cerbos not measured, only /decide: {exc}", file=sys.stderr)
     for number, variant in enumerate(args.pdp_args):
         log = workdir / f"pdp-{number}.log"
         figures = measure_pdp(variant, answers, database_url, log, args)

@@ -63,7 +63,10 @@ def find_or_install(cache: Path) -> Path:
 
 def version(binary: Path) -> str:
     """`cerbos --version`'s first line: the version number."""
-    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise CerbosUnavailable(f"{binary} does not run: {exc}") from None
     return out.stdout.split()[0]
 
 

@@ -129,7 +129,8 @@ def print_table(report: dict[str, Any]) -> None:
     m, s = report["machine"], report["settings"]
     print(
         f"machine: {m['nproc']} cores ({m['cpu']}, {m['arch']}), Python {m['python']}, "
-        f"Cerbos {report['cerbos_version'] or 'not available'}, load average {m['load_average']}"
+        f"Cerbos {report['cerbos_version'] or 'not available'}, load average "
+        f"{m['load_average']} at the start, {report['load_average_end']} at the end"
     )
     print(
         f"wrk: {s['connections']} connections, {s['threads']} threads, "
@@ -203,6 +204,7 @@ def main() -> int:
                 for name, f in figures.items()
             }
         report["pdp"].append(run)
+    report["load_average_end"] = load.machine()["load_average"]
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -17,8 +17,14 @@ import pytest
 
 from bench import load
 from bench.cerbos_bench import refuse_if_apart, scenario_bodies
-from bench.cerbos_cases import ALICE, CASES, cerbos_answers, directory_subjects, pdp_answers
-from bench.cerbos_cases import cerbos_check as cerbos_request
+from bench.cerbos_cases import (
+    ALICE,
+    CASES,
+    cerbos_answers,
+    cerbos_check,
+    directory_subjects,
+    pdp_answers,
+)
 from bench.cerbos_server import DEFAULT_CACHE, PACKAGE, VERSION, binary_path, cerbos_server
 from bench.decide_bench import DECIDE_BODY
 from bench.pdp_server import import_demo_directory, pdp_server
@@ -77,7 +83,7 @@ def test_uncached_scenario_sends_a_new_resource_id_on_every_request(
 
 
 def test_cerbos_request_carries_the_directory_facts(subjects: dict[str, Any]) -> None:
-    check = cerbos_request(DECIDE_BODY, subjects[ALICE])
+    check = cerbos_check(DECIDE_BODY, subjects[ALICE])
     # Alice's roles come from her group (editor) and her company (viewer), none of her own.
     assert check["principal"] == {
         "id": ALICE,

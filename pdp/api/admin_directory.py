@@ -1,8 +1,9 @@
 """`/admin/v1/tenants/...`: the directory admin API (tenants, subjects, groups, companies,
 memberships and role bindings).
 
-Every successful write reloads the tenant in this replica's snapshot before responding, so the
-very next decision sees it; other replicas pick it up from the revision counters.
+Every successful write brings this replica's snapshot up to date before responding (only the
+subjects the write touched are reloaded), so the very next decision sees it; other replicas
+pick it up from the revision counters and the change log when they poll.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the request models of the generated
@@ -51,7 +52,7 @@ def _store(request: Request) -> DirectoryStore:
 
 def _written(request: Request, tenant_id: UUID | str) -> None:
     """Make this replica's snapshot show the write before the response goes out."""
-    services_of(request).snapshot.invalidate(str(tenant_id))
+    services_of(request).snapshot.refresh(str(tenant_id))
 
 
 # -- tenants ---------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The directory file: import and export of tenants as one YAML/JSON document (GitOps).
 
 Import makes every tenant the document lists match it exactly, in one transaction, and leaves
-other tenants alone. It changes only what differs, so importing the same file twice is a no-op
-that bumps no revision counter.
+other tenants alone. It changes only what differs (compared as sets, written in bulk: see
+`sync`), so importing the same file twice is a no-op that bumps no revision counter.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pdp.directory.rows import DirectoryReader
 from pdp.directory.schemas import (
     ClientCreate,
     CompanyCreate,
     GroupCreate,
     TenantCreate,
     TenantId,
+    TenantRead,
     TenantUpdate,
     UserCreate,
 )
@@ -37,6 +39,7 @@ from pdp.directory.store import (
     TenantState,
     canonical_tenant_id,
 )
+from pdp.directory.sync import plan_tenant
 from pdp.errors import InvalidRequest, NotFound, PDPError, Unprocessable
 
 # Sections of a tenant, in the order the document lists them.
@@ -46,10 +49,6 @@ SECTIONS: dict[str, Kind[Any]] = {
     "users": USER,
     "clients": CLIENT,
 }
-# Groups and users go before the companies they name; companies come before the users naming
-# them, and subjects before the groups listing them.
-_REMOVAL_ORDER = ("groups", "users", "clients", "companies")
-_APPLY_ORDER = ("companies", "users", "clients", "groups")
 
 
 class DocumentTenant(TenantCreate):
@@ -208,14 +207,14 @@ def export_document(
 
 
 def _sync_tenant_row(
-    tx: DirectoryTransaction, tenant: DocumentTenant, state: TenantState | None, where: str
+    tx: DirectoryTransaction, tenant: DocumentTenant, current: TenantRead | None, where: str
 ) -> str:
     desired = tenant.model_dump(include={"id", "name", "timezone", "attributes"})
     with _at(where):
-        if state is None:
+        if current is None:
             tx.create_tenant(TenantCreate.model_validate(desired))
             return "created"
-        if state.tenant.model_dump() == desired:
+        if current.model_dump() == desired:
             return "unchanged"
         del desired["id"]
         tx.update_tenant(tenant.id, TenantUpdate.model_validate(desired))
@@ -227,51 +226,27 @@ def import_document(store: DirectoryStore, doc: object) -> ImportReport:
     parsed = parse_document(doc)
     report = ImportReport()
     with store.transaction() as tx:
-        states = {tenant.id: tx.load_tenant(tenant.id) for tenant in parsed.tenants}
+        reader = DirectoryReader(tx.connection())
         # Tenants first, so that every later step finds its tenant.
         for t, tenant in enumerate(parsed.tenants):
-            outcome = _sync_tenant_row(tx, tenant, states[tenant.id], f"tenants[{t}]")
+            outcome = _sync_tenant_row(tx, tenant, reader.tenant(tenant.id), f"tenants[{t}]")
             _count(report, outcome, "tenants")
-        # Then every removal, in all tenants, before any creation: a subject may move from one
+        plans = [
+            plan_tenant(tx, tenant, f"tenants[{t}]") for t, tenant in enumerate(parsed.tenants)
+        ]
+        # Every removal, in all tenants, before any creation: a subject may move from one
         # listed tenant to another.
-        for section in _REMOVAL_ORDER:
-            for tenant in parsed.tenants:
-                state = states[tenant.id]
-                wanted = {item.id for item in getattr(tenant, section)}
-                for existing in getattr(state, section) if state else ():
-                    if existing.id not in wanted:
-                        tx.delete_object(SECTIONS[section], tenant.id, existing.id)
-                        _count(report, "deleted", section)
-        # Then creations and updates.
-        for section in _APPLY_ORDER:
-            kind = SECTIONS[section]
-            for t, tenant in enumerate(parsed.tenants):
-                state = states[tenant.id]
-                current = {item.id: item for item in getattr(state, section)} if state else {}
-                for i, item in enumerate(getattr(tenant, section)):
-                    with _at(f"tenants[{t}].{section}[{i}]"):
-                        outcome = _sync_object(tx, kind, tenant.id, item, current.get(item.id))
-                    _count(report, outcome, section)
+        for plan in plans:
+            plan.remove(tx.connection())
+        for plan in plans:
+            plan.apply(tx.connection())
+            if plan.changed:
+                tx.note(plan.tenant_id, plan.affected_subjects())
+            for section in SECTIONS:
+                for outcome in ("created", "updated", "deleted", "unchanged"):
+                    getattr(report, outcome)[section] += len(plan.ids(section, outcome))
         report.changed_tenants = sorted(tx.changed_tenants)
     return report
-
-
-def _sync_object(
-    tx: DirectoryTransaction,
-    kind: Kind[Any],
-    tenant_id: str,
-    desired: BaseModel,
-    existing: BaseModel | None,
-) -> str:
-    if existing is None:
-        tx.create_object(kind, tenant_id, desired)
-        return "created"
-    values = desired.model_dump()
-    if existing.model_dump(exclude={"tenant_id"}) == values:
-        return "unchanged"
-    del values["id"]
-    tx.update_object(kind, tenant_id, desired.id, kind.update.model_validate(values))  # type: ignore[attr-defined]
-    return "updated"
 
 
 def _count(report: ImportReport, outcome: str, section: str) -> None:

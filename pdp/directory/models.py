@@ -100,3 +100,22 @@ class DirectoryRevision(SQLModel, table=True):
 
     tenant_id: str = Field(primary_key=True, max_length=36)
     revision: int = Field(default=0)
+
+
+class DirectoryChange(SQLModel, table=True):
+    """What one write changed in a tenant, so a replica catches up on just those subjects.
+
+    Every write adds at least one row per changed tenant, with the tenant's new revision:
+    `scope` "subject" names a user or client whose facts may have changed, "tenant" only the
+    tenant row, "all" the whole tenant (created, deleted, or too much to list). Revisions
+    missing from the log (pruned) make a replica reload the whole tenant.
+    """
+
+    __tablename__ = "directory_changes"
+    __table_args__ = (Index("ix_directory_changes_tenant_revision", "tenant_id", "revision"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(max_length=36)
+    revision: int
+    scope: str = Field(max_length=8)
+    subject_id: str = Field(default="", max_length=256)

@@ -1,35 +1,41 @@
 """The policy information point: an in-memory snapshot of the directory.
 
 Decisions must not wait on the database, so every tenant is loaded into immutable facts and
-looked up by subject id in O(1). A reload builds a complete new view of one tenant and swaps it
-in with a single assignment, so a reader sees either the old tenant or the new one, never a mix.
-Reloads are serialized by a lock; lookups take no lock.
+looked up by subject id in O(1). A write changes only the subjects whose facts it touches: the
+snapshot catches up from the store's change log and replaces just those subjects' facts, each
+with one assignment, so a reader sees a subject's old facts or its new ones, never a mix. A
+tenant created, deleted or too far behind is loaded whole and swapped in at once. The tenant's
+revision moves only after its facts are in place. Updates are serialized by a lock; lookups
+take no lock.
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 import threading
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from pdp.directory.store import DirectoryStore, TenantState, canonical_tenant_id
+from pdp.directory.rows import DirectoryReader, TenantRows
+from pdp.directory.store import DirectoryStore, canonical_tenant_id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupFacts:
     id: str
     roles: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompanyFacts:
     id: str
     roles: tuple[str, ...]
     attributes: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TenantInfo:
     id: str
     name: str
@@ -37,7 +43,7 @@ class TenantInfo:
     attributes: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SubjectFacts:
     """What the directory knows about one user or client, resolved for the policy."""
 
@@ -66,45 +72,70 @@ class SubjectFacts:
         }
 
 
-@dataclass(frozen=True)
+@dataclass
 class _TenantView:
+    """One tenant as served: `subjects` entries are replaced one by one as subjects change."""
+
     info: TenantInfo
     subjects: dict[str, SubjectFacts]
 
 
-def _build_view(state: TenantState) -> _TenantView:
-    tenant = state.tenant
+class _Interner:
+    """Shares equal role tuples and strings between subjects: at 100,000 users most roles,
+    company ids and type names repeat."""
+
+    def __init__(self) -> None:
+        self._tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def roles(self, roles: list[str]) -> tuple[str, ...]:
+        if not roles:
+            return ()
+        key = tuple(sorted(roles))
+        shared = self._tuples.get(key)
+        if shared is None:
+            shared = self._tuples[key] = tuple(sys.intern(role) for role in key)
+        return shared
+
+
+def _build_subjects(tenant_id: str, rows: TenantRows) -> dict[str, SubjectFacts]:
+    """Resolved facts of the subjects in `rows`: one GroupFacts per group and one
+    CompanyFacts per company, shared by every subject that has it. Memberships come ordered
+    by group, so each subject's groups are in id order."""
+    interner = _Interner()
+    roles: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for subject_type, subject_id, role in rows.bindings:
+        roles[(subject_type, subject_id)].append(role)
     companies = {
-        c.id: CompanyFacts(id=c.id, roles=tuple(c.roles), attributes=c.attributes)
-        for c in state.companies
+        company_id: CompanyFacts(
+            id=company_id, roles=interner.roles(roles[("company", company_id)]), attributes=attrs
+        )
+        for company_id, attrs in rows.companies
     }
-    groups_of: dict[str, list[GroupFacts]] = {}
-    for group in state.groups:
-        facts = GroupFacts(id=group.id, roles=tuple(group.roles))
-        for member in group.members:
-            groups_of.setdefault(member, []).append(facts)
+    group_facts: dict[str, GroupFacts] = {}
+    groups_of: dict[str, list[GroupFacts]] = defaultdict(list)
+    for group_id, subject_id in rows.memberships:
+        facts = group_facts.get(group_id)
+        if facts is None:
+            facts = GroupFacts(id=group_id, roles=interner.roles(roles[("group", group_id)]))
+            group_facts[group_id] = facts
+        groups_of[subject_id].append(facts)
     subjects: dict[str, SubjectFacts] = {}
-    for subject_type, entries in (("user", state.users), ("client", state.clients)):
-        for entry in entries:
-            company_id = getattr(entry, "company", None)
-            subjects[entry.id] = SubjectFacts(
-                id=entry.id,
-                type=subject_type,
-                tenant_id=tenant.id,
-                roles=tuple(entry.roles),
-                groups=tuple(sorted(groups_of.get(entry.id, ()), key=lambda g: g.id)),
-                company=companies.get(company_id) if company_id else None,
-                attributes=entry.attributes,
-                email=getattr(entry, "email", None),
-            )
-    info = TenantInfo(
-        id=tenant.id, name=tenant.name, timezone=tenant.timezone, attributes=tenant.attributes
-    )
-    return _TenantView(info=info, subjects=subjects)
+    for subject_id, subject_type, email, company_id, attributes in rows.subjects:
+        subjects[subject_id] = SubjectFacts(
+            id=subject_id,
+            type=sys.intern(subject_type),
+            tenant_id=tenant_id,
+            roles=interner.roles(roles.get((subject_type, subject_id), [])),
+            groups=tuple(groups_of.get(subject_id, ())),
+            company=companies.get(company_id) if company_id else None,
+            attributes=attributes,
+            email=email,
+        )
+    return subjects
 
 
 class DirectorySnapshot:
-    """Thread-safe, per-tenant immutable views of the directory, refreshed on demand."""
+    """Thread-safe, per-tenant views of the directory, kept up to date from the change log."""
 
     def __init__(self, store: DirectoryStore) -> None:
         self._store = store
@@ -124,7 +155,8 @@ class DirectorySnapshot:
 
     def tenant_revision(self, tenant_id: str) -> int:
         """The revision of the tenant view served now; it changes with any fact of the tenant,
-        so it can key anything derived from that tenant's facts (e.g. cached decisions)."""
+        so it can key anything derived from that tenant's facts (e.g. cached decisions).
+        It moves only after the new facts are in place: read it before the facts."""
         return self._revisions.get(tenant_id, 0)
 
     def tenant(self, tenant_id: str) -> TenantInfo | None:
@@ -136,53 +168,92 @@ class DirectorySnapshot:
         return list(view.subjects.values()) if view is not None else []
 
     def invalidate(self, tenant_id: str | None = None) -> None:
-        """Reload one tenant (or every tenant) from the store now, before returning."""
-        with self._lock:
-            revisions = self._store.revisions()
+        """Load one tenant (or every tenant) whole from the store now, before returning."""
+        with self._lock, self._store.reader() as reader:
             if tenant_id is not None:
                 tenant_id = canonical_tenant_id(tenant_id)
-                self._reload(tenant_id, revisions.get(tenant_id, 0))
+                self._reload(reader, tenant_id, reader.revision(tenant_id))
                 return
-            existing = set(self._store.tenant_ids())
-            for target in sorted(existing | set(self._tenants)):
-                self._reload(target, revisions.get(target, 0))
+            revisions = reader.revisions()
+            for target in sorted(set(reader.tenant_ids()) | set(self._tenants)):
+                self._reload(reader, target, revisions.get(target, 0))
             # Tenants deleted before we looked: remember their revision, nothing to load.
             for target, revision in revisions.items():
                 self._revisions.setdefault(target, revision)
 
+    def refresh(self, tenant_id: str) -> bool:
+        """Catch up with the store on one tenant now (after a write through this replica, so
+        the next decision sees it). Returns whether anything changed."""
+        tenant_id = canonical_tenant_id(tenant_id)
+        with self._lock, self._store.reader() as reader:
+            return self._catch_up(reader, tenant_id, reader.revision(tenant_id))
+
     def refresh_if_changed(self) -> list[str]:
-        """Reload the tenants whose revision in the store differs from the loaded one (changed,
-        created or deleted elsewhere, e.g. by another replica). Returns their ids."""
-        with self._lock:
-            revisions = self._store.revisions()
+        """Catch up on the tenants whose revision in the store differs from the served one
+        (changed, created or deleted elsewhere, e.g. by another replica). Returns their ids."""
+        with self._lock, self._store.reader() as reader:
+            revisions = reader.revisions()
             stale = sorted(
                 tenant_id
                 for tenant_id in set(revisions) | set(self._revisions)
                 if revisions.get(tenant_id, 0) != self._revisions.get(tenant_id, 0)
             )
             for tenant_id in stale:
-                self._reload(tenant_id, revisions.get(tenant_id, 0))
+                self._catch_up(reader, tenant_id, revisions.get(tenant_id, 0))
             return stale
 
-    def _reload(self, tenant_id: str, known_revision: int) -> None:
-        """Swap in a fresh view of the tenant (caller holds the lock).
+    def _catch_up(self, reader: DirectoryReader, tenant_id: str, revision: int) -> bool:
+        """Apply the logged changes since the served revision, or reload the tenant whole
+        when the log cannot say what changed (caller holds the lock)."""
+        known = self._revisions.get(tenant_id, 0)
+        if revision == known:
+            return False
+        view = self._tenants.get(tenant_id)
+        changes = reader.changes_since(tenant_id, known) if view is not None else []
+        logged = {change.revision for change in changes}
+        if (
+            view is None
+            or logged != set(range(known + 1, revision + 1))
+            or any(change.scope == "all" for change in changes)
+        ):
+            self._reload(reader, tenant_id, revision)
+            return True
+        tenant = reader.tenant(tenant_id)
+        if tenant is None:
+            self._reload(reader, tenant_id, revision)
+            return True
+        subject_ids = {c.subject_id for c in changes if c.scope == "subject"}
+        fresh = _build_subjects(tenant_id, reader.tenant_rows(tenant_id, subject_ids))
+        view.info = TenantInfo(tenant.id, tenant.name, tenant.timezone, tenant.attributes)
+        for subject_id in subject_ids:
+            facts = fresh.get(subject_id)
+            if facts is not None:
+                view.subjects[subject_id] = facts
+                self._owner[subject_id] = tenant_id
+            else:
+                view.subjects.pop(subject_id, None)
+                if self._owner.get(subject_id) == tenant_id:
+                    del self._owner[subject_id]
+        self._revisions[tenant_id] = revision
+        return True
 
-        `known_revision` was read before the load, so if the tenant is gone the recorded
-        revision can only be older than the truth, which makes the next poll reload again.
+    def _reload(self, reader: DirectoryReader, tenant_id: str, known_revision: int) -> None:
+        """Swap in a fresh view of the whole tenant (caller holds the lock).
+
+        `known_revision` was read in the same transaction as the rows, so it matches them.
         """
-        state = self._store.load_tenant(tenant_id)
+        tenant = reader.tenant(tenant_id)
         old = self._tenants.get(tenant_id)
-        if state is None:
+        if tenant is None:
             self._tenants.pop(tenant_id, None)
-            self._revisions[tenant_id] = known_revision
             new_subjects: dict[str, SubjectFacts] = {}
         else:
-            view = _build_view(state)
-            self._tenants[tenant_id] = view
-            self._revisions[tenant_id] = state.revision
-            new_subjects = view.subjects
+            new_subjects = _build_subjects(tenant.id, reader.tenant_rows(tenant.id))
+            info = TenantInfo(tenant.id, tenant.name, tenant.timezone, tenant.attributes)
+            self._tenants[tenant_id] = _TenantView(info=info, subjects=new_subjects)
         for subject_id in new_subjects:
             self._owner[subject_id] = tenant_id
         for subject_id in old.subjects if old is not None else ():
             if subject_id not in new_subjects and self._owner.get(subject_id) == tenant_id:
                 del self._owner[subject_id]
+        self._revisions[tenant_id] = known_revision

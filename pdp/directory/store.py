@@ -13,14 +13,14 @@ import binascii
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, create_engine, delete, event, select, tuple_, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from sqlalchemy.sql import Select
 
 from pdp.directory.models import (
     Company,
+    DirectoryChange,
     DirectoryRevision,
     Group,
     GroupMember,
@@ -36,6 +37,7 @@ from pdp.directory.models import (
     Subject,
     Tenant,
 )
+from pdp.directory.rows import DirectoryReader
 from pdp.directory.schemas import (
     ClientCreate,
     ClientRead,
@@ -63,8 +65,21 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 _TABLES = [
     model.__table__  # type: ignore[attr-defined]
-    for model in (Tenant, Company, Subject, Group, GroupMember, RoleBinding, DirectoryRevision)
+    for model in (
+        Tenant,
+        Company,
+        Subject,
+        Group,
+        GroupMember,
+        RoleBinding,
+        DirectoryRevision,
+        DirectoryChange,
+    )
 ]
+# A write touching more subjects than this logs "reload the whole tenant" instead of each one.
+MAX_LOGGED_SUBJECTS = 5000
+# Revisions of change log kept per tenant; a replica further behind reloads the whole tenant.
+CHANGE_LOG_REVISIONS = 1000
 # Serializes schema creation when several replicas start at once on a fresh PostgreSQL.
 _SCHEMA_LOCK_KEY = 0x5D1D12EC7
 
@@ -254,7 +269,40 @@ class DirectoryTransaction:
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self.changed_tenants: set[str] = set()
+        # tenant -> the users and clients whose facts may have changed; None: all of them.
+        self._changes: dict[str, set[str] | None] = {}
+
+    def connection(self) -> Connection:
+        """The transaction's connection, for set-based statements (the directory file)."""
+        return self._session.connection()
+
+    @property
+    def changed_tenants(self) -> set[str]:
+        return set(self._changes)
+
+    def note(self, tenant_id: str, subject_ids: Iterable[str] = ()) -> None:
+        """Record that the tenant changed, and which of its subjects' facts did."""
+        listed = self._changes.setdefault(tenant_id, set())
+        if listed is not None:
+            listed.update(subject_ids)
+
+    def note_all(self, tenant_id: str) -> None:
+        self._changes[tenant_id] = None
+
+    def affected_subjects(self, kind: Kind[Any], tenant_id: str, object_id: str) -> list[str]:
+        """The users and clients whose facts include this object: itself, a group's members,
+        a company's users."""
+        if kind.is_subject:
+            return [object_id]
+        if kind is GROUP:
+            stmt = select(GroupMember.subject_id).where(
+                GroupMember.tenant_id == tenant_id, GroupMember.group_id == object_id
+            )
+        else:
+            stmt = select(Subject.id).where(
+                Subject.tenant_id == tenant_id, Subject.company == object_id
+            )
+        return list(self._session.execute(stmt).scalars())
 
     # -- tenants ---------------------------------------------------------------------------
 
@@ -271,7 +319,7 @@ class DirectoryTransaction:
         )
         self._session.add(row)
         self._session.flush()
-        self.changed_tenants.add(tenant_id)
+        self.note_all(tenant_id)
         return _tenant_read(row)
 
     def update_tenant(self, tenant_id: str, data: TenantUpdate) -> TenantRead:
@@ -282,7 +330,7 @@ class DirectoryTransaction:
         for field, value in changes.items():
             setattr(row, field, value)
         self._session.flush()
-        self.changed_tenants.add(row.id)
+        self.note(row.id)
         return _tenant_read(row)
 
     def delete_tenant(self, tenant_id: str) -> None:
@@ -290,7 +338,7 @@ class DirectoryTransaction:
         row = self._tenant_row(tenant_id)
         self._session.execute(delete(Tenant).where(Tenant.id == row.id))
         self._session.expunge_all()
-        self.changed_tenants.add(row.id)
+        self.note_all(row.id)
 
     # -- users, clients, groups, companies -------------------------------------------------
 
@@ -312,7 +360,7 @@ class DirectoryTransaction:
         self._set_roles(kind, tenant, object_id, data.roles)  # type: ignore[attr-defined]
         if members is not None:
             self._set_members(tenant, object_id, members)
-        self.changed_tenants.add(tenant)
+        self.note(tenant, self.affected_subjects(kind, tenant, object_id))
         return self.get_object(kind, tenant, object_id)
 
     def update_object(
@@ -323,6 +371,7 @@ class DirectoryTransaction:
         row = self._object_row(kind, tenant, object_id)
         changes = data.model_dump(exclude_unset=True)
         self._check_references(tenant, changes.get("company"), changes.get("members"))
+        self.note(tenant, self.affected_subjects(kind, tenant, object_id))
         for field in kind.fields:
             if field in changes:
                 setattr(row, field, changes[field])
@@ -331,7 +380,7 @@ class DirectoryTransaction:
             self._set_roles(kind, tenant, object_id, changes["roles"])
         if "members" in changes:
             self._set_members(tenant, object_id, changes["members"])
-        self.changed_tenants.add(tenant)
+            self.note(tenant, changes["members"])
         return self.get_object(kind, tenant, object_id)
 
     def delete_object(self, kind: Kind[Any], tenant_id: str, object_id: str) -> None:
@@ -339,6 +388,7 @@ class DirectoryTransaction:
         users are detached from it (they keep existing, without the company's roles)."""
         tenant = self._tenant_row(tenant_id).id
         self._object_row(kind, tenant, object_id)
+        self.note(tenant, self.affected_subjects(kind, tenant, object_id))
         session = self._session
         if kind is COMPANY:
             session.execute(
@@ -356,7 +406,6 @@ class DirectoryTransaction:
         stmt = delete(kind.model).where(kind.model.tenant_id == tenant, kind.model.id == object_id)
         session.execute(stmt)
         session.expunge_all()
-        self.changed_tenants.add(tenant)
 
     # -- group members ---------------------------------------------------------------------
 
@@ -372,7 +421,7 @@ class DirectoryTransaction:
             raise Conflict(f"{subject_id!r} is already a member of group {group_id!r}")
         self._session.add(GroupMember(tenant_id=tenant, group_id=group_id, subject_id=subject_id))
         self._session.flush()
-        self.changed_tenants.add(tenant)
+        self.note(tenant, [subject_id])
         return MemberRead(group_id=group_id, subject_id=subject_id, subject_type=subject.type)
 
     def remove_member(self, tenant_id: str, group_id: str, subject_id: str) -> None:
@@ -383,7 +432,7 @@ class DirectoryTransaction:
             raise NotFound(f"{subject_id!r} is not a member of group {group_id!r}")
         self._session.delete(member)
         self._session.flush()
-        self.changed_tenants.add(tenant)
+        self.note(tenant, [subject_id])
 
     # -- role bindings ---------------------------------------------------------------------
 
@@ -409,7 +458,7 @@ class DirectoryTransaction:
         row = RoleBinding(id=str(uuid.uuid4()), tenant_id=tenant, **data.model_dump())
         self._session.add(row)
         self._session.flush()
-        self.changed_tenants.add(tenant)
+        self.note(tenant, self.affected_subjects(KINDS[data.subject_type], tenant, data.subject_id))
         return RoleBindingRead.model_validate(row, from_attributes=True)
 
     def delete_role_binding(self, tenant_id: str, binding_id: str) -> None:
@@ -417,9 +466,9 @@ class DirectoryTransaction:
         row = self._session.get(RoleBinding, binding_id)
         if row is None or row.tenant_id != tenant:
             raise NotFound(f"role binding {binding_id!r} not found in tenant {tenant}")
+        self.note(tenant, self.affected_subjects(KINDS[row.subject_type], tenant, row.subject_id))
         self._session.delete(row)
         self._session.flush()
-        self.changed_tenants.add(tenant)
 
     def load_tenant(self, tenant_id: str) -> TenantState | None:
         tenant_id = canonical_tenant_id(tenant_id)
@@ -544,17 +593,36 @@ class DirectoryTransaction:
 
     def bump_revisions(self) -> None:
         """Bump the counter of every changed tenant (sorted, so concurrent writers never
-        deadlock on each other's rows)."""
+        deadlock on each other's rows) and log what changed under the new revision."""
         dialect = self._session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        for tenant_id in sorted(self.changed_tenants):
+        for tenant_id in sorted(self._changes):
             stmt = insert(DirectoryRevision).values(tenant_id=tenant_id, revision=1)
-            self._session.execute(
+            revision = self._session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["tenant_id"],
                     set_={"revision": DirectoryRevision.revision + 1},
-                )
+                ).returning(DirectoryRevision.revision)
+            ).scalar_one()
+            self._log_change(tenant_id, revision, self._changes[tenant_id])
+
+    def _log_change(self, tenant_id: str, revision: int, subjects: set[str] | None) -> None:
+        if subjects is None or len(subjects) > MAX_LOGGED_SUBJECTS:
+            rows = [{"scope": "all", "subject_id": ""}]
+        elif subjects:
+            rows = [{"scope": "subject", "subject_id": s} for s in sorted(subjects)]
+        else:
+            rows = [{"scope": "tenant", "subject_id": ""}]
+        for row in rows:
+            row.update(tenant_id=tenant_id, revision=revision)
+        table = DirectoryChange.__table__  # type: ignore[attr-defined]
+        self._session.execute(table.insert(), rows)
+        self._session.execute(
+            delete(DirectoryChange).where(
+                DirectoryChange.tenant_id == tenant_id,
+                DirectoryChange.revision <= revision - CHANGE_LOG_REVISIONS,
             )
+        )
 
 
 class DirectoryStore:
@@ -594,6 +662,12 @@ class DirectoryStore:
             raise Conflict(
                 "the change conflicts with the current directory (a concurrent write?)"
             ) from exc
+
+    @contextmanager
+    def reader(self) -> Iterator[DirectoryReader]:
+        """Bulk reads of one consistent state of the store, for the snapshot."""
+        with self._load_engine.connect() as connection, connection.begin():
+            yield DirectoryReader(connection)
 
     @contextmanager
     def _read(self, engine: Engine | None = None) -> Iterator[Session]:

@@ -120,6 +120,10 @@ class BundleService:
 
     def _validate(self, source: PolicySource, serving: PolicySource) -> None:
         """Run the bundle's own tests, then compile and smoke-test what replicas will serve."""
+        from pdp.policytest.lint import static_refusal  # policytest reaches back to services
+
+        if (static := static_refusal(source)) is not None:
+            raise refused(static)
         try:
             failures = [t for t in run_rego_tests(source) if not t.passed]
         except CompileError as exc:

@@ -12,9 +12,10 @@ from pdp.cli.common import CommandError, emit
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="compile policy sets and report every problem (exit 2 on any)",
+        help="compile policy sets and report every problem (exit 2 on any error)",
         description="Compiles in a child process, so a policy that crashes the engine is "
-        "reported, not fatal. Fast enough for a pre-commit hook.",
+        "reported, not fatal. Warnings (valid OPA this engine mishandles) are printed and do "
+        "not change the exit code. Fast enough for a pre-commit hook.",
     )
     parser.add_argument(
         "paths", nargs="*", type=Path, help="policy directories or bundles (default policies/)"
@@ -37,13 +38,21 @@ def run(args: argparse.Namespace) -> int:
     entrypoint = args.entrypoint or Settings.from_env().decision_entrypoint
     results = [check_path(path, entrypoint=entrypoint) for path in paths]
     problems = [p for r in results for p in r.problems]
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = len(problems) - len(errors)
     seconds = sum(r.seconds for r in results)
     if args.json:
         emit(
             {
-                "ok": not problems,
+                "ok": not errors,
                 "problems": [
-                    {"file": p.file, "line": p.line, "col": p.col, "message": p.message}
+                    {
+                        "file": p.file,
+                        "line": p.line,
+                        "col": p.col,
+                        "severity": p.severity,
+                        "message": p.message,
+                    }
                     for p in problems
                 ],
                 "modules": sum(r.modules for r in results),
@@ -57,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
             message = " ".join(str(problem).split("\n"))
             print(message, file=sys.stdout)
         modules = sum(r.modules for r in results)
-        verdict = f"{len(problems)} problem(s)" if problems else "ok"
+        verdict = f"{len(errors)} problem(s)" if errors else "ok"
+        if warnings:
+            verdict += f", {warnings} warning(s)"
         print(f"{verdict}: {modules} modules checked in {seconds:.2f} s")
-    return 2 if problems else 0
+    return 2 if errors else 0

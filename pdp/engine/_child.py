@@ -9,6 +9,8 @@ the parent captures and ignores.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import tempfile
 import time
@@ -197,18 +199,64 @@ def test_task(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "results": results}
 
 
+def _compile_in_fork(request: dict[str, Any], entrypoints: list[str]) -> list[dict[str, Any]]:
+    """Compile `entrypoints` in a forked copy of this process: its problems, or the crash's.
+
+    rego-cpp aborts while compiling some valid test constructs (`with input as` over rules
+    that call functions); the fork keeps that from losing the rest of the check.
+    """
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        try:
+            _build(request, entrypoints)
+            found: list[dict[str, Any]] = []
+        except _Refused as exc:
+            found = exc.problems
+        except RegoError as exc:
+            found = parse_errors(str(exc), request["modules"])
+        with os.fdopen(writer, "w", encoding="utf-8") as pipe:
+            json.dump(found, pipe)
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, encoding="utf-8") as pipe:
+        answer = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        name = signal.Signals(os.WTERMSIG(status)).name
+        message = (
+            f"compiling the policy set with its tests crashed the engine ({name}): the rest"
+            " was checked without the modules that hold tests, and `pdp test` will fail"
+        )
+        return [{**problem(None, None, None, message), "severity": "warning"}]
+    return json.loads(answer)
+
+
 def check_task(request: dict[str, Any]) -> dict[str, Any]:
     """Compile every rule and evaluate each (tests, marked `skip`, aside) with an empty input.
 
     rego-cpp only resolves what an entrypoint reaches, and reports an unknown function only
     when it is called, so every rule is an entrypoint and each is evaluated once. The decision
     entrypoint, when the policy has one, is also evaluated with the PDP's smoke input.
-    Problems are collected, not raised: a check reports all of them.
+    Valid tests can abort rego-cpp's compiler (`with input as` over rules that call
+    functions), so everything is first compiled in a fork; if that crashed, the modules that
+    hold tests are left out of the rest of the check. Problems are collected, not raised.
     """
     rules: list[dict[str, Any]] = request["rules"]
-    interpreter, bundle = _build(request, [r["entrypoint"] for r in rules])
-    problems = []
-    for rule in (r for r in rules if not r["skip"]):
+    problems = _compile_in_fork(request, [r["entrypoint"] for r in rules])
+    if any(p.get("severity") == "warning" for p in problems):
+        test_files = {r["file"] for r in rules if r["skip"]}
+        modules = {f: t for f, t in request["modules"].items() if f not in test_files}
+        request = {**request, "modules": modules}
+        rules = [r for r in rules if r["file"] not in test_files]
+    elif problems:
+        return {"ok": False, "problems": problems}
+    checked = [r for r in rules if not r["skip"]]
+    if not checked:
+        return {"ok": not problems, "problems": problems}
+    interpreter, bundle = _build(request, [r["entrypoint"] for r in checked])
+    for rule in checked:
         inputs = [{}] + ([request["smoke_input"]] if rule.get("smoke") else [])
         for number, rule_input in enumerate(inputs):
             status, detail = query(interpreter, bundle, rule["entrypoint"], rule_input)

@@ -12,16 +12,21 @@ class EngineError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a policy, located as precisely as the engine reports it."""
+    """One thing wrong with a policy, located as precisely as the engine reports it.
+
+    A "warning" (valid OPA this engine may mishandle) is reported without refusing anything.
+    """
 
     file: str | None
     line: int | None
     col: int | None
     message: str
+    severity: str = "error"
 
     def __str__(self) -> str:
         where = ":".join(str(part) for part in (self.file, self.line, self.col) if part is not None)
-        return f"{where}: {self.message}" if where else self.message
+        message = f"warning: {self.message}" if self.severity == "warning" else self.message
+        return f"{where}: {message}" if where else message
 
 
 class CompileError(EngineError):

@@ -96,7 +96,8 @@ def test_json_output(capsys) -> None:
     report = json.loads("\n".join(lines))
     assert code == 2 and report["ok"] is False and report["modules"] == 3
     first = report["problems"][0]
-    assert set(first) == {"file", "line", "col", "message"}
+    assert set(first) == {"file", "line", "col", "severity", "message"}
+    assert first["severity"] == "error"
 
 
 def test_missing_path_is_one_line(capsys) -> None:
@@ -119,8 +120,63 @@ def test_valid_rego_raises_no_static_problem(text) -> None:
     assert scan_source(PolicySource(modules=modules)) == []
 
 
-def test_whole_input_replacement_is_flagged() -> None:
-    text = "package a_test\nimport rego.v1\ntest_x if {\n  data.a.p with input as {}\n}\n"
-    problems = scan_source(PolicySource(modules={"a_test.rego": text}))
-    assert [(p.line, p.col) for p in problems] == [(4, 12)]
-    assert "with input.subject as" in problems[0].message
+OPA_STYLE_SUITE = {
+    "p.rego": 'package p\n\nimport rego.v1\n\nallow if input.role == "admin"\n',
+    "p_test.rego": "package p_test\n\nimport rego.v1\n\n"
+    'test_admin if {\n\tdata.p.allow with input as {"role": "admin"}\n}\n\n'
+    'test_viewer if {\n\tnot data.p.allow with input as {"role": "viewer"}\n}\n\n'
+    "test_nobody if {\n\tnot data.p.allow with input as {}\n}\n",
+}
+
+
+def write(directory: Path, modules: dict[str, str]) -> Path:
+    for name, text in modules.items():
+        (directory / name).write_text(text)
+    return directory
+
+
+def test_an_opa_style_suite_replacing_the_whole_input_is_clean(tmp_path, capsys) -> None:
+    code, lines, _ = check(capsys, str(write(tmp_path, OPA_STYLE_SUITE)), "--entrypoint", "p.allow")
+    assert code == 0 and lines[0].startswith("ok: 2 modules checked in ")
+
+
+def test_warnings_are_printed_and_keep_the_exit_code(tmp_path, capsys) -> None:
+    modules = {
+        **OPA_STYLE_SUITE,
+        "p.rego": "package p\n\nimport rego.v1\n\nallow if count(input.role) > 0\n",
+    }
+    code, lines, _ = check(capsys, str(write(tmp_path, modules)), "--entrypoint", "p.allow")
+    assert code == 0
+    warned = [line for line in lines if ": warning: `with input as" in line]
+    assert [line.split(": warning:")[0] for line in warned] == [
+        f"{tmp_path}/p_test.rego:6:15",
+        f"{tmp_path}/p_test.rego:10:19",
+        f"{tmp_path}/p_test.rego:14:19",
+    ]
+    assert lines[-1].startswith("ok, 4 warning(s): 2 modules checked in ")
+    code, lines, _ = check(capsys, str(tmp_path), "--entrypoint", "p.allow", "--json")
+    report = json.loads("\n".join(lines))
+    assert code == 0 and report["ok"] is True
+    assert {p["severity"] for p in report["problems"]} == {"warning"}
+
+
+def test_v0_is_an_error_with_opas_message(tmp_path, capsys) -> None:
+    (tmp_path / "p.rego").write_text("package authz\n\ndecision := {}\n\nallow {\n\ttrue\n}\n")
+    code, lines, _ = check(capsys, str(tmp_path))
+    assert code == 2
+    assert lines[0].startswith(
+        f"{tmp_path}/p.rego:5:1: rego_parse_error: `if` keyword is required before rule body"
+    )
+
+
+def test_unsupported_constructs_say_so_instead_of_the_raw_engine_error(tmp_path, capsys) -> None:
+    (tmp_path / "p.rego").write_text(
+        "package authz\n\nimport rego.v1\n\ndecision := {}\n\n"
+        'tags := concat(",", [input.tags[_], "y"])\n\n'
+        "q if input.a\n\np if not q with input.a as false\n"
+    )
+    code, lines, _ = check(capsys, str(tmp_path))
+    assert code == 2
+    assert len(lines) == 3, lines
+    assert lines[0].startswith(f"{tmp_path}/p.rego:7:33: `_` inside a collection: valid OPA")
+    assert lines[1].startswith(f"{tmp_path}/p.rego:11:6: `if not ... with`: valid OPA")

@@ -1,0 +1,253 @@
+"""Each regopy 1.5.2 defect `pdp check` reports, held by its minimal case (policies/README.md).
+
+Every defect test runs the minimal Rego in regopy, in the engine's child process, and
+asserts the defect is still there and the rewrite the scan suggests works; where OPA's own
+engine is installed, the same Rego is run there too. An engine upgrade that fixes or changes
+a defect fails here, and the scan (and the README) must follow.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pdp.engine import CompileError, PolicySource, run_rego_tests
+from pdp.policytest.check import scan_source
+
+try:
+    import opa_bindings
+except ImportError:  # the OPA side is skipped, saying so, where OPA is missing
+    opa_bindings = None
+
+needs_opa = pytest.mark.skipif(opa_bindings is None, reason="OPA's engine is not installed")
+
+# A rule that calls a built-in (`count`), and one that calls nothing.
+POLICY = """package p
+
+import rego.v1
+
+calls if count(input.xs) > 0
+
+plain if input.a
+"""
+
+
+TEST_HEADER = "package p_test\n\nimport rego.v1\n\n"
+
+
+def suite(tests: str) -> dict[str, str]:
+    return {"p.rego": POLICY, "p_test.rego": TEST_HEADER + tests}
+
+
+def regopy(tests: str) -> dict[str, bool]:
+    """Which tests pass in regopy; CompileError when the engine refuses or crashes."""
+    results = run_rego_tests(PolicySource(modules=suite(tests)))
+    return {r.name: r.passed for r in results}
+
+
+def opa(tests: str) -> dict[str, bool]:
+    engine = opa_bindings.OpaEngine()
+    for name, text in suite(tests).items():
+        engine.add_policy(name, text)
+    passed = {}
+    for name in (line.split()[0] for line in tests.splitlines() if line.startswith("test_")):
+        try:
+            passed[name] = engine.eval_document(f"p_test.{name}") is True
+        except opa_bindings.OpaUndefinedError:
+            passed[name] = False
+    return passed
+
+
+def scanned(tests: str) -> list[tuple[int, int, str]]:
+    """(line, col, severity) of each problem, lines counted in `tests`."""
+    header = TEST_HEADER.count("\n")
+    problems = scan_source(PolicySource(modules=suite(tests)))
+    return [(p.line - header, p.col, p.severity) for p in problems]
+
+
+# --- `with ... as <rule>`: the mock is ignored --------------------------------------------
+
+IGNORED_MOCK = """reader := true
+
+test_vacuous if {
+	not data.p.plain with input.a as reader
+}
+"""
+BOUND_MOCK = """reader := true
+
+test_bound if {
+	v := reader
+	data.p.plain with input.a as v
+}
+
+test_bound_negative if {
+	v := false
+	not data.p.plain with input.a as v
+}
+"""
+
+
+def test_with_a_rule_value_is_ignored_so_a_negative_test_passes_vacuously() -> None:
+    assert regopy(IGNORED_MOCK) == {"test_vacuous": True}
+    assert scanned(IGNORED_MOCK) == [(4, 19, "error")]
+
+
+def test_binding_the_rule_to_a_variable_applies_the_mock() -> None:
+    assert regopy(BOUND_MOCK) == {"test_bound": True, "test_bound_negative": True}
+    assert scanned(BOUND_MOCK) == []
+
+
+@needs_opa
+def test_opa_applies_the_mock_either_way() -> None:
+    assert opa(IGNORED_MOCK) == {"test_vacuous": False}
+    assert opa(BOUND_MOCK) == {"test_bound": True, "test_bound_negative": True}
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["reader", "reader.id", "data.p_test.reader", "data.p_test.reader.id", "data.base.x", "r[0]"],
+)
+def test_every_rule_or_data_value_is_an_error(value: str) -> None:
+    tests = (
+        f"reader := {{}}\n\nr := [1]\n\ntest_a if {{\n\tdata.p.plain with input.a as {value}\n}}\n"
+    )
+    problems = scan_source(PolicySource(modules=suite(tests)))
+    assert scanned(tests) == [(6, 15, "error")]
+    assert f"v := {value}` then `with input.a as v`" in problems[0].message
+
+
+def test_a_rule_of_another_package_through_an_import_is_an_error() -> None:
+    modules = {
+        "fixtures.rego": "package fixtures\n\nimport rego.v1\n\nreader := {}\n",
+        "p_test.rego": "package p_test\n\nimport data.fixtures as f\nimport rego.v1\n\n"
+        "test_a if {\n\tdata.p.plain with data.p.x as f.reader\n}\n",
+    }
+    [problem] = scan_source(PolicySource(modules=modules))
+    assert (problem.file, problem.line, problem.severity) == ("p_test.rego", 7, "error")
+
+
+# --- `with input as`: aborts regopy only over rules that call something ------------------
+
+WHOLE_INPUT_OVER_CALLS = """test_calls if {
+	data.p.calls with input as {"xs": [1]}
+}
+"""
+WHOLE_INPUT_OVER_PLAIN = """test_a if {
+	data.p.plain with input as {"a": true}
+}
+
+test_b if {
+	not data.p.plain with input as {"a": false}
+}
+
+test_c if {
+	x := {"a": true}
+	data.p.plain with input as x
+}
+"""
+FIELDS_OVER_CALLS = """test_calls if {
+	data.p.calls with input.xs as [1]
+}
+
+test_calls_negative if {
+	not data.p.calls with input.xs as []
+}
+"""
+
+
+def test_whole_input_over_a_rule_that_calls_aborts_the_compiler() -> None:
+    with pytest.raises(CompileError, match="rego-localref` has no field `rego-refhead"):
+        regopy(WHOLE_INPUT_OVER_CALLS)
+    assert scanned(WHOLE_INPUT_OVER_CALLS) == [(2, 15, "warning")]
+
+
+def test_an_opa_style_suite_replacing_the_whole_input_works_over_plain_rules() -> None:
+    assert regopy(WHOLE_INPUT_OVER_PLAIN) == {"test_a": True, "test_b": True, "test_c": True}
+    assert scanned(WHOLE_INPUT_OVER_PLAIN) == []
+
+
+def test_replacing_the_fields_works_over_rules_that_call() -> None:
+    assert regopy(FIELDS_OVER_CALLS) == {"test_calls": True, "test_calls_negative": True}
+    assert scanned(FIELDS_OVER_CALLS) == []
+
+
+@needs_opa
+def test_opa_runs_every_whole_input_form() -> None:
+    assert opa(WHOLE_INPUT_OVER_CALLS) == {"test_calls": True}
+    assert opa(WHOLE_INPUT_OVER_PLAIN) == {"test_a": True, "test_b": True, "test_c": True}
+
+
+@pytest.mark.parametrize("body", ["y := x + 1", "y := x != 1", "y if 1 in input.xs", "y := f(1)"])
+def test_operators_and_functions_reached_through_other_rules_are_calls(body: str) -> None:
+    policy = f"package q\n\nimport rego.v1\n\nf(a) := a\n\nx := 1\n\n{body}\n\nz if y\n"
+    test = "package q_test\n\nimport rego.v1\n\ntest_z if {\n\tdata.q.z with input as {}\n}\n"
+    problems = scan_source(PolicySource(modules={"q.rego": policy, "q_test.rego": test}))
+    assert [(p.line, p.severity) for p in problems] == [(6, "warning")]
+    assert "reaches data.q.y" in problems[0].message
+
+
+# --- the braced `not ... with` form the docs recommend -----------------------------------
+
+BRACED_NOT_WITH_A_RULE = """everything := {"a": true}
+
+test_x if {
+	data.p.plain with input as everything
+}
+"""
+RECOMMENDED_FORMS = """test_braced_not if {
+	not data.p.plain with input.a as false
+}
+
+test_braced_not_calls if {
+	not data.p.calls with input.xs as []
+}
+
+test_bound_whole_input if {
+	x := {"a": true}
+	data.p.plain with input as x
+}
+"""
+
+
+def test_a_rule_as_the_whole_input_aborts_the_compiler() -> None:
+    with pytest.raises(CompileError, match="rego-with` has no field `rego-ref"):
+        regopy(BRACED_NOT_WITH_A_RULE)
+    assert scanned(BRACED_NOT_WITH_A_RULE) == [(4, 15, "error")]
+
+
+def test_the_recommended_forms_work() -> None:
+    assert set(regopy(RECOMMENDED_FORMS).values()) == {True}
+    assert scanned(RECOMMENDED_FORMS) == []
+
+
+def test_unbraced_not_with_is_a_syntax_error_here() -> None:
+    tests = "test_x if not data.p.plain with input.a as false\n"
+    with pytest.raises(CompileError, match="Syntax error"):
+        regopy(tests)
+    assert scanned(tests) == [(1, 11, "error")]
+
+
+@needs_opa
+def test_opa_takes_the_unbraced_form() -> None:
+    assert opa("test_x if not data.p.plain with input.a as false\n") == {"test_x": True}
+
+
+# --- `_` inside a function argument or a collection --------------------------------------
+
+WILDCARD = "test_w if {\n\tcount([input.xs[_]]) == 1 with input.xs as [7]\n}\n"
+WILDCARD_BOUND = "test_w if {\n\tv := input.xs[_] with input.xs as [7]\n\tcount([v]) == 1\n}\n"
+
+
+def test_a_wildcard_in_a_collection_fails_evaluation() -> None:
+    [result] = run_rego_tests(PolicySource(modules=suite(WILDCARD)))
+    assert not result.passed and "rego-errorseq` has no field `rego-data" in (result.error or "")
+    assert scanned(WILDCARD) == [(2, 18, "error")]
+
+
+def test_binding_the_element_first_works() -> None:
+    assert regopy(WILDCARD_BOUND) == {"test_w": True}
+    assert scanned(WILDCARD_BOUND) == []
+
+
+@needs_opa
+def test_opa_iterates_the_wildcard() -> None:
+    assert opa(WILDCARD) == {"test_w": True}

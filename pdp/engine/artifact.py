@@ -15,8 +15,10 @@ from typing import Any
 from regopy import BundleFormat, Interpreter
 
 # The format the PDP serves. "binary" exists only so the tests can prove the guard refuses
-# the artifact of a defective round trip (`compile_policy(..., artifact_format="binary")`).
+# the artifact of a defective round trip: `compile_policy(..., artifact_format="binary")`,
+# or this variable for a whole process (`pdp test`, `pdp serve`); never set it otherwise.
 SERVED_FORMAT = "json"
+TEST_FORMAT_VARIABLE = "PDP_TEST_ARTIFACT_FORMAT"
 _FORMATS = {"json": BundleFormat.JSON, "binary": BundleFormat.Binary}
 _BINARY_FILE = "bundle.rbb"
 

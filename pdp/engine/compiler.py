@@ -80,7 +80,7 @@ def compile_policy(
     compare_inputs: Sequence[tuple[str, dict[str, Any]]] = (),
     tests: tuple[PolicySource, Sequence[str]] | None = None,
     timeout: float = 60.0,
-    artifact_format: str = artifact.SERVED_FORMAT,
+    artifact_format: str | None = None,
 ) -> CompiledPolicy:
     """Compile `source` in a child and return the artifact the serving process loads.
 
@@ -89,9 +89,12 @@ def compile_policy(
     (`(label, input)`, e.g. the inputs of decision tables) otherwise than the in-memory
     build. `tests` is the same policy with its test modules and its test entrypoints: each
     test rule must also give the saved-and-loaded set what it gives the build.
-    `artifact_format` is a test seam: only the tests ask for "binary", to prove the
-    guard refuses the artifact of a defective round trip.
+    `artifact_format` (default: `PDP_TEST_ARTIFACT_FORMAT`, else JSON) is a test seam: only
+    the tests ask for "binary", to prove the guard refuses a defective round trip.
     """
+    chosen = artifact.check_format(
+        artifact_format or os.environ.get(artifact.TEST_FORMAT_VARIABLE) or artifact.SERVED_FORMAT
+    )
     paths = tuple(dict.fromkeys(entrypoint_path(e) for e in entrypoints))
     if not paths:
         raise ValueError("compile_policy needs at least one entrypoint")
@@ -104,7 +107,7 @@ def compile_policy(
             "entrypoints": list(paths),
             "smoke_inputs": list(smoke_inputs),
             "compare_inputs": [{"label": label, "input": value} for label, value in compare_inputs],
-            "artifact_format": artifact.check_format(artifact_format),
+            "artifact_format": chosen,
             "test_modules": tests[0].modules if tests else {},
             "test_entrypoints": [entrypoint_path(e) for e in tests[1]] if tests else [],
         },
@@ -115,6 +118,6 @@ def compile_policy(
         source=source,
         entrypoints=paths,
         artifact=answer["artifact"],
-        artifact_format=artifact_format,
+        artifact_format=chosen,
         compile_seconds=time.perf_counter() - started,
     )

@@ -4,6 +4,9 @@ A case file holds requests in the `/decide` shape and the decision each must get
 gets its own temporary store: its `directory:` file is imported there (or, without one, a
 directory is made from the subjects the cases spell out), and each request goes through
 `DecisionService.decide` with that store's PIP, so what passes here is what the PDP decides.
+The policy is the served artifact itself; the inputs the cases built are then handed to the
+engine's guard, which refuses the file when the artifact answers any of them otherwise than
+the in-memory build (an engine defect no expectation should be written around).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,9 +25,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pdp.authn import Principal
-from pdp.decision import DecisionRequest
+from pdp.decision import DecisionRequest, SubjectUnresolved
 from pdp.directory.document import import_document, load_document
 from pdp.directory.schemas import Attributes, Identifier, Roles, TenantId
+from pdp.engine import CompileError
 from pdp.errors import PDPError
 from pdp.policy import ActivePolicy
 from pdp.policytest.results import Outcome
@@ -270,6 +274,28 @@ def _verdict(case: PreparedCase, allow: bool, reasons: Sequence[str]) -> tuple[s
     return "failed", f"{want}; {got}"
 
 
+def _policy_input(
+    services: Services, policy: ActivePolicy, case: PreparedCase, moment: datetime
+) -> dict[str, Any] | None:
+    """The input `/decide` builds for `case` at `moment`; None when its subject does not resolve."""
+    try:
+        facts, claims = services.decisions.resolve_subject(case.request.subject)
+    except SubjectUnresolved:
+        return None
+    return services.decisions.build_input(facts, claims, case.request, moment, policy)
+
+
+def _guard(
+    services: Services, policy: ActivePolicy, inputs: Sequence[tuple[str, dict[str, Any]]]
+) -> str | None:
+    """Why the served artifact is refused on the cases' own inputs, if it is."""
+    try:
+        services.policy.compile(policy.compiled.source, compare_inputs=inputs)
+    except CompileError as exc:
+        return f"the policy set was refused: {exc}"
+    return None
+
+
 def run_case_file(
     path: Path,
     display: str,
@@ -312,6 +338,7 @@ def run_case_file(
     except PDPError as exc:
         return file_error(f"directory: {exc.message}")
     outcomes: list[Outcome] = []
+    inputs: list[tuple[str, dict[str, Any]]] = []
     try:
         with decision_services(entrypoint, policy, directory) as services:
             for index, ready, problem in prepared:
@@ -322,12 +349,19 @@ def run_case_file(
                     )
                     continue
                 started = time.perf_counter()
+                moment = ready.moment or datetime.now(UTC)
                 decision = services.decisions.decide(
-                    ready.request, Principal.anonymous(), endpoint="test", now=ready.moment
+                    ready.request, Principal.anonymous(), endpoint="test", now=moment
                 )
                 status, message = _verdict(ready, decision.allow, decision.reasons)
                 elapsed = time.perf_counter() - started
                 outcomes.append(Outcome("case", display, display, name, status, elapsed, message))  # type: ignore[arg-type]
+                policy_input = _policy_input(services, policy, ready, moment)
+                if policy_input is not None:
+                    inputs.append((f"the input of case {name!r}", policy_input))
+            refusal = _guard(services, policy, inputs) if inputs else None
+            if refusal is not None:
+                outcomes.extend(file_error(refusal))
     except PDPError as exc:
         where = f" at {exc.field}" if exc.field else ""
         return file_error(f"directory{where}: {exc.message}")

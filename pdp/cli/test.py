@@ -13,14 +13,22 @@ from pdp.cli.common import CommandError
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "test",
-        help="run Rego test_* rules and *.cases.yaml|json decision tables",
+        help="run Rego test_* rules and *.cases.yaml|json decision tables (todo_test_* skipped)",
         description="Exit 0 when every test passes, 1 when any fails, 2 on errors.",
     )
     parser.add_argument(
-        "paths", nargs="*", type=Path, help="policy directories or bundles (default policies/)"
+        "paths",
+        nargs="*",
+        type=Path,
+        help="policy directories or bundles, each its own set, and .rego, data.json|yaml and"
+        " *.cases.yaml|json files, together one more set (default policies/)",
     )
-    parser.add_argument("--run", metavar="REGEX", help="only tests whose id matches (re.search)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="list every test")
+    parser.add_argument(
+        "-r", "--run", metavar="REGEX", help="only tests whose id matches (re.search)"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="list every test, with its duration"
+    )
     parser.add_argument(
         "--format", choices=["text", "json", "junit"], default="text", help="report format"
     )

@@ -11,9 +11,9 @@ from typing import Any
 
 from pdp.engine.compiler import run_child
 from pdp.engine.errors import CompileError
+from pdp.engine.modules import PACKAGE
 from pdp.engine.source import PolicySource
 
-_PACKAGE = re.compile(r"^package\s+([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)", re.M)
 _COMMENT = re.compile(r"#[^\n]*")
 # Any rule head that starts a line (`default` allowed); a `(` after the name makes a function.
 _RULE_HEAD = re.compile(r"^(?:default\s+)?([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()", re.M)
@@ -50,7 +50,7 @@ def discover_rules(source: PolicySource) -> list[_Rule]:
     rules: dict[str, _Rule] = {}
     for file, text in sorted(source.modules.items()):
         stripped = _COMMENT.sub("", text)
-        package = _PACKAGE.search(stripped)
+        package = PACKAGE.search(stripped)
         if package is None:
             continue
         for head in _RULE_HEAD.finditer(stripped):
@@ -63,16 +63,19 @@ def discover_rules(source: PolicySource) -> list[_Rule]:
     return list(rules.values())
 
 
-def discover_tests(source: PolicySource, pattern: str | None = None) -> list[_Rule]:
+def discover_tests(
+    source: PolicySource, pattern: str | None = None, *, prefix: str = "test_"
+) -> list[_Rule]:
     """The test rules (`test_*`; `test_x(a)` is a function, not a test) of every module.
 
-    `pattern` is a regular expression searched in `package.name`, like `opa test --run`.
+    `pattern` is a regular expression searched in `package.name`, like `opa test --run`;
+    `prefix="todo_test_"` finds the tests `opa test` reports as skipped.
     """
     selector = re.compile(pattern) if pattern else None
     return [
         rule
         for rule in discover_rules(source)
-        if rule.name.startswith("test_")
+        if rule.name.startswith(prefix)
         and (selector is None or selector.search(f"{rule.package}.{rule.name}"))
     ]
 

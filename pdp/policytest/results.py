@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal["passed", "failed", "errored"]
+Status = Literal["passed", "failed", "skipped", "errored"]
+# The summary lines `opa test` prints, in its order: `PASS: 3/4`, `SKIPPED: 1/4`.
+_SUMMARY = (("PASS", "passed"), ("FAIL", "failed"), ("SKIPPED", "skipped"), ("ERROR", "errored"))
 
 # `pdp test` exit codes: every test passed, a test failed, something could not be run.
 EXIT_PASSED, EXIT_FAILED, EXIT_ERRORED = 0, 1, 2
@@ -13,12 +15,13 @@ EXIT_PASSED, EXIT_FAILED, EXIT_ERRORED = 0, 1, 2
 
 @dataclass(frozen=True)
 class Outcome:
-    """One test: a Rego `test_*` rule, a decision-table case, or a file that could not run.
+    """One test: a Rego `test_*` rule (`todo_test_*` ones are skipped), a decision-table case,
+    a file that could not run, or a disagreement between this engine and OPA's.
 
     `suite` groups outcomes the way JUnit does: the Rego package, or the case file.
     """
 
-    kind: Literal["rego", "case", "file"]
+    kind: Literal["rego", "case", "file", "opa"]
     file: str
     suite: str
     name: str
@@ -46,11 +49,13 @@ class Outcome:
 
 @dataclass
 class TestRun:
-    """Every outcome of one `pdp test`, in the order they ran."""
+    """Every outcome of one `pdp test`, in the order they ran, and the static check's warnings
+    (`file:line:col: message`), which fail nothing."""
 
     __test__ = False  # not a pytest test class
 
     outcomes: list[Outcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
 
     def count(self, status: Status) -> int:
@@ -62,19 +67,21 @@ class TestRun:
             return EXIT_ERRORED
         return EXIT_FAILED if self.count("failed") else EXIT_PASSED
 
-    def summary(self) -> str:
-        """The closing line: `N passed, N failed`, with `, N errored` when any errored."""
-        line = f"{self.count('passed')} passed, {self.count('failed')} failed"
-        errored = self.count("errored")
-        return f"{line}, {errored} errored" if errored else line
+    def summary(self) -> list[str]:
+        """The closing lines as `opa test` prints them: `PASS: 3/4`, `SKIPPED: 1/4`, ..."""
+        total = len(self.outcomes)
+        return [
+            f"{label}: {count}/{total}"
+            for label, status in _SUMMARY
+            if (count := self.count(status))  # type: ignore[arg-type]
+        ]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "summary": {
-                "passed": self.count("passed"),
-                "failed": self.count("failed"),
-                "errored": self.count("errored"),
+                **{status: self.count(status) for _, status in _SUMMARY},  # type: ignore[arg-type]
                 "duration_seconds": round(self.duration_seconds, 6),
             },
+            "warnings": self.warnings,
             "tests": [o.to_json() for o in self.outcomes],
         }

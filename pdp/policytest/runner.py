@@ -1,96 +1,143 @@
 """`pdp test`: run a policy set's Rego tests and decision tables, and collect the outcomes.
 
-Each PATH is one policy set (a bundle directory or `.tar.gz`), compiled on its own as the PDP
-would load it. Its Rego `test_*` rules run in a child process with the tests compiled in; its
-case files run against the set compiled without tests, as `pdp serve` serves it.
+Each set (see `pdp.policytest.sets`) is first scanned as `pdp check` scans it: a module with
+errors is reported at its file:line and never reaches the engine, nor does any module that
+needs it. The Rego `test_*` rules run in child processes, isolated so that a module which
+breaks the engine is named and the tests that do not need it still run
+(`pdp.engine.isolation`); `todo_test_*` rules are skipped, as `opa test` skips them. The case
+files run against the set compiled without tests, as `pdp serve` serves it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from pdp.bundles.loader import BundleFormatError, load_policy_source
-from pdp.engine import CompileError, PolicySource, run_rego_tests
+from pdp.bundles.loader import BundleFormatError
+from pdp.engine import CompileError, PolicySource, Problem
+from pdp.engine.isolation import IsolatedRun, run_isolated
+from pdp.engine.testing import RegoTestResult, discover_tests
 from pdp.metrics import Metrics
 from pdp.policy import ActivePolicy, PolicyRuntime
-from pdp.policytest.cases import CASE_SUFFIXES, run_case_file
+from pdp.policytest.cases import run_case_file
+from pdp.policytest.check import scan_source
 from pdp.policytest.results import Outcome, TestRun
+from pdp.policytest.sets import PolicySet, policy_sets
 
 
-def find_case_files(root: Path) -> list[Path]:
-    """Case files under a policy directory, in a stable order; hidden directories are skipped."""
-    if not root.is_dir():
-        return []
-    found = []
-    for current, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(current, n) for n in sorted(names) if n.endswith(CASE_SUFFIXES))
-    return found
-
-
-def _display(root: Path, name: str | None) -> str:
-    return (root / name).as_posix() if name else root.as_posix()
-
-
-def _compile_errors(root: Path, exc: CompileError) -> list[Outcome]:
-    """One errored outcome per file with problems; a problem with no file (a crash) is the set's."""
-    by_file: dict[str, list[str]] = {}
-    for problem in exc.problems:
-        by_file.setdefault(_display(root, problem.file), []).append(str(problem))
+def _file_errors(
+    policy_set: PolicySet, by_file: Mapping[str | None, Sequence[Problem]], stage: str
+) -> list[Outcome]:
+    """One errored outcome per file with problems; problems of no file are the set's."""
     return [
-        Outcome("file", file, file, "compile", "errored", message="\n".join(messages))
-        for file, messages in by_file.items()
+        Outcome(
+            "file",
+            policy_set.display(file),
+            policy_set.display(file),
+            stage,
+            "errored",
+            message="\n".join(_located(policy_set, p) for p in problems),
+        )
+        for file, problems in by_file.items()
     ]
 
 
-def _rego_outcomes(root: Path, source: PolicySource, pattern: str | None) -> list[Outcome]:
-    try:
-        results = run_rego_tests(source, pattern=pattern)
-    except CompileError as exc:
-        return _compile_errors(root, exc)
-    outcomes = []
-    for result in results:
-        if result.passed:
-            status, message = "passed", None
-        elif result.error is not None:
-            status, message = "errored", result.error
+def _located(policy_set: PolicySet, problem: Problem) -> str:
+    """`problem` as `pdp check` prints it, its file named as given on the command line."""
+    file = policy_set.display(problem.file) if problem.file else None
+    return str(Problem(file, problem.line, problem.col, problem.message))
+
+
+def _by_file(problems: Sequence[Problem]) -> dict[str | None, list[Problem]]:
+    grouped: dict[str | None, list[Problem]] = {}
+    for problem in problems:
+        grouped.setdefault(problem.file, []).append(problem)
+    return grouped
+
+
+def _rego_outcome(policy_set: PolicySet, result: RegoTestResult) -> Outcome:
+    if result.passed:
+        status, message = "passed", None
+    elif result.error is not None:
+        status, message = "errored", result.error
+    else:
+        status, message = "failed", f"expected true, got {result.actual}"
+    return Outcome(
+        "rego",
+        policy_set.display(result.file),
+        result.package,
+        result.name,
+        status,  # type: ignore[arg-type]
+        result.duration_seconds,
+        message,
+    )
+
+
+def _static_check(policy_set: PolicySet, source: PolicySource, run: TestRun) -> set[str]:
+    """Scan before any engine work: errors become outcomes, warnings are noted; the files
+    with errors are returned, the first suspects should the engine fail."""
+    errors: list[Problem] = []
+    for problem in scan_source(source):
+        if getattr(problem, "severity", "error") == "error":
+            errors.append(problem)
         else:
-            status, message = "failed", f"expected true, got {result.actual}"
-        outcomes.append(
-            Outcome(
-                "rego",
-                _display(root, result.file),
-                result.package,
-                result.name,
-                status,  # type: ignore[arg-type]
-                result.duration_seconds,
-                message,
-            )
-        )
-    return outcomes
+            run.warnings.append(_located(policy_set, problem))
+    by_file = _by_file(errors)
+    run.outcomes.extend(_file_errors(policy_set, by_file, "check"))
+    return {file for file in by_file if file is not None}
+
+
+def _rego_tests(
+    policy_set: PolicySet,
+    source: PolicySource,
+    checked: set[str],
+    pattern: str | None,
+    run: TestRun,
+) -> IsolatedRun | None:
+    """Run the Rego tests; None when the engine failed and no module could be blamed.
+
+    A module the engine cannot load is an error of its file, unless the static check has
+    already reported that file's errors."""
+    try:
+        isolated = run_isolated(source, pattern=pattern, suspects=checked)
+    except CompileError as exc:
+        run.outcomes.extend(_file_errors(policy_set, _by_file(exc.problems), "compile"))
+        return None
+    found = {f: p for f, p in isolated.refused.items() if f not in checked}
+    run.outcomes.extend(_file_errors(policy_set, found, "compile"))  # type: ignore[arg-type]
+    run.outcomes.extend(_rego_outcome(policy_set, r) for r in isolated.results)
+    run.outcomes.extend(
+        Outcome("rego", policy_set.display(t.file), t.package, t.name, "skipped")
+        for t in discover_tests(source, pattern, prefix="todo_test_")
+    )
+    return isolated
 
 
 def _case_outcomes(
-    root: Path, entrypoint: str, selected: Callable[[str], bool]
+    policy_set: PolicySet,
+    entrypoint: str,
+    selected: Callable[[str], bool],
+    refused: list[str],
 ) -> Iterator[Outcome]:
-    case_files = find_case_files(root)
+    """Every case file's outcomes; none runs when the served set is known bad."""
+    case_files = policy_set.case_files()
     if not case_files:
         return
     policy: ActivePolicy | None = None
-    refused: str | None = None
-    try:
-        serving = load_policy_source(root, include_tests=False)
-        policy = PolicyRuntime(entrypoint, Metrics()).prepare(serving)
-    except (BundleFormatError, CompileError) as exc:
-        refused = f"the policy set was refused: {exc}"
+    if refused:
+        why = f"the policy set was refused: {', '.join(refused)} {'has' if len(refused) == 1 else 'have'} errors"
+    else:
+        try:
+            serving = policy_set.source(include_tests=False)
+            policy = PolicyRuntime(entrypoint, Metrics()).prepare(serving)
+        except (BundleFormatError, CompileError) as exc:
+            why = f"the policy set was refused: {exc}"
     for path in case_files:
         display = path.as_posix()
         if policy is None:
-            yield Outcome("file", display, display, "load", "errored", message=refused)
+            yield Outcome("file", display, display, "load", "errored", message=why)
             continue
         yield from run_case_file(path, display, policy, entrypoint, selected)
 
@@ -104,22 +151,20 @@ def run_tests(paths: Sequence[Path], *, pattern: str | None = None, entrypoint: 
         return selector is None or selector.search(test_id) is not None
 
     run = TestRun()
-    for root in paths:
+    for policy_set in policy_sets(paths):
         try:
-            source = load_policy_source(root, include_tests=True)
+            source = policy_set.source(include_tests=True)
         except BundleFormatError as exc:
+            display = policy_set.display(None)
             run.outcomes.append(
-                Outcome(
-                    "file",
-                    _display(root, None),
-                    _display(root, None),
-                    "load",
-                    "errored",
-                    message=str(exc),
-                )
+                Outcome("file", display, display, "load", "errored", message=str(exc))
             )
             continue
-        run.outcomes.extend(_rego_outcomes(root, source, pattern))
-        run.outcomes.extend(_case_outcomes(root, entrypoint, selected))
+        checked = _static_check(policy_set, source, run)
+        isolated = _rego_tests(policy_set, source, checked, pattern, run)
+        served_refused = sorted(
+            f for f in (isolated.refused if isolated else ()) if not f.endswith("_test.rego")
+        )
+        run.outcomes.extend(_case_outcomes(policy_set, entrypoint, selected, served_refused))
     run.duration_seconds = time.perf_counter() - started
     return run

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pdp.authn import Authenticator, Principal
+from pdp.decision_cache import DecisionCache, bucket_start, cache_key, time_granularity
 from pdp.decision_log import DecisionLog, DecisionRecord
 from pdp.directory.snapshot import DirectorySnapshot, SubjectFacts
 from pdp.engine import UNDEFINED, EvaluationError
@@ -188,6 +189,7 @@ class DecisionService:
         decision_log: DecisionLog,
         metrics: Metrics,
         eval_timeout: float = 1.0,
+        cache_entries: int = 0,
     ) -> None:
         self._authenticator = authenticator
         self._snapshot = snapshot
@@ -195,6 +197,7 @@ class DecisionService:
         self._log = decision_log
         self._metrics = metrics
         self._eval_timeout = eval_timeout
+        self.cache = DecisionCache(cache_entries, metrics)
         # Decisions run here, so each worker thread keeps its own interpreter warm and the
         # event loop never waits on the engine.
         self._executor = ThreadPoolExecutor(
@@ -246,10 +249,11 @@ class DecisionService:
         input_doc: dict[str, Any] | None = None
         try:
             facts, claims = self._resolve_subject(request.subject)
+            tenant_revision = self._snapshot.tenant_revision(facts.tenant_id)
             input_doc = self.build_input(facts, claims, request, moment, policy)
             if policy is None:
                 raise _Deny("no_bundle")
-            allow, reasons = self._evaluate(policy, input_doc)
+            allow, reasons = self._cached_evaluate(policy, tenant_revision, input_doc)
         except _Deny as deny:
             allow, reasons = False, deny.reasons
             self._metrics.decision_errors.labels(reason=deny.reasons[0]).inc()
@@ -338,7 +342,14 @@ class DecisionService:
         moment: datetime,
         policy: ActivePolicy | None,
     ) -> dict[str, Any]:
-        """The policy input DESIGN.md pins, with the PIP's facts and the computed context."""
+        """The policy input DESIGN.md pins, with the PIP's facts and the computed context.
+
+        A bundle that declares a decision-cache time granularity sees the request time rounded
+        down to it (pdp.decision_cache), whether or not this replica caches.
+        """
+        granularity = time_granularity(policy.compiled.source.metadata) if policy else None
+        if granularity is not None:
+            moment = bucket_start(moment, granularity)
         subject = facts.to_input()
         if claims is not None:
             subject["claims"] = claims
@@ -359,6 +370,20 @@ class DecisionService:
             "resource": resource,
             "context": context,
         }
+
+    def _cached_evaluate(
+        self, policy: ActivePolicy, tenant_revision: int, input_doc: dict[str, Any]
+    ) -> tuple[bool, list[str]]:
+        """The policy's answer, from the cache when the bundle allows caching and it is there."""
+        if not self.cache.enabled or time_granularity(policy.compiled.source.metadata) is None:
+            return self._evaluate(policy, input_doc)
+        key = cache_key(tenant_revision, input_doc)
+        cached = self.cache.get(policy, key)
+        if cached is not None:
+            return cached[0], list(cached[1])
+        allow, reasons = self._evaluate(policy, input_doc)
+        self.cache.put(policy, key, (allow, tuple(reasons)))
+        return allow, reasons
 
     def _evaluate(self, policy: ActivePolicy, input_doc: dict[str, Any]) -> tuple[bool, list[str]]:
         try:

@@ -28,6 +28,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.decision_cache = Counter(
+            "pdp_decision_cache",
+            "Lookups of cacheable decisions in the decision cache, by hit or miss",
+            ["result"],
+            registry=self.registry,
+        )
         self.bundle = Gauge(
             "pdp_bundle_active",
             "1 for the bundle revision this replica serves",

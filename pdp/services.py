@@ -75,6 +75,7 @@ class Services:
             decision_log=decision_log,
             metrics=metrics,
             eval_timeout=settings.eval_timeout_seconds,
+            cache_entries=settings.decision_cache_entries,
         )
         return cls(
             settings=settings,

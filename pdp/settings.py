@@ -144,6 +144,9 @@ class Settings:
     bundle_name: str = "main"
     # How often a replica checks the shared store for a new active revision.
     bundle_poll_seconds: float = 1.0
+    # Decisions remembered per process (LRU) for bundles that declare a decision-cache time
+    # granularity; 0 turns the cache off.
+    decision_cache_entries: int = 10_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -168,4 +171,5 @@ class Settings:
             bundle_poll_seconds=_positive(
                 _float("PDP_BUNDLE_POLL_SECONDS", 1.0), "PDP_BUNDLE_POLL_SECONDS"
             ),
+            decision_cache_entries=_int("PDP_DECISION_CACHE_ENTRIES", 10_000),
         )

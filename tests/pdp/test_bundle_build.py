@@ -43,7 +43,15 @@ def test_default_policies_round_trip_and_compile() -> None:
     from_directory = load_policy_source(POLICIES, include_tests=False)
     assert source.modules == from_directory.modules and source.data == from_directory.data
     assert source.revision == "r1"
-    assert source.roots == ("authz", "cross_tenant_grants", "forbids", "networks", "roles")
+    assert source.roots == (
+        "authz",
+        "authz_test",
+        "cross_tenant_grants",
+        "forbids",
+        "networks",
+        "role_grants",
+        "roles",
+    )
     compiled = compile_policy(source, ["data.authz.decision"], smoke_inputs=[SMOKE_INPUT])
     decision = Evaluator(compiled).evaluate("data.authz.decision", SMOKE_INPUT)
     assert decision == Evaluator(

@@ -128,7 +128,7 @@ def _redacted(value: Any) -> Any:
     return value
 
 
-def _outcome(result: Any) -> tuple[bool, list[str]]:
+def logged_outcome(result: Any) -> tuple[bool, list[str]]:
     """What the decision log's `allow`/`reasons` say of a result: allow only for `true` or
     an object with `allow: true`."""
     if result is UNDEFINED:
@@ -255,7 +255,7 @@ class DataApiService:
         moment: datetime,
         started: float,
     ) -> None:
-        allow, reasons = _outcome(answer.result)
+        allow, reasons = logged_outcome(answer.result)
         if answer.unresolved is not None:
             reasons = answer.unresolved
         elif answer.revision is None:
@@ -265,6 +265,8 @@ class DataApiService:
         resource = input_doc.get("resource") if isinstance(input_doc, dict) else None
         resource = resource if isinstance(resource, dict) else {}
         action = input_doc.get("action") if isinstance(input_doc, dict) else None
+        # How replay evaluates the record again: the PIP built the input, or it came as given.
+        source = "pip" if request is not None else "none" if input_doc is None else "caller"
         elapsed = time.perf_counter() - started
         self._metrics.decisions.labels(result="allow" if allow else "deny").inc()
         self._metrics.latency.observe(elapsed)
@@ -288,6 +290,8 @@ class DataApiService:
                 latency_ms=elapsed * 1000.0,
                 endpoint=("v1/data/" + "/".join(path))[:_ENDPOINT_COLUMN],
                 input=_redacted(input_doc) if isinstance(input_doc, dict) else None,
+                path="/".join(path),
+                input_source=source,
             )
         )
 

@@ -298,6 +298,8 @@ class DecisionService:
                 latency_ms=elapsed * 1000.0,
                 endpoint=endpoint,
                 input=outcome.input_doc,
+                path=self._policy.decision_entrypoint,
+                input_source="pip",
             )
         )
         return decision

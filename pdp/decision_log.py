@@ -49,7 +49,11 @@ decisions_table = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("endpoint", sa.String(64)),
     sa.Column("input", sa.JSON),
+    sa.Column("path", sa.Text),
+    sa.Column("input_source", sa.String(8)),
 )
+# Columns added after the first release: a store opened on an older table gains them.
+_ADDED_COLUMNS = ("path", "input_source")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,12 @@ class DecisionRecord:
     latency_ms: float
     endpoint: str = "decide"
     input: dict[str, Any] | None = field(default=None)
+    # How to evaluate the record again (`pdp replay`); None on records from before they were
+    # kept. `path` is the document evaluated, `authz/decision` or `authz` ("" for `data`).
+    path: str | None = None
+    # Where `input` came from: "pip" (built by the PDP from the directory, as for /decide),
+    # "caller" (the Data API input as given) or "none" (a Data API query without input).
+    input_source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         body = asdict(self)
@@ -99,6 +109,7 @@ class DecisionLogStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         metadata.create_all(engine)
+        _add_missing_columns(engine)
 
     def write(self, records: list[DecisionRecord]) -> None:
         # Shallow rows: dataclasses.asdict would deep-copy every input document.
@@ -162,6 +173,24 @@ class DecisionLogStore:
             yield from records
             if page is None:
                 return
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Give a decision log table created by an older release the columns added since, so its
+    writes do not fail; another replica adding one at the same moment is not an error."""
+    table = decisions_table.name
+    for name in set(_ADDED_COLUMNS) - _columns(engine, table):
+        kind = decisions_table.c[name].type.compile(dialect=engine.dialect)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
+        except sa.exc.DBAPIError:
+            if name not in _columns(engine, table):
+                raise
+
+
+def _columns(engine: Engine, table: str) -> set[str]:
+    return {column["name"] for column in sa.inspect(engine).get_columns(table)}
 
 
 def _utc(moment: datetime) -> datetime:

@@ -1,12 +1,20 @@
 """Replay recorded decisions against a candidate bundle: which real decisions would it flip?
 
-Each decision-log record keeps the full policy input the PDP built (directory facts
-included). Replay compiles the candidate once (in the child process, as the PDP does) and
-evaluates every recorded input in process, with the same output checks and tenant guard
-`/decide` applies. The directory state is either the recorded one (the input as logged) or
-the current one (the subject's facts looked up again in the directory store, the rest of the
-input as logged). Either way `context.networks` is recomputed from the candidate's
-`data.networks`, since named networks are bundle data.
+Each decision-log record keeps the policy input that was evaluated, the document path
+evaluated (`path`) and where the input came from (`input_source`). Replay compiles the
+candidate once (in the child process, as the PDP does) and evaluates every record the way the
+endpoint that made it did:
+- `/decide`, `/decide/batch` and AuthZEN records: the recorded entrypoint, with the output
+  checks and tenant guard `/decide` applies;
+- Data API records (`v1/data/...`): the same document path on the same input, allow counted
+  as the Data API counts it (`true`, or an object with `allow: true`).
+Records written before `path` was kept are replayed at the decision entrypoint, as `/decide`.
+
+For an input the PDP built (`input_source` "pip"), the directory state is either the
+recorded one (the input as logged) or the current one (the subject's facts looked up again
+in the directory store, the rest of the input as logged), and `context.networks` is
+recomputed from the candidate's `data.networks`, since named networks are bundle data. An
+input the caller gave the Data API is evaluated as logged.
 """
 
 from __future__ import annotations
@@ -21,9 +29,11 @@ from typing import Any, Literal
 
 import httpx
 
+from pdp.data_api import document, logged_outcome, split_path
 from pdp.decision import PolicyFailure, evaluate_decision
 from pdp.decision_log import DecisionLogStore, DecisionQuery
 from pdp.directory.snapshot import DirectorySnapshot
+from pdp.engine import EvaluationError
 from pdp.policy import ActivePolicy
 
 DirectoryMode = Literal["recorded", "current"]
@@ -40,6 +50,7 @@ class Change:
 
     decision_id: str | None
     timestamp: str | None
+    endpoint: str | None
     subject: str | None
     action: str | None
     resource: dict[str, Any]
@@ -58,6 +69,7 @@ class Change:
         return {
             "decision_id": self.decision_id,
             "timestamp": self.timestamp,
+            "endpoint": self.endpoint,
             "subject": self.subject,
             "action": self.action,
             "resource": self.resource,
@@ -141,7 +153,7 @@ class ReplayReport:
                 lines.append(
                     f"  {title}: {change.subject} {change.action}"
                     f" {resource.get('type')}/{resource.get('id')}"
-                    f" @{resource.get('tenant_id')}:"
+                    f" @{resource.get('tenant_id')} ({change.endpoint}):"
                     f" {json.dumps(change.old_reasons)} -> {json.dumps(change.new_reasons)}"
                 )
         return "\n".join(lines) + "\n"
@@ -157,13 +169,34 @@ def decide_input(
         return False, [failure.reason]
 
 
+def query_document(policy: ActivePolicy, path: str, input_doc: Any) -> tuple[bool, list[str]]:
+    """What the Data API logs for `data.<path>` on this input; an evaluation error (a 500
+    there) is a deny with its reason code."""
+    try:
+        return logged_outcome(document(policy, split_path(path), input_doc))
+    except EvaluationError as exc:
+        return False, [exc.reason]
+
+
+def _is_data_api(record: dict[str, Any]) -> bool:
+    """A Data API record that says which document it evaluated."""
+    endpoint = record.get("endpoint")
+    return isinstance(record.get("path"), str) and str(endpoint).startswith("v1/data")
+
+
 def _replay_input(
     record: dict[str, Any], policy: ActivePolicy, snapshot: DirectorySnapshot | None
-) -> dict[str, Any] | str:
-    """The input to evaluate for `record`, or why it cannot be replayed."""
+) -> dict[str, Any] | str | None:
+    """The input to evaluate for `record` (None: the query had none), or why it cannot be
+    replayed."""
     recorded = record.get("input")
+    source = record.get("input_source")
+    if source == "none":
+        return None
     if not isinstance(recorded, dict):
         return "no input recorded (" + ", ".join(record.get("reasons") or ["unknown"]) + ")"
+    if source == "caller":
+        return recorded
     subject = recorded.get("subject")
     if not isinstance(subject, dict) or not isinstance(recorded.get("context", {}), dict):
         return "malformed input"
@@ -185,6 +218,29 @@ def _replay_input(
     return {**recorded, "subject": subject, "context": context}
 
 
+def replay_record(
+    record: dict[str, Any],
+    policy: ActivePolicy,
+    entrypoint: str,
+    snapshot: DirectorySnapshot | None = None,
+) -> tuple[bool, list[str], Any] | str:
+    """(allow, reasons, input evaluated) for `record` re-decided by `policy` through the
+    endpoint and path that made it, or why it cannot be replayed. `entrypoint` is for
+    records that do not name theirs."""
+    input_doc = _replay_input(record, policy, snapshot)
+    if isinstance(input_doc, str):
+        return input_doc
+    if _is_data_api(record):
+        return (*query_document(policy, record["path"], input_doc), input_doc)
+    if input_doc is None:
+        return "malformed input"
+    path = record.get("path")
+    return (
+        *decide_input(policy, path if isinstance(path, str) else entrypoint, input_doc),
+        input_doc,
+    )
+
+
 def replay(
     records: Iterable[dict[str, Any]],
     policy: ActivePolicy,
@@ -203,20 +259,21 @@ def replay(
         if not isinstance(record, dict) or not isinstance(record.get("allow"), bool):
             report.skipped["malformed record"] += 1
             continue
-        input_doc = _replay_input(record, policy, snapshot)
-        if isinstance(input_doc, str):
-            report.skipped[input_doc] += 1
+        replayed = replay_record(record, policy, entrypoint, snapshot)
+        if isinstance(replayed, str):
+            report.skipped[replayed] += 1
             continue
-        allow, reasons = decide_input(policy, entrypoint, input_doc)
+        allow, reasons, input_doc = replayed
         old_reasons = [str(r) for r in record.get("reasons") or []]
         if allow == record["allow"] and sorted(reasons) == sorted(old_reasons):
             report.add(None)
             continue
-        resource = input_doc.get("resource")
+        resource = input_doc.get("resource") if isinstance(input_doc, dict) else None
         report.add(
             Change(
                 decision_id=record.get("decision_id"),
                 timestamp=record.get("timestamp"),
+                endpoint=record.get("endpoint"),
                 subject=record.get("subject_id"),
                 action=record.get("action"),
                 resource=resource if isinstance(resource, dict) else {},

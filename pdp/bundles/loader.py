@@ -8,19 +8,23 @@ and validated by `source_from_files`.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from pdp.bundles.archive import (
     DEFAULT_MAX_BYTES,
     BundleFiles,
     BundleFormatError,
+    _merge,
     file_kind,
     read_archive,
     source_from_files,
 )
 from pdp.engine import PolicySource
 
-__all__ = ["BundleFormatError", "load_policy_source", "read_directory"]
+__all__ = ["BundleFormatError", "load_policy_source", "load_policy_sources", "read_directory"]
+
+_DATA_SUFFIXES = {".json": "data.json", ".yaml": "data.yaml", ".yml": "data.yaml"}
 
 
 def read_directory(
@@ -62,3 +66,33 @@ def load_policy_source(
     except BundleFormatError as exc:
         origin = path.name if path.is_file() else str(path)
         raise BundleFormatError(f"{origin}: {exc}") from None
+
+
+def load_policy_sources(paths: Sequence[Path], *, include_tests: bool = True) -> PolicySource:
+    """Several paths as one policy source, as `opa eval -d` takes them: directories and bundle
+    files (as `load_policy_source`), single `.rego` files, and JSON/YAML data files (their
+    object at the root of `data`). Data of all of them merges; any overlap but objects is a
+    conflict. With several paths, module names are prefixed with the path they came from."""
+    sources = [(Path(p), _single_source(Path(p), include_tests)) for p in paths]
+    if len(sources) == 1:
+        return sources[0][1]
+    modules: dict[str, str] = {}
+    data: dict[str, object] = {}
+    for path, source in sources:
+        prefix = path.as_posix()
+        for name, text in source.modules.items():
+            modules[prefix if path.suffix == ".rego" else f"{prefix}/{name}"] = text
+        _merge(data, (), source.data, str(path))
+    return PolicySource(
+        modules=modules, data=data, revision="+".join(source.revision for _, source in sources)
+    )
+
+
+def _single_source(path: Path, include_tests: bool) -> PolicySource:
+    if not path.is_file() or (path.suffix != ".rego" and path.suffix not in _DATA_SUFFIXES):
+        return load_policy_source(path, include_tests=include_tests)
+    name = path.name if path.suffix == ".rego" else _DATA_SUFFIXES[path.suffix]
+    try:
+        return source_from_files({name: path.read_bytes()})
+    except BundleFormatError as exc:
+        raise BundleFormatError(f"{path}: {exc}") from None

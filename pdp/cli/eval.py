@@ -1,37 +1,62 @@
-"""`pdp eval`: evaluate a policy locally, on a raw input or on a `/decide` request."""
+"""`pdp eval`: evaluate a policy locally, as `opa eval` does, or a `/decide` request."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from pdp.cli.common import CommandError, emit
 
+FORMATS = ("json", "pretty", "raw")
+# A plain reference into `data`: `.name`, `["key"]` or `[index]` segments.
+_SEGMENT = re.compile(r'\.([A-Za-z_][A-Za-z0-9_]*)|\[("(?:[^"\\]|\\.)*")\]|\[(\d+)\]')
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval",
-        help="evaluate a policy on an input document or a /decide request",
-        description="With --input, evaluate QUERY (a rule path such as data.authz.decision) on "
-        "that policy input, as `opa eval` does. With --request, decide a /decide body through "
-        "the PDP's own decision path (PIP included) against --directory.",
+        help="evaluate a document of a policy (as opa eval) or decide a /decide request",
+        description="Evaluate QUERY, a reference into data such as data.authz.decision, "
+        "data.roles.viewer or data.authz, on the policy of every -d PATH and the --input "
+        "document, as `opa eval` does. With --request, decide a /decide body through the "
+        "PDP's own decision path (PIP included) against --directory.",
     )
     parser.add_argument(
-        "query", nargs="?", help="rule to evaluate (default: the decision entrypoint)"
+        "query", nargs="?", help="reference to evaluate (default: the decision entrypoint)"
     )
     parser.add_argument(
-        "--bundle", type=Path, default=Path("policies"), help="policy directory or .tar.gz"
+        "-d",
+        "--data",
+        "-b",
+        "--bundle",
+        dest="sources",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="policy directory, bundle .tar.gz, .rego or JSON/YAML data file; repeatable "
+        "(default: policies)",
     )
-    given = parser.add_mutually_exclusive_group(required=True)
-    given.add_argument("--input", help="policy input document, JSON or YAML file ('-' = stdin)")
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument(
+        "-i", "--input", help="policy input document, JSON or YAML file ('-' = stdin)"
+    )
     given.add_argument("--request", help="a /decide request body, JSON or YAML ('-' = stdin)")
     parser.add_argument("--directory", type=Path, help="directory file for --request")
     parser.add_argument(
         "--time", help="decision time for --request (RFC 3339; default now), as a test would set it"
     )
-    parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
+    parser.add_argument(
+        "-f",
+        "--format",
+        choices=FORMATS,
+        help="json: OPA's result set (default); pretty: the value, indented; raw: the value "
+        "alone (a string unquoted), nothing when undefined",
+    )
+    parser.add_argument("--json", action="store_true", help="same as --format json")
     parser.set_defaults(handler=run)
 
 
@@ -48,38 +73,86 @@ def _document(name: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pdp.bundles.loader import load_policy_source
+    from pdp.bundles.loader import BundleFormatError, load_policy_sources
+    from pdp.engine import CompileError
     from pdp.metrics import Metrics
     from pdp.policy import PolicyRuntime
     from pdp.settings import Settings
 
-    entrypoint = Settings.from_env().decision_entrypoint
-    runtime = PolicyRuntime(entrypoint, Metrics())
-    policy = runtime.prepare(load_policy_source(args.bundle, include_tests=False))
-    if args.input is not None:
-        emit(_evaluate(policy, args.query or entrypoint, _document(args.input)), as_json=True)
-        return 0
-    if args.query:
-        raise CommandError("a query goes with --input; --request decides the decision entrypoint")
-    emit(_decide(runtime.decision_entrypoint, policy, args), as_json=True)
+    output = "json" if args.json else args.format or "json"
+    runtime = PolicyRuntime(Settings.from_env().decision_entrypoint, Metrics())
+    if args.request is not None:
+        if args.query:
+            raise CommandError(
+                "a query goes with --input; --request decides the decision entrypoint"
+            )
+        if output != "json":
+            raise CommandError("--request prints the decision as JSON; --format is for a query")
+    query = args.query or "data." + runtime.decision_entrypoint.replace("/", ".")
+    path = reference(query)
+    input_doc = _document(args.input) if args.input is not None else None
+    try:
+        source = load_policy_sources(args.sources or [Path("policies")], include_tests=False)
+        policy = runtime.prepare(source)
+    except (BundleFormatError, CompileError) as exc:
+        raise CommandError(f"policy refused: {exc}") from None
+    if args.request is not None:
+        emit(_decide(runtime.decision_entrypoint, policy, args), as_json=True)
+    else:
+        _print(query, _evaluate(policy, path, input_doc), output)
     return 0
 
 
-def _evaluate(policy: Any, query: str, document: Any) -> dict[str, Any]:
-    """OPA's shape: `{"result": value}`, or `{}` when the document is undefined."""
-    from pdp.engine import UNDEFINED, EvaluationError, entrypoint_path
+def reference(query: str) -> tuple[str, ...]:
+    """The path of a plain reference into data (`data.roles["viewer"]` -> ("roles", "viewer")).
 
-    if not isinstance(document, dict):
-        raise CommandError("--input must hold a JSON/YAML object")
+    regopy evaluates the rules compiled into a bundle, not ad-hoc queries, so any other query
+    (comparisons, calls, several expressions, `input`) is refused."""
+    text = query.strip()
+    if text.startswith("data"):
+        rest = text[len("data") :]
+        segments = list(_SEGMENT.finditer(rest))
+        if "".join(m.group(0) for m in segments) == rest:
+            return tuple(
+                m.group(1) or (json.loads(m.group(2)) if m.group(2) else m.group(3))
+                for m in segments
+            )
+    raise CommandError(
+        f"{query!r} is not a reference such as data.authz.decision or data.roles.viewer;"
+        " only references into data are evaluated here (opa eval takes any query)"
+    )
+
+
+def _evaluate(policy: Any, path: tuple[str, ...], input_doc: Any) -> Any:
+    """The document at `path` for `input_doc`, as the Data API answers it (UNDEFINED or a
+    value)."""
+    from pdp.data_api import document
+    from pdp.engine import EvaluationError
+
     try:
-        path = entrypoint_path(query)
-    except ValueError:
-        raise CommandError(f"{query!r} is not a rule path like data.authz.decision") from None
-    try:
-        value = policy.evaluator.evaluate(path, document)
+        return document(policy, path, input_doc)
     except EvaluationError as exc:
-        raise CommandError(f"evaluation failed ({exc.reason}): {exc}") from None
-    return {} if value is UNDEFINED else {"result": value}
+        raise CommandError(f"evaluation failed ({exc.reason}): {exc}".replace("\n", " ")) from None
+
+
+def _print(query: str, value: Any, output: str) -> None:
+    """OPA's output shapes: a result set for json, `{}` when undefined."""
+    from pdp.engine import UNDEFINED
+
+    if output == "json":
+        expression = {"value": value, "text": query, "location": {"row": 1, "col": 1}}
+        emit(
+            {} if value is UNDEFINED else {"result": [{"expressions": [expression]}]}, as_json=True
+        )
+    elif value is UNDEFINED:
+        if output == "pretty":
+            print("undefined")
+    elif output == "raw" and isinstance(value, str):
+        print(value)
+    else:
+        indent = 2 if output == "pretty" else None
+        separators = None if indent else (",", ":")
+        print(json.dumps(value, indent=indent, separators=separators, sort_keys=True))
 
 
 def _decide(entrypoint: str, policy: Any, args: argparse.Namespace) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from pdp.cli.decisions import add_source_arguments, records
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "replay",
-        help="re-decide recorded decisions with a candidate bundle and report the flips",
+        help="re-decide recorded decisions with a candidate bundle, each through the endpoint "
+        "and path that made it, and report the flips",
         description="Reads decisions from a `pdp decisions export` file (--decisions) or a "
         "running PDP (--pdp URL --token T), or the local store otherwise.",
     )
@@ -45,7 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--examples", type=int, default=5, help="examples per kind of change")
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--json", action="store_true", help="same as --format json")
-    parser.add_argument("--entrypoint", help="decision entrypoint (env PDP_DECISION_ENTRYPOINT)")
+    parser.add_argument(
+        "--entrypoint",
+        help="decision entrypoint of records that do not name theirs (env PDP_DECISION_ENTRYPOINT)",
+    )
     parser.set_defaults(handler=run)
 
 

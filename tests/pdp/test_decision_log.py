@@ -144,3 +144,32 @@ def test_times_in_other_zones_are_stored_and_compared_as_utc(database_url):
         )
     )
     assert [r.decision_id for r in inside] == [written.decision_id]
+
+
+def test_a_table_from_before_replay_paths_gains_the_columns(database_url):
+    """A decision log created without `path` and `input_source` keeps its rows (read back with
+    neither) and takes records that have them; a second store opening it changes nothing."""
+    import dataclasses
+
+    import sqlalchemy as sa
+
+    from pdp.decision_log import decisions_table
+
+    engine = DirectoryStore(database_url).engine
+    older = sa.MetaData()
+    sa.Table(
+        decisions_table.name,
+        older,
+        *(c._copy() for c in decisions_table.columns if c.name not in ("path", "input_source")),
+    )
+    older.create_all(engine)
+    before = record("before")
+    row = {k: v for k, v in dataclasses.asdict(before).items() if k not in ("path", "input_source")}
+    with engine.begin() as conn:
+        conn.execute(older.tables[decisions_table.name].insert(), [row])
+    store = DecisionLogStore(engine)
+    DecisionLogStore(engine)
+    after = dataclasses.replace(record("after"), path="authz", input_source="caller")
+    store.write([after])
+    assert store.get(before.decision_id) == before
+    assert store.get(after.decision_id) == after

@@ -1,5 +1,6 @@
-"""`pdp replay`: real decisions recorded by the decision service, exported, and replayed
-against candidates that flip some of them, none of them, or only with the current directory."""
+"""`pdp replay`: real decisions recorded by the decision service and by a serving PDP's every
+decision endpoint, exported, and replayed against candidates that flip some of them, none of
+them, or only with the current directory."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from pdp.directory.document import import_document, load_document
 from pdp.directory.store import DirectoryStore
 from pdp.services import Services
 from pdp.settings import Settings
-from tests.pdp.pdp_env import ACME, ALICE, BOB, DEMO_DIRECTORY, POLICIES
+from tests.pdp.pdp_env import ACME, ALICE, BOB, DEMO_DIRECTORY, POLICIES, running_pdp
+from tests.support.issuer import TestIssuer
 
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -69,11 +71,17 @@ def recorded(tmp_path_factory) -> tuple[str, Path]:
     return database_url, export
 
 
-def _candidate(tmp_path: Path, edit) -> Path:
+def _candidate(tmp_path: Path, edit, capsys) -> Path:
+    """The default policy with `edit` applied to its data, and `data.role_grants` generated
+    again from the edited roles (as policies/README.md says to)."""
     bundle = tmp_path / "candidate"
     shutil.copytree(POLICIES, bundle, ignore=shutil.ignore_patterns("*_test.rego", "*.cases.*"))
     data = json.loads((bundle / "data.json").read_text())
     edit(data)
+    (bundle / "data.json").write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["eval", "-d", str(bundle), "data.authz.computed_role_grants", "-f", "raw"]) == 0
+    data["role_grants"] = json.loads(capsys.readouterr().out)
     (bundle / "data.json").write_text(json.dumps(data))
     return bundle
 
@@ -99,7 +107,7 @@ def test_unchanged_policy_flips_nothing(recorded, capsys) -> None:
 def test_revoking_a_permission_flips_allows_to_denies(recorded, tmp_path, capsys) -> None:
     _, export = recorded
     bundle = _candidate(
-        tmp_path, lambda d: d["roles"]["viewer"]["permissions"].remove("document:read")
+        tmp_path, lambda d: d["roles"]["viewer"]["permissions"].remove("document:read"), capsys
     )
     code, report = _replay(
         capsys, "--bundle", str(bundle), "--decisions", str(export), "--fail-on", "grant"
@@ -127,7 +135,7 @@ def test_revoking_a_permission_flips_allows_to_denies(recorded, tmp_path, capsys
 def test_a_new_grant_trips_the_grant_gate(recorded, tmp_path, capsys) -> None:
     _, export = recorded
     bundle = _candidate(
-        tmp_path, lambda d: d["roles"]["viewer"]["permissions"].append("document:write")
+        tmp_path, lambda d: d["roles"]["viewer"]["permissions"].append("document:write"), capsys
     )
     code, report = _replay(
         capsys, "--bundle", str(bundle), "--decisions", str(export), "--fail-on", "grant"
@@ -205,3 +213,145 @@ def test_a_refused_candidate_fails_with_its_problem(tmp_path, capsys) -> None:
     (bundle / "p.rego").write_text("package authz\nimport rego.v1\ndecision := {\n")
     assert main(["replay", "--bundle", str(bundle), "--decisions", "x.jsonl"]) == 2
     assert "p.rego:3" in capsys.readouterr().err
+
+
+# --- every endpoint that decides, replayed through the endpoint and path that made it -------
+
+DEFAULT_DENY = 'default decision := {"allow": false, "reasons": ["no_matching_role"]}'
+
+
+def _document_request(subject: str, action: str) -> dict:
+    return {
+        "subject": {"id": subject},
+        "action": action,
+        "resource": {"type": "document", "id": "d1", "tenant_id": ACME, "attributes": {}},
+        "context": {"ip": "10.1.2.3"},
+    }
+
+
+def _authzen(subject: str, action: str) -> dict:
+    return {
+        "subject": {"type": "user", "id": subject},
+        "action": {"name": action},
+        "resource": {"type": "document", "id": "d1", "properties": {"tenant_id": ACME}},
+        "context": {"ip": "10.1.2.3"},
+    }
+
+
+# A policy input given as is (no directory subject): the Data API evaluates it untouched.
+GIVEN_INPUT = {
+    "subject": {"type": "user", "tenant_id": ACME, "roles": []},
+    "action": "document:read",
+    "resource": {"type": "document", "id": "d2", "tenant_id": ACME},
+    "context": {},
+}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, issuer: TestIssuer) -> tuple[Path, Path, dict[str, int]]:
+    """(the bundle a PDP served, the export of what it decided through /decide, /decide/batch,
+    AuthZEN and the Data API, how many records each endpoint wrote)."""
+    tmp = tmp_path_factory.mktemp("served")
+    bundle = tmp / "bundle"
+    shutil.copytree(POLICIES, bundle, ignore=shutil.ignore_patterns("*_test.rego", "*.cases.*"))
+    reads, writes = (
+        _document_request(BOB, "document:read"),
+        _document_request(BOB, "document:write"),
+    )
+    with running_pdp(tmp, issuer, bundle=bundle, require_pep_auth=False) as (client, services):
+        answers = [
+            client.post("/decide", json=reads),
+            client.post("/decide", json=writes),
+            client.post("/decide", json=_document_request("nobody", "document:read")),
+            client.post("/decide/batch", json={"requests": [reads, writes]}),
+            client.post("/access/v1/evaluation", json=_authzen(BOB, "document:read")),
+            client.post("/access/v1/evaluation", json=_authzen(BOB, "document:write")),
+            client.post("/v1/data/authz", json={"input": reads}),
+            client.post("/v1/data/authz", json={"input": writes}),
+            client.post("/v1/data/authz/decision", json={"input": reads}),
+            client.post("/v1/data/authz/decision", json={"input": writes}),
+            client.post("/v1/data/authz/decision", json={"input": GIVEN_INPUT}),
+            client.get("/v1/data/roles/viewer"),
+        ]
+        assert [a.status_code for a in answers] == [200] * len(answers)
+        assert services.decision_log.flush()
+        database_url = services.settings.database_url
+    export = tmp / "decisions.jsonl"
+    assert main(["decisions", "export", "--database-url", database_url, "-o", str(export)]) == 0
+    records = [json.loads(line) for line in export.read_text().splitlines()]
+    endpoints: dict[str, int] = {}
+    for record in records:
+        endpoints[record["endpoint"]] = endpoints.get(record["endpoint"], 0) + 1
+    return bundle, export, endpoints
+
+
+def test_the_grant_gate_passes_on_the_policy_that_made_the_decisions(served, capsys) -> None:
+    bundle, export, endpoints = served
+    assert endpoints == {
+        "decide": 3,
+        "decide/batch": 2,
+        "authzen/evaluation": 2,
+        "v1/data/authz": 2,
+        "v1/data/authz/decision": 3,
+        "v1/data/roles/viewer": 1,
+    }
+    code, report = _replay(
+        capsys, "--bundle", str(bundle), "--decisions", str(export), "--fail-on", "grant"
+    )
+    assert code == 0
+    assert (report["changed"], report["reasons_changed"]) == (0, 0)
+    assert report["replayed"] == report["unchanged"] == 12
+    assert report["skipped_reasons"] == {"no input recorded (unknown_subject)": 1}
+    assert main(["replay", "--bundle", str(bundle), "--decisions", str(export)]) == 0
+    assert "changed: 0 (allow->deny: 0, deny->allow: 0)" in capsys.readouterr().out
+
+
+def test_a_policy_that_grants_more_trips_the_gate_and_names_the_changes(
+    served, tmp_path, capsys
+) -> None:
+    bundle, export, _ = served
+    candidate = tmp_path / "candidate"
+    shutil.copytree(bundle, candidate)
+    rego = candidate / "authz" / "decision.rego"
+    assert DEFAULT_DENY in rego.read_text()
+    rego.write_text(rego.read_text().replace(DEFAULT_DENY, DEFAULT_DENY.replace("false", "true")))
+    code, report = _replay(
+        capsys, "--bundle", str(candidate), "--decisions", str(export), "--fail-on", "grant"
+    )
+    assert code == 1
+    flipped = report["examples"]["deny_to_allow"]
+    # Each endpoint's denied write, and the given input nobody holds a role in; the whole
+    # `data.authz` document has no `allow` of its own, so the Data API never counted it an
+    # allow, then or now.
+    assert report["deny_to_allow"] == 5 and report["allow_to_deny"] == 0
+    assert sorted(e["endpoint"] for e in flipped) == [
+        "authzen/evaluation",
+        "decide",
+        "decide/batch",
+        "v1/data/authz/decision",
+        "v1/data/authz/decision",
+    ]
+    assert all(e["new"] == {"allow": True, "reasons": ["no_matching_role"]} for e in flipped)
+    assert {e["resource"]["id"] for e in flipped} == {"d1", "d2"}
+    assert main(["replay", "--bundle", str(candidate), "--decisions", str(export)]) == 0
+    text = capsys.readouterr().out
+    assert "changed: 5 (allow->deny: 0, deny->allow: 5)" in text
+    assert f"deny->allow: {BOB} document:write document/d1 @{ACME} (v1/data/authz/decision)" in text
+
+
+def test_records_from_before_paths_were_kept_replay_at_the_decision_entrypoint(
+    served, tmp_path, capsys
+) -> None:
+    bundle, export, _ = served
+    older = tmp_path / "older.jsonl"
+    with older.open("w") as out:
+        for line in export.read_text().splitlines():
+            record = json.loads(line)
+            if record["endpoint"].startswith("v1/data"):
+                continue  # the Data API wrote no records worth replaying before
+            del record["path"], record["input_source"]
+            out.write(json.dumps(record) + "\n")
+    code, report = _replay(
+        capsys, "--bundle", str(bundle), "--decisions", str(older), "--fail-on", "grant"
+    )
+    assert (code, report["replayed"], report["changed"]) == (0, 6, 0)

@@ -49,7 +49,7 @@ def scan_source(source: PolicySource) -> list[Problem]:
             if statement in module.rules:
                 problems.extend(_with_problems(index, module, statement))
                 problems.extend(_unbraced_not_with(statement))
-                problems.extend(_wildcard_arguments(statement))
+                problems.extend(_element_problems(index, module, statement))
     return sorted(problems, key=lambda p: (p.file or "", p.line or 0, p.col or 0, p.message))
 
 
@@ -333,30 +333,79 @@ def _unbraced_not_with(statement: Statement) -> Iterator[Problem]:
                 break
 
 
-def _wildcard_arguments(statement: Statement) -> Iterator[Problem]:
-    """`f([x[_]])`, `[x[_], y]`: OPA iterates, regopy fails (`rego-errorseq ... rego-data`)."""
+def _element_problems(
+    index: PolicyIndex, module: Module, statement: Statement
+) -> Iterator[Problem]:
+    """`x[_]` or `x[k]` (k bound nowhere else) inside a call argument or a collection.
+
+    OPA iterates; regopy fails on `_` and leaves the expression undefined for a named
+    variable, so a deny rule written that way never fires.
+    """
     tokens = statement.tokens
-    for position, token in enumerate(tokens):
-        if token.text != "_" or not 0 < position < len(tokens) - 1:
+    bound = _locals(statement) - _bare_some(tokens)
+    body = next((i for i, t in enumerate(tokens) if t.depth == 0 and t.text in ("if", "{")), 0)
+    reported: set[str] = set()
+    for position, token in enumerate(tokens[:-1]):
+        if token.kind != "name" or token.text in _CONSTANTS or token.text in reported:
             continue
-        if tokens[position - 1].text != "[" or tokens[position + 1].text != "]":
+        bracket = tokens[position - 1]
+        if bracket.text != "[" or tokens[position + 1].text != "]":
             continue
-        if not _is_index(tokens, position - 1):
+        place = _element_place(tokens, position) if _is_index(tokens, position - 1) else None
+        if place is None:
             continue
-        place = _wildcard_place(tokens, position - 1)
-        if place is not None:
+        name = token.text
+        if name == "_":
             yield _at(
                 statement,
                 token,
                 f"`_` inside {place}: {UNSUPPORTED}, whose evaluation fails"
-                f" ({WILDCARD_SYMPTOM}); bind the element first:"
-                " `v := x[_]`, then use `v`",
+                f" ({WILDCARD_SYMPTOM}); bind the element first: `v := x[_]`, then use `v`",
             )
+        elif not (name in bound or index.names_data(module, name)):
+            if _bound_outside(tokens, name, body):
+                continue
+            yield _at(
+                statement,
+                token,
+                f"`{name}` is bound only inside {place}: {UNSUPPORTED}, which leaves the"
+                " expression undefined where OPA iterates (a rule written so never holds);"
+                f" bind the element first: `v := x[{name}]` or `some {name}, v in x`,"
+                " then use `v`",
+            )
+        reported.add(name)
 
 
-def _wildcard_place(tokens: list[Token], bracket: int) -> str | None:
-    """'a function argument' or 'a collection' when the `[_]` index at `bracket` is in one."""
-    current = bracket
+def _bare_some(tokens: list[Token]) -> set[str]:
+    """Names a `some a, b` without `in` declares (bound by whatever uses them later)."""
+    names: set[str] = set()
+    for position, token in enumerate(tokens):
+        if token.text != "some":
+            continue
+        clause = []
+        for later in tokens[position + 1 :]:
+            if later.line != token.line or later.text in (";", "}"):
+                break
+            clause.append(later)
+        if all(t.text != "in" for t in clause):
+            names.update(t.text for t in clause if t.kind == "name")
+    return names
+
+
+def _bound_outside(tokens: list[Token], name: str, body: int) -> bool:
+    """Whether `name` occurs in the body outside call arguments and collections."""
+    return any(
+        token.text == name
+        and token.kind == "name"
+        and tokens[position - 1].text not in (".", "some", ",")
+        and _element_place(tokens, position) is None
+        for position, token in enumerate(tokens[body:], body)
+    )
+
+
+def _element_place(tokens: list[Token], position: int) -> str | None:
+    """'a function argument' or 'a collection' when tokens[position] is inside one."""
+    current = position
     while (opener := _opener(tokens, current)) is not None:
         text, follows_term = tokens[opener].text, _is_index(tokens, opener)
         if text == "(" and follows_term:

@@ -251,3 +251,39 @@ def test_binding_the_element_first_works() -> None:
 @needs_opa
 def test_opa_iterates_the_wildcard() -> None:
     assert opa(WILDCARD) == {"test_w": True}
+
+
+# --- a variable bound only inside a function argument: silently undefined ----------------
+
+BOUND_IN_ARGUMENT = """test_k if {
+	some k
+	startswith(input.paths[k], "/admin") with input.paths as ["/home", "/admin/x"]
+}
+"""
+BOUND_AT_TOP_LEVEL = """test_k if {
+	some path in input.paths with input.paths as ["/home", "/admin/x"]
+	startswith(path, "/admin")
+}
+"""
+
+
+def test_a_variable_bound_only_in_an_argument_leaves_the_rule_undefined() -> None:
+    assert regopy(BOUND_IN_ARGUMENT) == {"test_k": False}
+    assert scanned(BOUND_IN_ARGUMENT) == [(3, 25, "error")]
+
+
+def test_iterating_at_the_top_level_works() -> None:
+    assert regopy(BOUND_AT_TOP_LEVEL) == {"test_k": True}
+    assert scanned(BOUND_AT_TOP_LEVEL) == []
+
+
+@needs_opa
+def test_opa_binds_the_variable_in_the_argument() -> None:
+    assert opa(BOUND_IN_ARGUMENT) == {"test_k": True}
+    assert opa(BOUND_AT_TOP_LEVEL) == {"test_k": True}
+
+
+@needs_opa
+def test_every_suggested_rewrite_works_in_opa_too() -> None:
+    for tests in (FIELDS_OVER_CALLS, RECOMMENDED_FORMS, WILDCARD_BOUND):
+        assert set(opa(tests).values()) == {True}

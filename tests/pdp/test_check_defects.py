@@ -28,6 +28,8 @@ import rego.v1
 calls if count(input.xs) > 0
 
 plain if input.a
+
+from_data if data.q.a
 """
 
 
@@ -71,6 +73,10 @@ IGNORED_MOCK = """reader := true
 test_vacuous if {
 	not data.p.plain with input.a as reader
 }
+
+test_vacuous_data if {
+	not data.p.from_data with data.q.a as reader
+}
 """
 BOUND_MOCK = """reader := true
 
@@ -83,23 +89,29 @@ test_bound_negative if {
 	v := false
 	not data.p.plain with input.a as v
 }
+
+test_bound_data if {
+	v := reader
+	data.p.from_data with data.q.a as v
+}
 """
 
 
 def test_with_a_rule_value_is_ignored_so_a_negative_test_passes_vacuously() -> None:
-    assert regopy(IGNORED_MOCK) == {"test_vacuous": True}
-    assert scanned(IGNORED_MOCK) == [(4, 19, "error")]
+    assert regopy(IGNORED_MOCK) == {"test_vacuous": True, "test_vacuous_data": True}
+    assert scanned(IGNORED_MOCK) == [(4, 19, "error"), (8, 23, "error")]
 
 
 def test_binding_the_rule_to_a_variable_applies_the_mock() -> None:
-    assert regopy(BOUND_MOCK) == {"test_bound": True, "test_bound_negative": True}
+    expected = {"test_bound": True, "test_bound_negative": True, "test_bound_data": True}
+    assert regopy(BOUND_MOCK) == expected
     assert scanned(BOUND_MOCK) == []
 
 
 @needs_opa
 def test_opa_applies_the_mock_either_way() -> None:
-    assert opa(IGNORED_MOCK) == {"test_vacuous": False}
-    assert opa(BOUND_MOCK) == {"test_bound": True, "test_bound_negative": True}
+    assert opa(IGNORED_MOCK) == {"test_vacuous": False, "test_vacuous_data": False}
+    assert set(opa(BOUND_MOCK).values()) == {True}
 
 
 @pytest.mark.parametrize(

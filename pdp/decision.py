@@ -28,6 +28,7 @@ from pdp.engine import UNDEFINED, EvaluationError
 from pdp.errors import TokenError
 from pdp.metrics import Metrics
 from pdp.policy import ActivePolicy, PolicyRuntime
+from pdp.workers import ChangeSignal
 
 T = TypeVar("T")
 
@@ -198,6 +199,7 @@ class DecisionService:
         self._metrics = metrics
         self._eval_timeout = eval_timeout
         self.cache = DecisionCache(cache_entries, metrics)
+        self._signal: ChangeSignal | None = None
         # Decisions run here, so each worker thread keeps its own interpreter warm and the
         # event loop never waits on the engine.
         self._executor = ThreadPoolExecutor(
@@ -242,7 +244,13 @@ class DecisionService:
         future = self._executor.submit(fn, *args)
         return await asyncio.wait_for(asyncio.wrap_future(future), self._eval_timeout)
 
+    def follow_changes(self, signal: ChangeSignal) -> None:
+        """Catch the snapshot up before a decision whenever a sibling worker wrote to the store."""
+        self._signal = signal
+
     def _outcome(self, request: DecisionRequest, moment: datetime) -> _Outcome:
+        if self._signal is not None:
+            self._signal.catch_up(self._snapshot.refresh_if_changed)
         policy = self._policy.active
         revision = policy.revision if policy else None
         facts: SubjectFacts | None = None

@@ -22,6 +22,7 @@ from pdp.api.errors import install_error_handlers
 from pdp.api.limits import BodySizeLimit
 from pdp.services import Services
 from pdp.settings import Settings
+from pdp.workers import ChangeSignal, SignalAdminWrites
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -48,6 +49,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(authzen.RequestIdEcho)
+    signal = ChangeSignal.from_env()
+    if signal is not None:
+        services.decisions.follow_changes(signal)
+        app.add_middleware(SignalAdminWrites, signal=signal)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
 import logging
 import logging.config
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--database-url", help="directory store URL (env PDP_DATABASE_URL)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("PDP_WORKERS") or 1),
+        help="processes serving the one port, each with its own snapshot (env PDP_WORKERS)",
+    )
     parser.add_argument(
         "--json", action="store_true", help="log one JSON object per line (for log shippers)"
     )
@@ -61,40 +69,68 @@ def json_log_config(level: str) -> dict[str, Any]:
     }
 
 
+def _tune_gc() -> None:
+    """What start-up built (routes, models, the directory snapshot) lives as long as the
+    process: freeze it out of the collector, and collect young objects less often. Full
+    collections over that heap were the long tail of every request (docs/performance.md)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
+def worker_app() -> Any:
+    """The app of one `pdp serve --workers N` process; settings come from the environment."""
+    from pdp.api.app import create_app
+    from pdp.settings import Settings
+
+    app = create_app(Settings.from_env())
+    _tune_gc()
+    return app
+
+
 def run(args: argparse.Namespace) -> int:
     from pdp.api.app import create_app
     from pdp.engine import CompileError
     from pdp.settings import Settings
+    from pdp.workers import SIGNAL_ENV, create_signal_file
 
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1")
     if args.json:
         logging.config.dictConfig(json_log_config(args.log_level))
     else:
         logging.basicConfig(
             level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
         )
-    settings = Settings.from_env()
-    overrides = {}
+    # Workers read their settings from the environment: the flags go there too.
     if args.bundle is not None:
-        overrides["bundle"] = args.bundle
+        os.environ["PDP_BUNDLE"] = str(args.bundle.resolve())
     if args.database_url:
-        overrides["database_url"] = args.database_url
-    settings = dataclasses.replace(settings, **overrides)
+        os.environ["PDP_DATABASE_URL"] = args.database_url
+    settings = Settings.from_env()
     try:
         app = create_app(settings)
     except CompileError as exc:
         raise CommandError(f"bundle refused: {exc}") from None
-    # What start-up built (routes, models, the directory snapshot) lives as long as the
-    # process: freeze it out of the collector, and collect young objects less often. Full
-    # collections over that heap were the long tail of every request (docs/performance.md).
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        log_config=json_log_config(args.log_level) if args.json else uvicorn.config.LOGGING_CONFIG,
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "log_config": json_log_config(args.log_level)
+        if args.json
+        else uvicorn.config.LOGGING_CONFIG,
         # Access logs carry no bodies or headers, so tokens never reach them.
-        access_log=args.log_level == "debug",
-    )
+        "access_log": args.log_level == "debug",
+    }
+    if args.workers == 1:
+        _tune_gc()
+        uvicorn.run(app, **options)
+        return 0
+    # The app built above proved the bundle and the store; each worker builds its own.
+    app.state.services.close()
+    shared = Path(tempfile.mkdtemp(prefix="pdp-workers-"))
+    os.environ[SIGNAL_ENV] = str(create_signal_file(shared / "changes"))
+    try:
+        uvicorn.run("pdp.cli.serve:worker_app", factory=True, workers=args.workers, **options)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
     return 0

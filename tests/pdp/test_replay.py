@@ -4,21 +4,37 @@ them, or only with the current directory."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pdp.authn import Principal
 from pdp.cli import main
+from pdp.data_api import DataApiService
 from pdp.decision import DecisionRequest
 from pdp.directory.document import import_document, load_document
 from pdp.directory.store import DirectoryStore
+from pdp.replay import replay_record
 from pdp.services import Services
 from pdp.settings import Settings
-from tests.pdp.pdp_env import ACME, ALICE, BOB, DEMO_DIRECTORY, POLICIES, running_pdp
+from tests.pdp.pdp_env import (
+    ACME,
+    ALICE,
+    BOB,
+    DEMO_DIRECTORY,
+    ELLEN,
+    GLOBEX,
+    POLICIES,
+    REPORTING,
+    running_pdp,
+)
 from tests.support.issuer import TestIssuer
 
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -304,6 +320,28 @@ def test_the_grant_gate_passes_on_the_policy_that_made_the_decisions(served, cap
     assert report["skipped_reasons"] == {"no input recorded (unknown_subject)": 1}
     assert main(["replay", "--bundle", str(bundle), "--decisions", str(export)]) == 0
     assert "changed: 0 (allow->deny: 0, deny->allow: 0)" in capsys.readouterr().out
+    # The directory the PDP decided with, looked up again: the Data API inputs it enriched
+    # get the same facts back, the inputs given as is stay as they were.
+    database_url = f"sqlite:///{export.parent / 'pdp.db'}"
+    code, current = _replay(
+        capsys,
+        "--bundle",
+        str(bundle),
+        "--decisions",
+        str(export),
+        "--directory",
+        "current",
+        "--database-url",
+        database_url,
+        "--fail-on",
+        "change",
+    )
+    assert (code, current["replayed"], current["changed"], current["reasons_changed"]) == (
+        0,
+        12,
+        0,
+        0,
+    )
 
 
 def test_a_policy_that_grants_more_trips_the_gate_and_names_the_changes(
@@ -355,3 +393,84 @@ def test_records_from_before_paths_were_kept_replay_at_the_decision_entrypoint(
         capsys, "--bundle", str(bundle), "--decisions", str(older), "--fail-on", "grant"
     )
     assert (code, report["replayed"], report["changed"]) == (0, 6, 0)
+
+
+# --- the property behind the gate: a record replayed on its own policy is decided alike ----
+
+SUBJECTS = [ALICE, BOB, ELLEN, REPORTING, "6f0b2c1e-0000-4000-8000-0000000ca201", "nobody"]
+ACTIONS = ["document:read", "document:write", "document:delete", "payroll:read", "folder:list"]
+
+
+@st.composite
+def decisions(draw: st.DrawFn) -> tuple[str, tuple[str, ...], dict | None]:
+    """(endpoint, Data API path, body): a /decide request, or a Data API input that names a
+    directory subject, is a policy input as is, or is absent."""
+    subject = draw(st.sampled_from(SUBJECTS))
+    resource = {
+        "type": draw(st.sampled_from(["document", "payroll", "folder"])),
+        "id": "r1",
+        "tenant_id": draw(st.sampled_from([ACME, GLOBEX])),
+        "attributes": {
+            "department": draw(st.sampled_from(["engineering", "sales"])),
+            "owner": draw(st.sampled_from([subject, "someone-else"])),
+        },
+    }
+    ip = draw(st.sampled_from(["10.1.2.3", "172.16.0.9", "8.8.8.8", "2001:db8:1::5"]))
+    request = {
+        "subject": {"id": subject},
+        "action": draw(st.sampled_from(ACTIONS)),
+        "resource": resource,
+        "context": {"ip": ip},
+    }
+    kind = draw(st.sampled_from(["decide", "data", "given", "none"]))
+    if kind == "decide":
+        return "decide", (), request
+    if kind == "data":
+        return "data", draw(st.sampled_from([("authz",), ("authz", "decision")])), request
+    if kind == "given":
+        roles = draw(st.lists(st.sampled_from(["viewer", "editor", "admin"]), max_size=2))
+        given_input = {**request, "subject": {"type": "user", "tenant_id": ACME, "roles": roles}}
+        return "data", ("authz", "decision"), given_input
+    return "data", draw(st.sampled_from([("roles", "viewer"), ("authz",), ()])), None
+
+
+@pytest.fixture(scope="module")
+def deciding(tmp_path_factory) -> Iterator[tuple[Services, DataApiService]]:
+    tmp = tmp_path_factory.mktemp("property")
+    database_url = f"sqlite:///{tmp / 'pdp.db'}"
+    import_document(DirectoryStore(database_url), load_document(DEMO_DIRECTORY))
+    services = Services.build(Settings(database_url=database_url, bundle=POLICIES))
+    data_api = DataApiService(
+        policy=services.policy,
+        decisions=services.decisions,
+        decision_log=services.decision_log,
+        metrics=services.metrics,
+    )
+    try:
+        yield services, data_api
+    finally:
+        services.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(decision=decisions())
+def test_every_record_replays_to_its_own_decision(deciding, decision) -> None:
+    services, data_api = deciding
+    endpoint, path, body = decision
+    caller = Principal.anonymous()
+    if endpoint == "decide":
+        request = DecisionRequest.model_validate(body)
+        decision_id = services.decisions.decide(request, caller).decision_id
+    else:
+        answer = data_api.query(path, body, caller, has_input=body is not None)
+        decision_id = asyncio.run(answer).decision_id
+    assert services.decision_log.flush()
+    record = services.decision_log.store.get(decision_id).to_json()
+    policy = services.policy.active
+    replayed = replay_record(record, policy, services.policy.decision_entrypoint)
+    if isinstance(replayed, str):  # the PDP did not evaluate: the subject was not resolved
+        assert record["input"] is None and record["input_source"] == "pip"
+        assert replayed.startswith("no input recorded")
+        return
+    allow, reasons, _ = replayed
+    assert (allow, sorted(reasons)) == (record["allow"], sorted(record["reasons"]))

@@ -1,6 +1,6 @@
 # The default RBAC + ABAC policy. See policies/README.md for the input, output and data.
-# Strings are built with concat, not sprintf: regopy 1.5.2 quotes data strings formatted
-# with %s once a bundle has been saved and loaded again.
+# Strings are built with concat; sprintf is as safe now that the PDP serves the JSON
+# artifact (policies/README.md, engine limits).
 package authz
 
 import rego.v1

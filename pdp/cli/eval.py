@@ -57,6 +57,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "alone (a string unquoted), nothing when undefined",
     )
     parser.add_argument("--json", action="store_true", help="same as --format json")
+    gate = parser.add_mutually_exclusive_group()
+    gate.add_argument("--fail", action="store_true", help="exit 1 when the result is undefined")
+    gate.add_argument(
+        "--fail-defined", action="store_true", help="exit 1 when the result is defined"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -74,7 +79,7 @@ def _document(name: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from pdp.bundles.loader import BundleFormatError, load_policy_sources
-    from pdp.engine import CompileError
+    from pdp.engine import UNDEFINED, CompileError
     from pdp.metrics import Metrics
     from pdp.policy import PolicyRuntime
     from pdp.settings import Settings
@@ -98,9 +103,11 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"policy refused: {exc}") from None
     if args.request is not None:
         emit(_decide(runtime.decision_entrypoint, policy, args), as_json=True)
-    else:
-        _print(query, _evaluate(policy, path, input_doc), output)
-    return 0
+        return 0
+    value = _evaluate(policy, path, input_doc)
+    _print(query, value, output)
+    defined = value is not UNDEFINED
+    return 1 if (args.fail and not defined) or (args.fail_defined and defined) else 0
 
 
 def reference(query: str) -> tuple[str, ...]:

@@ -177,6 +177,14 @@ def test_output_formats(capsys, extra):
     assert opa_eval(capsys, *extra, "--format", "json", "data.nothing")[1].strip() == "{}"
 
 
+def test_fail_and_fail_defined_gate_on_the_result_as_opa_does(capsys, extra):
+    assert opa_eval(capsys, *extra, "--fail", "data.extra_roles")[0] == 0
+    assert opa_eval(capsys, *extra, "--fail", "data.nothing")[0] == 1
+    assert opa_eval(capsys, *extra, "--fail-defined", "data.nothing")[0] == 0
+    code, out, err = opa_eval(capsys, *extra, "--fail-defined", "-f", "raw", "data.extra_roles")
+    assert (code, out, err) == (1, '{"ann":["viewer"]}\n', "")  # printed, and still a failure
+
+
 @pytest.mark.parametrize(
     ("files", "reason"),
     [

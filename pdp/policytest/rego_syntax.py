@@ -131,6 +131,8 @@ def source_text(tokens: list[Token]) -> str:
 
 def dotted(tokens: list[Token], start: int) -> tuple[list[str], int]:
     """The `a.b["c"].d` path at `start` (names and string keys), and the index after it."""
+    if start >= len(tokens) or tokens[start].kind != "name":
+        return [], start
     path = [tokens[start].text]
     index = start + 1
     while index + 1 < len(tokens):
@@ -178,9 +180,9 @@ class PolicyIndex:
                 elif statement.keyword == "import":
                     path, end = dotted(statement.tokens, 1)
                     rest = statement.tokens[end:]
-                    alias = rest[1].text if len(rest) > 1 and rest[0].text == "as" else path[-1]
-                    if path[0] == "data":
-                        module.imports[alias] = path
+                    if path[:1] == ["data"]:
+                        named = len(rest) > 1 and rest[0].text == "as"
+                        module.imports[rest[1].text if named else path[-1]] = path
                 elif statement.head.kind == "name":
                     module.rules.append(statement)
             modules[file] = module
@@ -190,7 +192,7 @@ class PolicyIndex:
 
     def resolve(self, module: Module, path: list[str]) -> Iterator[tuple[str, str]]:
         """The rules (package, name) a reference rooted at a rule, import or `data` may reach."""
-        root = path[0]
+        root = path[0] if path else ""
         if root in module.imports:
             yield from self.resolve(module, module.imports[root] + path[1:])
         elif root == "data":

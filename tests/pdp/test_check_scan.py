@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pdp.engine import PolicySource
 from pdp.policytest.check import scan_source
@@ -127,3 +129,43 @@ def test_valid_v1_rego_raises_nothing(text: str) -> None:
 @pytest.mark.parametrize("text", VALID.values(), ids=VALID.keys())
 def test_valid_cases_are_valid_in_opa(text: str) -> None:
     assert opa_errors(text) == set()
+
+
+REGO_PIECES = st.sampled_from(
+    [
+        *("package", "p", "if", "{", "}", "[", "]", "(", ")", "with", "as", "input", ".", "a"),
+        *("_", "some", "k", "in", "not", "else", ":=", "=", ",", ";", "|", "data", "x", "f"),
+        *("1", "+", "every", "contains", "default", "import", '"s"', "`r`", "#c", '"open'),
+        *("\n", " ", "`\n"),
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(REGO_PIECES, max_size=60), st.text(max_size=20))
+def test_the_scan_never_raises(pieces: list[str], junk: str) -> None:
+    """Publishing scans before the engine sees the source: broken Rego must not raise."""
+    other = "package p\nimport data.x as y\nr := 1\n"
+    problems = scan_source(
+        PolicySource(modules={"a.rego": "".join(pieces) + junk, "b.rego": other})
+    )
+    assert all(p.severity in ("error", "warning") for p in problems)
+
+
+NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda n: (
+        n not in {"if", "in", "as", "not", "some", "else", "with", "every", "default"}
+        and n not in {"contains", "package", "import", "true", "false", "null"}
+    )
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(NAMES, st.booleans(), st.integers(0, 3)), min_size=1, max_size=6))
+def test_exactly_the_rules_without_if_are_v0(rules: list[tuple[str, bool, int]]) -> None:
+    text, expected = "package p\n", set()
+    for name, with_if, blank_lines in rules:
+        text += "\n" * blank_lines
+        expected |= set() if with_if else {text.count("\n") + 1}
+        text += f"{name} {'if ' if with_if else ''}{{\n\tinput.{name}\n}}\n"
+    assert {p.line for p in problems_of(text)} == expected

@@ -151,12 +151,18 @@ class ReplayReport:
             for change in self.examples.get(kind, []):
                 resource = change.resource
                 lines.append(
-                    f"  {title}: {change.subject} {change.action}"
-                    f" {resource.get('type')}/{resource.get('id')}"
-                    f" @{resource.get('tenant_id')} ({change.endpoint}):"
+                    f"  {title}: {_shown(change.subject)} {_shown(change.action)}"
+                    f" {_shown(resource.get('type'))}/{_shown(resource.get('id'))}"
+                    f" @{_shown(resource.get('tenant_id'))} ({change.endpoint}):"
                     f" {json.dumps(change.old_reasons)} -> {json.dumps(change.new_reasons)}"
                 )
         return "\n".join(lines) + "\n"
+
+
+def _shown(value: Any) -> str:
+    """A field of a change as the text report prints it; `-` where the record has none (a
+    Data API input need not name a subject, an action or a resource)."""
+    return "-" if value is None else str(value)
 
 
 def decide_input(

@@ -375,6 +375,7 @@ def test_a_policy_that_grants_more_trips_the_gate_and_names_the_changes(
     text = capsys.readouterr().out
     assert "changed: 5 (allow->deny: 0, deny->allow: 5)" in text
     assert f"deny->allow: {BOB} document:write document/d1 @{ACME} (v1/data/authz/decision)" in text
+    assert f"deny->allow: - document:read document/d2 @{ACME} (v1/data/authz/decision)" in text
 
 
 def test_records_from_before_paths_were_kept_replay_at_the_decision_entrypoint(

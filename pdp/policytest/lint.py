@@ -2,11 +2,12 @@
 
 It reports, at `file:line:col`, what OPA 1.x refuses (Rego v0 syntax, with OPA's own
 message) and what regopy 1.5.2 gets wrong although OPA accepts it (policies/README.md,
-"Missing built-ins and engine limits", has the minimal case of each):
+"Rego `pdp check` refuses or warns about", has the minimal case of each):
 - errors: v0 bodies without `if`; a `with` value that refers to a rule or to data (regopy
-  ignores the mock, so a test can pass vacuously); `p if not q with ...` and `_` inside a
-  call argument or collection (refused or failed by regopy); unknown built-ins and local
-  variables shadowing a built-in namespace;
+  ignores the mock, so a test can pass vacuously); `p if not q with ...` (a syntax error
+  here); `x[_]`, or `x[k]` with `k` bound nowhere else, inside a call argument or a
+  collection (fails, or silently undefined); unknown built-ins and local variables
+  shadowing a built-in namespace;
 - warnings: `with input as` over rules that call a function or an operator, which aborts
   regopy while it compiles (`pdp test` errors on that test; OPA runs it).
 """

@@ -299,3 +299,17 @@ def test_opa_binds_the_variable_in_the_argument() -> None:
 def test_every_suggested_rewrite_works_in_opa_too() -> None:
     for tests in (FIELDS_OVER_CALLS, RECOMMENDED_FORMS, WILDCARD_BOUND):
         assert set(opa(tests).values()) == {True}
+
+
+def test_pdp_check_passes_every_recommended_form(tmp_path, capsys) -> None:
+    from pdp.cli import main
+
+    forms = [BOUND_MOCK, WHOLE_INPUT_OVER_PLAIN, FIELDS_OVER_CALLS, RECOMMENDED_FORMS]
+    forms += [WILDCARD_BOUND, BOUND_AT_TOP_LEVEL]
+    for name, text in suite(
+        "\n".join(f.replace("test_", f"test_{n}_") for n, f in enumerate(forms))
+    ).items():
+        (tmp_path / name).write_text(text)
+    code = main(["check", str(tmp_path), "--entrypoint", "p.plain"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("ok: 2 modules checked in "), out

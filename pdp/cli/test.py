@@ -6,8 +6,12 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pdp.cli.common import CommandError
+
+if TYPE_CHECKING:
+    from pdp.policytest.opa import CrossCheck
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +43,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--entrypoint", help="decision entrypoint of the cases (env PDP_DECISION_ENTRYPOINT)"
     )
+    parser.add_argument(
+        "--opa",
+        action="store_true",
+        help="also run every test and case in OPA's own engine and fail on each disagreement"
+        " (needs the opa extra: pip install --ignore-requires-python 'pdp-suite[opa]')",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -60,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise CommandError(f"no such policy directory or bundle: {', '.join(missing)}", 2)
     entrypoint = args.entrypoint or Settings.from_env().decision_entrypoint
-    result = run_tests(paths, pattern=args.run, entrypoint=entrypoint)
+    cross_check = _cross_check() if args.opa else None
+    result = run_tests(paths, pattern=args.run, entrypoint=entrypoint, cross_check=cross_check)
     if report_format == "text" or args.output is not None:
         sys.stdout.write(text_report(result, verbose=args.verbose))
     if report_format != "text":
@@ -75,3 +86,13 @@ def run(args: argparse.Namespace) -> int:
     if not result.outcomes:
         raise CommandError(f"no tests found in {', '.join(str(p) for p in paths)}", 2)
     return result.exit_code
+
+
+def _cross_check() -> CrossCheck:
+    """OPA's engine for `--opa`, or a one-line reason (exit 2) saying how to install it."""
+    from pdp.policytest.opa import CrossCheck, OpaUnavailable
+
+    try:
+        return CrossCheck()
+    except OpaUnavailable as exc:
+        raise CommandError(str(exc), 2) from None

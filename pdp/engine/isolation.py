@@ -30,6 +30,8 @@ class IsolatedRun:
 
     results: list[RegoTestResult]
     refused: dict[str, list[Problem]] = field(default_factory=dict)
+    # The modules the tests that ran were compiled with.
+    ran: frozenset[str] = frozenset()
 
 
 def _only(source: PolicySource, files: Collection[str]) -> PolicySource:
@@ -86,8 +88,9 @@ def _located(problems: Sequence[Problem], modules: Collection[str]) -> dict[str,
     return by_file
 
 
-def _not_run(needed: list[str]) -> str:
-    return f"not run: {', '.join(needed)} {'has' if len(needed) == 1 else 'have'} errors"
+def have_errors(files: Sequence[str]) -> str:
+    """`lib.rego has errors`, `a.rego, b.rego have errors`."""
+    return f"{', '.join(files)} {'has' if len(files) == 1 else 'have'} errors"
 
 
 def run_isolated(
@@ -134,11 +137,11 @@ def run_isolated(
             name=test.name,
             file=test.file,
             passed=False,
-            error=_not_run(sorted(graph.closure([test.file]) & left.keys())),
+            error=f"not run: {have_errors(sorted(graph.closure([test.file]) & left.keys()))}",
             duration_seconds=0.0,
         )
         for test in discover_tests(_only(source, graph.dependents(left)), pattern)
     ]
     order = {(t.package, t.name): n for n, t in enumerate(discover_tests(source, pattern))}
-    ran = sorted(results + blocked, key=lambda r: order.get((r.package, r.name), len(order)))
-    return IsolatedRun(ran, left)
+    ordered = sorted(results + blocked, key=lambda r: order.get((r.package, r.name), len(order)))
+    return IsolatedRun(ordered, left, frozenset(kept.modules))

@@ -27,7 +27,7 @@ def text_report(run: TestRun, *, verbose: bool = False) -> str:
     for outcome in run.outcomes:
         if outcome.status in ("passed", "skipped") and not verbose:
             continue
-        where = f"{outcome.file}: " if outcome.kind == "rego" else ""
+        where = f"{outcome.file}: " if outcome.kind in ("rego", "opa") else ""
         line = f"{_LABELS[outcome.status]} {where}{outcome.id}"
         if outcome.message:
             line += f": {_one_line(outcome.message)}"
@@ -35,6 +35,9 @@ def text_report(run: TestRun, *, verbose: bool = False) -> str:
             line += f" ({_duration(outcome.duration_seconds)})"
         lines.append(line)
     summary = run.summary()
+    cross_check = run.cross_check()
+    if cross_check is not None:
+        lines.append(cross_check)
     if lines and summary:
         lines.append(_RULE)
     lines.extend(summary)

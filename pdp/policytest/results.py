@@ -57,6 +57,18 @@ class TestRun:
     outcomes: list[Outcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
+    # How many tests and case decisions `--opa` compared with OPA's engine (None: not asked).
+    opa_compared: int | None = None
+
+    @property
+    def opa_disagreed(self) -> int:
+        return sum(o.kind == "opa" for o in self.outcomes)
+
+    def cross_check(self) -> str | None:
+        """`OPA: 60 compared, 0 disagreed` after `--opa`."""
+        if self.opa_compared is None:
+            return None
+        return f"OPA: {self.opa_compared} compared, {self.opa_disagreed} disagreed"
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -83,5 +95,10 @@ class TestRun:
                 "duration_seconds": round(self.duration_seconds, 6),
             },
             "warnings": self.warnings,
+            **(
+                {"opa": {"compared": self.opa_compared, "disagreed": self.opa_disagreed}}
+                if self.opa_compared is not None
+                else {}
+            ),
             "tests": [o.to_json() for o in self.outcomes],
         }

@@ -17,12 +17,13 @@ from pathlib import Path
 
 from pdp.bundles.loader import BundleFormatError
 from pdp.engine import CompileError, PolicySource, Problem
-from pdp.engine.isolation import IsolatedRun, run_isolated
+from pdp.engine.isolation import IsolatedRun, have_errors, run_isolated
 from pdp.engine.testing import RegoTestResult, discover_tests
 from pdp.metrics import Metrics
 from pdp.policy import ActivePolicy, PolicyRuntime
 from pdp.policytest.cases import run_case_file
 from pdp.policytest.check import scan_source
+from pdp.policytest.opa import CrossCheck, OpaPolicy
 from pdp.policytest.results import Outcome, TestRun
 from pdp.policytest.sets import PolicySet, policy_sets
 
@@ -95,6 +96,7 @@ def _rego_tests(
     checked: set[str],
     pattern: str | None,
     run: TestRun,
+    cross_check: CrossCheck | None,
 ) -> IsolatedRun | None:
     """Run the Rego tests; None when the engine failed and no module could be blamed.
 
@@ -112,6 +114,10 @@ def _rego_tests(
         Outcome("rego", policy_set.display(t.file), t.package, t.name, "skipped")
         for t in discover_tests(source, pattern, prefix="todo_test_")
     )
+    if cross_check is not None:
+        run.outcomes.extend(
+            cross_check.rego_tests(source, isolated.ran, isolated.results, policy_set.display)
+        )
     return isolated
 
 
@@ -120,6 +126,7 @@ def _case_outcomes(
     entrypoint: str,
     selected: Callable[[str], bool],
     refused: list[str],
+    cross_check: CrossCheck | None,
 ) -> Iterator[Outcome]:
     """Every case file's outcomes; none runs when the served set is known bad."""
     case_files = policy_set.case_files()
@@ -127,23 +134,34 @@ def _case_outcomes(
         return
     policy: ActivePolicy | None = None
     if refused:
-        why = f"the policy set was refused: {', '.join(refused)} {'has' if len(refused) == 1 else 'have'} errors"
+        why = f"the policy set was refused: {have_errors(refused)}"
     else:
         try:
             serving = policy_set.source(include_tests=False)
             policy = PolicyRuntime(entrypoint, Metrics()).prepare(serving)
         except (BundleFormatError, CompileError) as exc:
             why = f"the policy set was refused: {exc}"
+    opa = OpaPolicy(policy.compiled.source) if policy and cross_check else None
     for path in case_files:
         display = path.as_posix()
         if policy is None:
             yield Outcome("file", display, display, "load", "errored", message=why)
-            continue
-        yield from run_case_file(path, display, policy, entrypoint, selected)
+        elif cross_check is None or opa is None:
+            yield from run_case_file(path, display, policy, entrypoint, selected)
+        else:
+            yield from cross_check.case_file(path, display, policy, opa, entrypoint, selected)
 
 
-def run_tests(paths: Sequence[Path], *, pattern: str | None = None, entrypoint: str) -> TestRun:
-    """Run every test under `paths`; `pattern` is a regular expression searched in test ids."""
+def run_tests(
+    paths: Sequence[Path],
+    *,
+    pattern: str | None = None,
+    entrypoint: str,
+    cross_check: CrossCheck | None = None,
+) -> TestRun:
+    """Run every test under `paths`; `pattern` is a regular expression searched in test ids.
+
+    With `cross_check`, every Rego test and case also runs in OPA's engine (`--opa`)."""
     started = time.perf_counter()
     selector = re.compile(pattern) if pattern else None
 
@@ -161,10 +179,14 @@ def run_tests(paths: Sequence[Path], *, pattern: str | None = None, entrypoint: 
             )
             continue
         checked = _static_check(policy_set, source, run)
-        isolated = _rego_tests(policy_set, source, checked, pattern, run)
+        isolated = _rego_tests(policy_set, source, checked, pattern, run, cross_check)
         served_refused = sorted(
             f for f in (isolated.refused if isolated else ()) if not f.endswith("_test.rego")
         )
-        run.outcomes.extend(_case_outcomes(policy_set, entrypoint, selected, served_refused))
+        run.outcomes.extend(
+            _case_outcomes(policy_set, entrypoint, selected, served_refused, cross_check)
+        )
     run.duration_seconds = time.perf_counter() - started
+    if cross_check is not None:
+        run.opa_compared = cross_check.compared
     return run

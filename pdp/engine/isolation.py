@@ -127,8 +127,8 @@ def run_isolated(
                 break
         file, reason = blamed
         message = (
-            "the engine fails on every query once this module is loaded, even on rules"
-            f" that do not use it: {reason}"
+            "the engine cannot load this module: with it, every query fails or the engine"
+            f" dies, even for rules that do not use it: {reason}"
         )
         left[file] = [Problem(file, None, None, message)]
     blocked = [

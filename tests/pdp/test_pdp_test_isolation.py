@@ -81,7 +81,7 @@ def test_without_isolation_every_test_errors_unnamed(unscanned: PolicySource) ->
 def test_isolation_convicts_the_module_the_engine_fails_on(unscanned: PolicySource) -> None:
     run = run_isolated(unscanned)
     assert list(run.refused) == ["lib.rego"]
-    assert "the engine fails on every query once this module is loaded" in str(
+    assert "the engine cannot load this module: with it, every query fails" in str(
         run.refused["lib.rego"][0]
     )
     by_name = {r.name: r for r in run.results}
@@ -143,3 +143,35 @@ def test_the_module_graph_follows_imports_and_packages() -> None:
     assert graph.closure(["d.rego"]) == {"a.rego", "a2.rego", "b.rego", "c.rego", "d.rego"}
     assert graph.dependents(["c.rego"]) == {"c.rego", "d.rego"}
     assert graph.in_order(["d.rego", "a.rego", "b.rego"]) == ["b.rego", "a.rego", "d.rego"]
+
+
+WHOLE_INPUT_TEST = """package p_test
+
+import rego.v1
+
+test_allowed if {
+	data.p.allowed with input as {"roles": ["a"]}
+}
+"""
+
+
+def test_a_test_module_that_aborts_the_compiler_is_named(tmp_path, capsys) -> None:
+    """`with input as` over a rule that calls a built-in aborts rego-cpp while it compiles
+    (SIGABRT): the static scan warns at the line, and the module is named as the cause."""
+    for name in ("other.rego", "other_test.rego"):
+        (tmp_path / name).write_text((CRASH / name).read_text())
+    (tmp_path / "p.rego").write_text(
+        "package p\n\nimport rego.v1\n\nallowed if count(input.roles) > 0\n"
+    )
+    (tmp_path / "p_test.rego").write_text(WHOLE_INPUT_TEST)
+    code, lines = run(capsys, str(tmp_path))
+    assert code == 2
+    test_file = f"{tmp_path}/p_test.rego"
+    assert any(line.startswith(f"WARNING {test_file}:6:") for line in lines), lines
+    assert any(
+        line.startswith(f"ERROR {test_file}::compile: {test_file}: the engine cannot load this")
+        and "engine crashed (SIGABRT)" in line
+        for line in lines
+    )
+    assert f"ERROR {test_file}: p_test.test_allowed: not run: p_test.rego has errors" in lines
+    assert lines[-2:] == ["PASS: 2/4", "ERROR: 2/4"]

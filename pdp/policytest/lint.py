@@ -8,8 +8,9 @@ message) and what regopy 1.5.2 gets wrong although OPA accepts it (policies/READ
   here); `x[_]`, or `x[k]` with `k` bound nowhere else, inside a call argument or a
   collection (fails, or silently undefined); unknown built-ins and local variables
   shadowing a built-in namespace;
-- warnings: `with input as` over rules that call a function or an operator, which aborts
-  regopy while it compiles (`pdp test` errors on that test; OPA runs it).
+- warnings: `with input as` over a rule that calls a function or an operator or refers to
+  another rule, which aborts regopy while it compiles (`pdp test` errors on that test; OPA
+  runs it).
 """
 
 from __future__ import annotations
@@ -208,15 +209,16 @@ def _with_problems(index: PolicyIndex, module: Module, statement: Statement) -> 
             )
         elif target == ["input"]:
             start = _literal_start(tokens, position)
-            reached = _first_call(index, module, tokens[start:position], locals_)
+            reached = _first_dependency(index, module, tokens[start:position], locals_)
             if reached is not None:
-                rule, file, call = reached
+                rule, file, used = reached
                 yield _at(
                     statement,
                     token,
                     f"`{shown}` aborts {ENGINE} while it compiles (`shape rego-localref has no"
-                    f" field rego-refhead`), because the expression reaches {rule}, which calls"
-                    f" `{call.text}` ({file}:{call.line}); valid OPA, and `pdp test` will"
+                    f" field rego-refhead`), because the expression evaluates {rule}, which uses"
+                    f" `{used.text}` ({file}:{used.line}), a function, operator or rule; valid"
+                    " OPA, and `pdp test` will"
                     f" report the test as an error. Replace the input's fields instead:"
                     f" {_field_rewrite(value)}",
                     "warning",
@@ -241,33 +243,33 @@ def _field_rewrite(value: list[Token]) -> str:
 
 def _references(
     index: PolicyIndex, module: Module, tokens: list[Token], locals_: set[str]
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[tuple[Token, tuple[str, str]]]:
+    """Each reference to a rule in `tokens`, with the token that starts it."""
     for position, token in enumerate(tokens):
         if token.kind != "name" or (position and tokens[position - 1].text == "."):
             continue
         if token.text in locals_:
             continue
         path, _ = dotted(tokens, position)
-        yield from index.resolve(module, path)
+        for key in index.resolve(module, path):
+            yield token, key
 
 
-def _first_call(
+def _first_dependency(
     index: PolicyIndex, module: Module, expression: list[Token], locals_: set[str]
 ) -> tuple[str, str, Token] | None:
-    """The first rule the expression reaches (transitively) that calls something."""
-    pending = list(_references(index, module, expression, locals_))
-    seen: set[tuple[str, str]] = set()
-    while pending:
-        key = pending.pop(0)
-        if key in seen:
-            continue
-        seen.add(key)
+    """A rule the expression evaluates that calls a function or an operator, or refers to
+    another rule (rego-cpp evaluates both as calls): the rule, its file and that token."""
+    for _, key in _references(index, module, expression, locals_):
         for rule in index.rules.get(key, []):
-            call = _call_in(rule)
-            if call is not None:
-                return f"data.{key[0]}.{key[1]}", rule.file, call
             owner = index.modules[rule.file]
-            pending.extend(_references(index, owner, rule.tokens[1:], _locals(rule)))
+            body = [t for t in rule.tokens if t is not rule.head]
+            others = (
+                t for t, other in _references(index, owner, body, _locals(rule)) if other != key
+            )
+            found = _call_in(rule) or next(others, None)
+            if found is not None:
+                return f"data.{key[0]}.{key[1]}", rule.file, found
     return None
 
 

@@ -188,13 +188,46 @@ def test_opa_runs_every_whole_input_form() -> None:
     assert opa(WHOLE_INPUT_OVER_PLAIN) == {"test_a": True, "test_b": True, "test_c": True}
 
 
-@pytest.mark.parametrize("body", ["y := x + 1", "y := x != 1", "y if 1 in input.xs", "y := f(1)"])
-def test_operators_and_functions_reached_through_other_rules_are_calls(body: str) -> None:
-    policy = f"package q\n\nimport rego.v1\n\nf(a) := a\n\nx := 1\n\n{body}\n\nz if y\n"
-    test = "package q_test\n\nimport rego.v1\n\ntest_z if {\n\tdata.q.z with input as {}\n}\n"
-    problems = scan_source(PolicySource(modules={"q.rego": policy, "q_test.rego": test}))
-    assert [(p.line, p.severity) for p in problems] == [(6, "warning")]
-    assert "reaches data.q.y" in problems[0].message
+# What `data.p.y with input as {...}` meets in `y`, and whether regopy aborts on it.
+WHOLE_INPUT_TRIGGERS = {
+    "y if input.a == 1": False,
+    "y if not input.a": False,
+    "y := [x | some x in input.xs]": False,
+    "y if { every v in input.xs { v == 1 } }": False,
+    "y := data.d.x": False,
+    "y := -1": False,
+    "default y := 1": False,
+    'y["k"] := input.a': False,
+    "y := upper(input.a)": True,
+    "y if input.a != 1": True,
+    'y if "a" in input.xs': True,
+    "y := {1} | {2}": True,
+    "y := z\n\nz := 1": True,
+    "y := data.q.z": True,
+    "y := [x | some x in input.xs; x == count(input.xs)]": True,
+}
+
+
+@pytest.mark.parametrize("body", WHOLE_INPUT_TRIGGERS, ids=list(WHOLE_INPUT_TRIGGERS))
+def test_the_scan_warns_exactly_where_whole_input_aborts(body: str) -> None:
+    modules = {
+        "p.rego": f"package p\n\nimport rego.v1\n\n{body}\n",
+        "q.rego": "package q\n\nimport rego.v1\n\nz := 1\n",
+        "t_test.rego": "package t\n\nimport rego.v1\n\n"
+        'test_a if {\n\tx := data.p.y with input as {"a": 1}\n\ttrue\n}\n',
+    }
+    source = PolicySource(modules=modules, data={"d": {"x": 1}})
+    try:
+        run_rego_tests(source)
+        aborted = False
+    except CompileError as exc:
+        assert "rego-localref` has no field `rego-refhead" in str(exc)
+        aborted = True
+    assert aborted is WHOLE_INPUT_TRIGGERS[body]
+    warnings = [p for p in scan_source(source) if p.severity == "warning"]
+    assert [(p.file, p.line, p.col) for p in warnings] == (
+        [("t_test.rego", 6, 16)] if aborted else []
+    )
 
 
 # --- the braced `not ... with` form the docs recommend -----------------------------------

@@ -199,64 +199,12 @@ def test_task(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "results": results}
 
 
-def _compile_in_fork(request: dict[str, Any], entrypoints: list[str]) -> list[dict[str, Any]]:
-    """Compile `entrypoints` in a forked copy of this process: its problems, or the crash's.
-
-    rego-cpp aborts while compiling some valid test constructs (`with input as` over rules
-    that call functions); the fork keeps that from losing the rest of the check.
-    """
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(reader)
-        try:
-            _build(request, entrypoints)
-            found: list[dict[str, Any]] = []
-        except _Refused as exc:
-            found = exc.problems
-        except RegoError as exc:
-            found = parse_errors(str(exc), request["modules"])
-        with os.fdopen(writer, "w", encoding="utf-8") as pipe:
-            json.dump(found, pipe)
-        os._exit(0)
-    os.close(writer)
-    with os.fdopen(reader, encoding="utf-8") as pipe:
-        answer = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        message = (
-            f"compiling the policy set with its tests crashed the engine ({name}): the rest"
-            " was checked without the modules that hold tests, and `pdp test` will fail"
-        )
-        return [{**problem(None, None, None, message), "severity": "warning"}]
-    return json.loads(answer)
-
-
-def check_task(request: dict[str, Any]) -> dict[str, Any]:
-    """Compile every rule and evaluate each (tests, marked `skip`, aside) with an empty input.
-
-    rego-cpp only resolves what an entrypoint reaches, and reports an unknown function only
-    when it is called, so every rule is an entrypoint and each is evaluated once. The decision
-    entrypoint, when the policy has one, is also evaluated with the PDP's smoke input.
-    Valid tests can abort rego-cpp's compiler (`with input as` over rules that call
-    functions), so everything is first compiled in a fork; if that crashed, the modules that
-    hold tests are left out of the rest of the check. Problems are collected, not raised.
-    """
+def _rules_task(request: dict[str, Any]) -> dict[str, Any]:
+    """Compile every rule and evaluate each but the tests (marked `skip`) once."""
     rules: list[dict[str, Any]] = request["rules"]
-    problems = _compile_in_fork(request, [r["entrypoint"] for r in rules])
-    if any(p.get("severity") == "warning" for p in problems):
-        test_files = {r["file"] for r in rules if r["skip"]}
-        modules = {f: t for f, t in request["modules"].items() if f not in test_files}
-        request = {**request, "modules": modules}
-        rules = [r for r in rules if r["file"] not in test_files]
-    elif problems:
-        return {"ok": False, "problems": problems}
-    checked = [r for r in rules if not r["skip"]]
-    if not checked:
-        return {"ok": not problems, "problems": problems}
-    interpreter, bundle = _build(request, [r["entrypoint"] for r in checked])
-    for rule in checked:
+    interpreter, bundle = _build(request, [r["entrypoint"] for r in rules])
+    problems = []
+    for rule in (r for r in rules if not r["skip"]):
         inputs = [{}] + ([request["smoke_input"]] if rule.get("smoke") else [])
         for number, rule_input in enumerate(inputs):
             status, detail = query(interpreter, bundle, rule["entrypoint"], rule_input)
@@ -267,16 +215,67 @@ def check_task(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": not problems, "problems": problems}
 
 
-def main(argv: list[str]) -> int:
-    with open(argv[1], encoding="utf-8") as handle:
-        request = json.load(handle)
-    task = {"compile": compile_task, "test": test_task, "check": check_task}[request["task"]]
+def _forked(request: dict[str, Any]) -> dict[str, Any] | str:
+    """`_rules_task` in a forked copy of this process: its answer, or the signal that killed it."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        with os.fdopen(writer, "w", encoding="utf-8") as pipe:
+            json.dump(_answer(_rules_task, request), pipe)
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, encoding="utf-8") as pipe:
+        text = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return signal.Signals(os.WTERMSIG(status)).name
+    answer: dict[str, Any] = json.loads(text)
+    return answer
+
+
+def check_task(request: dict[str, Any]) -> dict[str, Any]:
+    """Compile every rule and evaluate each (tests aside) with an empty input.
+
+    rego-cpp only resolves what an entrypoint reaches, and reports an unknown function only
+    when it is called, so every rule is an entrypoint and each is evaluated once. The decision
+    entrypoint, when the policy has one, is also evaluated with the PDP's smoke input.
+    Valid tests can abort rego-cpp's compiler (`with input as` over rules that call
+    functions), so the check runs in a fork; if that crashed, it runs again without the
+    modules that hold tests, and says so. Problems are collected, not raised.
+    """
+    answer = _forked(request)
+    if isinstance(answer, dict):
+        return answer
+    rules: list[dict[str, Any]] = request["rules"]
+    test_files = {r["file"] for r in rules if r["skip"]}
+    modules = {f: t for f, t in request["modules"].items() if f not in test_files}
+    kept = [r for r in rules if r["file"] not in test_files]
+    rest = _answer(_rules_task, {**request, "modules": modules, "rules": kept})
+    message = (
+        f"compiling the policy set with its tests crashed the engine ({answer}): the rest was"
+        " checked without the modules that hold tests, and `pdp test` will fail"
+    )
+    crash = {**problem(None, None, None, message), "severity": "warning"}
+    return {"ok": False, "problems": [crash, *rest["problems"]]}
+
+
+def _answer(task: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """The task's answer; a refusal or an engine error as an answer with its problems."""
     try:
-        answer = task(request)
+        answer: dict[str, Any] = task(request)
     except _Refused as exc:
         answer = {"ok": False, "problems": exc.problems}
     except RegoError as exc:
         answer = {"ok": False, "problems": parse_errors(str(exc), request["modules"])}
+    return answer
+
+
+def main(argv: list[str]) -> int:
+    with open(argv[1], encoding="utf-8") as handle:
+        request = json.load(handle)
+    task = {"compile": compile_task, "test": test_task, "check": check_task}[request["task"]]
+    answer = _answer(task, request)
     with open(request["result"], "w", encoding="utf-8") as handle:
         json.dump(answer, handle)
     return 0

@@ -25,13 +25,6 @@ PAYROLL = document_request({"id": BOB}, "payroll:read", type="payroll")
 
 
 @pytest.fixture(scope="module")
-def issuer() -> Iterator[TestIssuer]:
-    issuer = TestIssuer()
-    yield issuer
-    issuer.close()
-
-
-@pytest.fixture(scope="module")
 def replicas(
     tmp_path_factory: pytest.TempPathFactory, issuer: TestIssuer
 ) -> Iterator[tuple[ServerProcess, ServerProcess]]:

@@ -43,12 +43,12 @@ def _bindings() -> Any:
     return opa_bindings
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_json(a: Any, b: Any) -> bool:
     """JSON values alike: numbers by value (1 == 1.0), never a boolean for a number."""
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
     numbers = (int, float)
     if isinstance(a, numbers) and isinstance(b, numbers):
         return isinstance(a, bool) == isinstance(b, bool) and a == b
@@ -56,7 +56,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _agree(ours: Answer, theirs: Answer) -> bool:
-    return ours[0] == theirs[0] and (ours[0] != "ok" or _same(ours[1], theirs[1]))
+    return ours[0] == theirs[0] and (ours[0] != "ok" or same_json(ours[1], theirs[1]))
 
 
 def _shown(answer: Answer) -> str:
@@ -67,19 +67,26 @@ def _shown(answer: Answer) -> str:
 
 
 class OpaPolicy:
-    """One policy source loaded into OPA's engine."""
+    """One policy source loaded into OPA's engine; a module OPA refuses to parse makes every
+    answer that refusal, as OPA would refuse the whole bundle."""
 
     def __init__(self, source: PolicySource) -> None:
         bindings = _bindings()
         self._error = bindings.OpaError
         self._undefined = bindings.OpaUndefinedError
         self._engine = bindings.OpaEngine()
-        for name, text in source.modules.items():
-            self._engine.add_policy(name, text)
-        self._engine.add_data(source.data)
+        self._refused: str | None = None
+        try:
+            for name, text in source.modules.items():
+                self._engine.add_policy(name, text)
+            self._engine.add_data(source.data)
+        except self._error as exc:
+            self._refused = str(exc)
 
     def evaluate(self, entrypoint: str, value: Any = None) -> Answer:
         """Evaluate `pkg/rule` (or `pkg.rule`) as `data.pkg.rule` on input `value`."""
+        if self._refused is not None:
+            return "error", self._refused
         try:
             return "ok", self._engine.eval_document(entrypoint.replace("/", "."), value)
         except self._undefined:
@@ -181,7 +188,7 @@ def _case_names(comparisons: Sequence[Comparison], keys: list[tuple[Any, str]]) 
 def _opa_status(answer: Answer) -> str:
     if answer[0] == "error":
         return "errored"
-    return "passed" if answer == ("ok", True) else "failed"
+    return "passed" if answer[0] == "ok" and answer[1] is True else "failed"
 
 
 def _our_status(result: RegoTestResult) -> str:

@@ -1,9 +1,9 @@
 """`pdp test`: run a policy set's Rego tests and decision tables, and collect the outcomes.
 
-Each set (see `pdp.policytest.sets`) is first scanned as `pdp check` scans it: a module with
-errors is reported at its file:line and never reaches the engine, nor does any module that
-needs it. The Rego `test_*` rules run in child processes, isolated so that a module which
-breaks the engine is named and the tests that do not need it still run
+Each set (see `pdp.policytest.sets`) is first scanned as `pdp check` scans it, before any
+engine work: errors are reported at their file:line, warnings printed. The Rego `test_*` rules
+then run in child processes, isolated so that a module which breaks the engine is named (the
+files the scan found errors in are probed first) and the tests that do not need it still run
 (`pdp.engine.isolation`); `todo_test_*` rules are skipped, as `opa test` skips them. The case
 files run against the set compiled without tests, as `pdp serve` serves it.
 """

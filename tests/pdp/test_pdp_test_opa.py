@@ -9,10 +9,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pdp.cli import main
+from pdp.policytest.opa import same_json
 from tests.pdp.pdp_env import POLICIES, REPO
 
 FIXTURES = Path(__file__).parent / "fixtures" / "policytest"
@@ -110,3 +114,38 @@ def test_disagreements_in_the_json_report(capsys) -> None:
         "a reader reads",
         "demo_test.test_roles_sort_by_name",
     ]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+def _floats(value: Any) -> Any:
+    """`value` with every integer written as a float, as one engine may print it."""
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+@given(JSON)
+def test_json_values_compare_by_value_never_bool_for_number(value: Any) -> None:
+    assert same_json(value, json.loads(json.dumps(value)))
+    if not any(isinstance(v, int) and abs(v) > 2**53 for v in _leaves(value)):
+        assert same_json(value, _floats(value))
+    assert not same_json([value, True], [value, 1])
+    assert not same_json({"k": value}, {"k": value, "extra": None})
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]

@@ -226,19 +226,28 @@ def _with_problems(index: PolicyIndex, module: Module, statement: Statement) -> 
 
 
 def _field_rewrite(value: list[Token]) -> str:
-    """`with input.a as V.a with input.b as V.b` for the keys of an object literal or a name."""
+    """`with input.a as 1 with input.b as x.b`: the fields of an object literal or a variable."""
     if value and value[0].text == "{":
-        depth = value[0].depth + 1
-        keys = [
-            t.text.strip('"')
-            for i, t in enumerate(value[1:], 1)
-            if t.depth == depth and t.kind == "string" and i + 1 < len(value)
-            if value[i + 1].text == ":" and (value[i - 1].text in ("{", ","))
-        ]
-        if keys:
-            return " ".join(f"`with input.{k} as <{k}>`" for k in keys)
+        fields = _object_fields(value)
+        if not fields:
+            return "set only the fields the test needs (`with input.action as ...`)"
+        return "`" + " ".join(f"with input.{k} as {v}" for k, v in fields) + "`"
     name = source_text(value) if _plain_reference(value) else "v"
     return f"`with input.subject as {name}.subject with input.action as {name}.action ...`"
+
+
+def _object_fields(value: list[Token]) -> list[tuple[str, str]]:
+    """The (key, value text) pairs of an object literal's string keys."""
+    depth = value[0].depth + 1
+    fields, key, start = [], None, 0
+    for index, token in enumerate(value[1:], 1):
+        ends = (token.text == "," and token.depth == depth) or token is value[-1]
+        if token.text == ":" and token.depth == depth and value[index - 1].kind == "string":
+            key, start = value[index - 1].text.strip('"`'), index + 1
+        elif ends and key is not None:
+            fields.append((key, source_text(value[start:index])))
+            key = None
+    return fields
 
 
 def _references(

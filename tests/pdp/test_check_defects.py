@@ -8,6 +8,8 @@ a defect fails here, and the scan (and the README) must follow.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pdp.engine import CompileError, PolicySource, run_rego_tests
@@ -170,6 +172,22 @@ def test_whole_input_over_a_rule_that_calls_aborts_the_compiler() -> None:
     with pytest.raises(CompileError, match="rego-localref` has no field `rego-refhead"):
         regopy(WHOLE_INPUT_OVER_CALLS)
     assert scanned(WHOLE_INPUT_OVER_CALLS) == [(2, 15, "warning")]
+
+
+def test_the_suggested_rewrites_work_as_written() -> None:
+    """The scan's own rewrite, pasted over the construct, passes in regopy."""
+    [warning] = scan_source(PolicySource(modules=suite(WHOLE_INPUT_OVER_CALLS)))
+    fields = re.search(r"instead: `(.+)`$", warning.message).group(1)
+    assert fields == "with input.xs as [1]"
+    assert regopy(WHOLE_INPUT_OVER_CALLS.replace('with input as {"xs": [1]}', fields)) == {
+        "test_calls": True
+    }
+    first, _ = scan_source(PolicySource(modules=suite(IGNORED_MOCK)))
+    bind, mock = re.search(r"first: `(.+)` then `(.+)`$", first.message).groups()
+    fixed = IGNORED_MOCK.replace(
+        "\tnot data.p.plain with input.a as reader", f"\t{bind}\n\tnot data.p.plain {mock}"
+    )
+    assert regopy(fixed) == {"test_vacuous": False, "test_vacuous_data": True}
 
 
 def test_an_opa_style_suite_replacing_the_whole_input_works_over_plain_rules() -> None:

@@ -180,7 +180,14 @@ def _plain_reference(value: list[Token]) -> bool:
     return index == len(value)
 
 
+def _names_function(index: PolicyIndex, module: Module, value: list[Token]) -> bool:
+    """`with f as g` replaces a function, which regopy does; only rule values are ignored."""
+    keys = list(index.resolve(module, dotted(value, 0)[0])) if value else []
+    return any(rule.is_function for key in keys for rule in index.rules[key])
+
+
 def _with_problems(index: PolicyIndex, module: Module, statement: Statement) -> Iterator[Problem]:
+    """`with` values regopy ignores (errors) and whole-input `with` that aborts it (warnings)."""
     tokens = statement.tokens
     locals_ = _locals(statement)
     for position, token in enumerate(tokens):
@@ -192,7 +199,8 @@ def _with_problems(index: PolicyIndex, module: Module, statement: Statement) -> 
         value = tokens[after + 1 : _value_end(tokens, after + 1, token.depth)]
         shown = f"with {'.'.join(target)} as {source_text(value)}"
         root = value[0].text if value else ""
-        if _plain_reference(value) and root not in locals_ and index.names_data(module, root):
+        mocked = _plain_reference(value) and root not in locals_
+        if mocked and index.names_data(module, root) and not _names_function(index, module, value):
             whole = (
                 "; with the whole input it aborts the engine (`shape rego-with has no field"
                 " rego-ref`)"

@@ -364,3 +364,14 @@ def test_pdp_check_passes_every_recommended_form(tmp_path, capsys) -> None:
     code = main(["check", str(tmp_path), "--entrypoint", "p.plain"])
     out = capsys.readouterr().out
     assert code == 0 and out.startswith("ok: 2 modules checked in "), out
+
+
+def test_replacing_a_function_with_a_rule_function_works_and_is_not_flagged() -> None:
+    modules = {
+        "q.rego": "package q\n\nimport rego.v1\n\nf(x) := x + 1\n\ny := f(1)\n",
+        "q_test.rego": "package q_test\n\nimport rego.v1\n\ng(_) := 10\n\n"
+        "test_f if {\n\tdata.q.y == 10 with data.q.f as g\n}\n",
+    }
+    source = PolicySource(modules=modules)
+    assert [r.passed for r in run_rego_tests(source)] == [True]
+    assert scan_source(source) == []

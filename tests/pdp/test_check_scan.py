@@ -64,6 +64,10 @@ VALID = {
     "whole input over rules without calls": (
         'package p_test\n\nimport data.p\n\ntest_a if {\n  p.allow with input as {"a": true}\n}\n'
     ),
+    "function mocks": (
+        "package p_test\n\ng(x) := 10\n\nmine(x) := 7\n\n"
+        "test_a if {\n  data.p.allow with data.p.f as g with count as mine\n}\n"
+    ),
     "wildcard at statement level": "package p\n\nhas if input.xs[_] == 1\n",
     "wildcard in a comprehension body": "package p\n\nn := count([x | x := input.xs[_]])\n",
     "wildcard bound first": "package p\n\nn if {\n  x := input.xs[_]\n  count([x]) == 1\n}\n",

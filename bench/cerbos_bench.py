@@ -11,10 +11,11 @@ decide apart. Then each server is warmed up and driven by wrk in two scenarios:
 
 It prints the machine, then per scenario Cerbos's and our req/s, p50 and p99, and the ratio
 (ours / Cerbos). Without Cerbos (no npm, no network, not linux x86_64) it says why and still
-reports our figures. `--pdp-args` (repeatable) measures `pdp serve` variants in the same run.
+reports our figures. `--pdp-args` (repeatable) measures `pdp serve` variants in the same run;
+`--rounds N` repeats the whole sequence and prints the medians (for a noisy machine).
 
     .venv/bin/python bench/cerbos_bench.py [--seconds 10] [--connections 16] [--json]
-        [--pdp-args="" --pdp-args="--workers 2"]
+        [--pdp-args="--workers 1" --pdp-args="--workers 2"] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import copy
 import json
 import shlex
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -72,27 +74,35 @@ def run_scenarios(
     }
 
 
-def measure_cerbos(
+def cerbos_decisions(
     binary: Path,
     subjects: dict[str, SubjectFacts],
     database_url: str,
     workdir: Path,
-    args: argparse.Namespace,
-) -> tuple[dict[str, bool], dict[str, Any]]:
-    """Cerbos's answers to the cases (checked against the first `pdp serve` variant), then
-    its figures."""
-    with cerbos_server(binary, workdir / "cerbos.log") as url:
+    first_variant: str,
+) -> dict[str, bool]:
+    """Cerbos's answers to the cases, checked against the first `pdp serve` variant before
+    anything is timed (the two servers one after the other)."""
+    with cerbos_server(binary, workdir / "cerbos-check.log") as url:
         answers = cerbos_answers(url, subjects)
-        first_variant = shlex.split(args.pdp_args[0])
-        with pdp_server(database_url, workdir / "pdp-check.log", first_variant) as server:
-            refuse_if_apart(pdp_answers(server.url, server.headers), answers)
-        facts = subjects[DECIDE_BODY["subject"]["id"]]
-        bodies = {
-            name: json.dumps(cerbos_check(json.loads(body), facts))
-            for name, body in scenario_bodies(DECIDE_BODY).items()
-        }
-        figures = run_scenarios(url + "/api/check/resources", bodies, load.JSON_HEADERS, args)
-    return answers, figures
+    with pdp_server(database_url, workdir / "pdp-check.log", shlex.split(first_variant)) as server:
+        refuse_if_apart(pdp_answers(server.url, server.headers), answers)
+    return answers
+
+
+def cerbos_bodies(facts: SubjectFacts) -> dict[str, str]:
+    """The benchmark request per scenario, as Cerbos's check API takes it."""
+    return {
+        name: json.dumps(cerbos_check(json.loads(body), facts))
+        for name, body in scenario_bodies(DECIDE_BODY).items()
+    }
+
+
+def measure_cerbos(
+    binary: Path, bodies: dict[str, str], log: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    with cerbos_server(binary, log) as url:
+        return run_scenarios(url + "/api/check/resources", bodies, load.JSON_HEADERS, args)
 
 
 def refuse_if_apart(ours: dict[str, bool], cerbos: dict[str, bool] | None) -> None:
@@ -119,6 +129,58 @@ def measure_pdp(
         return run_scenarios(server.url + "/decide", bodies, server.headers, args)
 
 
+def measure_round(
+    logs: Path,
+    cerbos: tuple[Path, dict[str, str]] | None,
+    answers: dict[str, bool] | None,
+    database_url: str,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Cerbos (when it runs here), then every `pdp serve` variant, one server at a time."""
+    return {
+        "cerbos": measure_cerbos(*cerbos, logs.with_suffix(".cerbos.log"), args)
+        if cerbos
+        else None,
+        "pdp": [
+            measure_pdp(variant, answers, database_url, logs.with_suffix(f".pdp-{i}.log"), args)
+            for i, variant in enumerate(args.pdp_args)
+        ],
+    }
+
+
+def median_round(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per scenario, the figures of the round with the median throughput (of an even number
+    of rounds, the lower middle one)."""
+    return {
+        name: sorted((r[name] for r in rounds), key=lambda f: f["throughput"])[
+            (len(rounds) - 1) // 2
+        ]
+        for name in rounds[0]
+    }
+
+
+def summarize(report: dict[str, Any], variants: list[str]) -> None:
+    """The median figures of the rounds, and per variant the median of the rounds' ratios
+    (each ratio taken within one round, so slow spells of the machine hit both sides)."""
+    rounds = report["rounds"]
+    if rounds[0]["cerbos"] is not None:
+        report["cerbos"] = median_round([r["cerbos"] for r in rounds])
+    for number, variant in enumerate(variants):
+        run: dict[str, Any] = {
+            "pdp_args": variant,
+            "figures": median_round([r["pdp"][number] for r in rounds]),
+        }
+        if report["cerbos"] is not None:
+            run["ratios"] = {
+                name: statistics.median(
+                    r["pdp"][number][name]["throughput"] / r["cerbos"][name]["throughput"]
+                    for r in rounds
+                )
+                for name in run["figures"]
+            }
+        report["pdp"].append(run)
+
+
 def _cell(figures: dict[str, Any] | None) -> str:
     if figures is None:
         return "not measured | -"
@@ -134,7 +196,8 @@ def print_table(report: dict[str, Any]) -> None:
     )
     print(
         f"wrk: {s['connections']} connections, {s['threads']} threads, "
-        f"{s['seconds']} s per scenario after a {s['warmup']} s warm-up"
+        f"{s['seconds']} s per scenario after a {s['warmup']} s warm-up, "
+        f"{s['rounds']} round(s)" + (" (medians)" if s["rounds"] > 1 else "")
     )
     print()
     print("| scenario | pdp serve | Cerbos req/s | p50 / p99 | /decide req/s | p50 / p99 | ratio |")
@@ -148,9 +211,9 @@ def print_table(report: dict[str, Any]) -> None:
                 f"| {_cell(ours)} | {ratio} |"
             )
     errors = [
-        f"{who} {scenario}: {f['errors']} errors"
-        for who, figures in [("Cerbos", report["cerbos"] or {})]
-        + [(f"/decide {r['pdp_args']}", r["figures"]) for r in report["pdp"]]
+        f"round {number + 1}, {who} {scenario}: {f['errors']} errors"
+        for number, r in enumerate(report["rounds"])
+        for who, figures in [("Cerbos", r["cerbos"] or {}), *enumerate(r["pdp"])]
         for scenario, f in figures.items()
         if f["errors"]
     ]
@@ -170,6 +233,12 @@ def main() -> int:
         help='extra `pdp serve` arguments, e.g. --pdp-args="--workers 2"; repeat to measure '
         "several variants (default: one run without extra arguments)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat Cerbos then /decide this many times; print the medians",
+    )
     parser.add_argument("--cerbos-cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
@@ -181,29 +250,27 @@ def main() -> int:
     database_url = import_demo_directory(workdir)
     report: dict[str, Any] = {
         "machine": load.machine(),
-        "settings": {k: getattr(args, k) for k in ("connections", "threads", "seconds", "warmup")},
+        "settings": {
+            k: getattr(args, k) for k in ("connections", "threads", "seconds", "warmup", "rounds")
+        },
         "cerbos_version": None,
         "cerbos": None,
         "pdp": [],
+        "rounds": [],
     }
-    answers = None
+    answers, cerbos = None, None
     try:
         binary = find_or_install(args.cerbos_cache)
         report["cerbos_version"] = version(binary)
         subjects = directory_subjects(database_url)
-        answers, report["cerbos"] = measure_cerbos(binary, subjects, database_url, workdir, args)
+        answers = cerbos_decisions(binary, subjects, database_url, workdir, args.pdp_args[0])
+        cerbos = (binary, cerbos_bodies(subjects[DECIDE_BODY["subject"]["id"]]))
     except CerbosUnavailable as exc:
         print(f"Cerbos not measured, only /decide: {exc}", file=sys.stderr)
-    for number, variant in enumerate(args.pdp_args):
-        log = workdir / f"pdp-{number}.log"
-        figures = measure_pdp(variant, answers, database_url, log, args)
-        run: dict[str, Any] = {"pdp_args": variant, "figures": figures}
-        if report["cerbos"]:
-            run["ratios"] = {
-                name: f["throughput"] / report["cerbos"][name]["throughput"]
-                for name, f in figures.items()
-            }
-        report["pdp"].append(run)
+    for number in range(1, args.rounds + 1):
+        round_run = measure_round(workdir / f"round-{number}", cerbos, answers, database_url, args)
+        report["rounds"].append(round_run)
+    summarize(report, args.pdp_args)
     report["load_average_end"] = load.machine()["load_average"]
     if args.json:
         print(json.dumps(report, indent=2))

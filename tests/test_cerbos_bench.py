@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bench import load
-from bench.cerbos_bench import refuse_if_apart, scenario_bodies
+from bench.cerbos_bench import median_round, refuse_if_apart, scenario_bodies
 from bench.cerbos_cases import (
     ALICE,
     CASES,
@@ -119,6 +119,20 @@ def test_run_is_refused_when_the_two_decide_apart() -> None:
     ):
         refuse_if_apart(ours, theirs)
     refuse_if_apart(ours, dict(ours))
+
+
+def test_median_round_keeps_the_figures_of_the_median_round_per_scenario() -> None:
+    def figures(throughput: float) -> dict[str, Any]:
+        return {"throughput": throughput, "p99_ms": 1000 / throughput}
+
+    rounds = [
+        {"uncached": figures(300), "repeated": figures(900)},
+        {"uncached": figures(100), "repeated": figures(800)},
+        {"uncached": figures(200), "repeated": figures(700)},
+    ]
+    assert median_round(rounds) == {"uncached": figures(200), "repeated": figures(800)}
+    assert median_round(rounds[:2])["uncached"] == figures(100)
+    assert median_round(rounds[:1]) == rounds[0]
 
 
 @pytest.mark.e2e

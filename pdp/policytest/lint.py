@@ -114,13 +114,17 @@ def _partial_set_head(tokens: list[Token], body: int) -> bool:
 
 
 def _locals(statement: Statement) -> set[str]:
-    """Names the rule binds itself: `x :=`, `some x`, `every x`, function arguments."""
+    """Names the rule binds itself: `x :=`, `[x, y] :=`, `some x`, `every x`, arguments."""
     tokens = statement.tokens
     names: set[str] = set()
     for index, token in enumerate(tokens):
         following = tokens[index + 1].text if index + 1 < len(tokens) else ""
         if token.kind == "name" and following == ":=" and index:
             names.add(token.text)
+        if token.text == ":=" and tokens[index - 1].text in ("]", "}"):
+            opener = _opener(tokens, index - 1)  # `[a, b] := ...` binds a and b
+            pattern = tokens[opener + 1 : index - 1] if opener is not None else []
+            names.update(t.text for t in pattern if t.kind == "name")
         if token.text in ("some", "every"):
             for later in tokens[index + 1 :]:
                 if later.text == "in" or later.line != token.line or later.text == ";":

@@ -68,6 +68,16 @@ VALID = {
         "package p_test\n\ng(x) := 10\n\nmine(x) := 7\n\n"
         "test_a if {\n  data.p.allow with data.p.f as g with count as mine\n}\n"
     ),
+    "destructured variables in an argument": (
+        'package p\n\nok if {\n  [i, _] := ["a", "b"]\n  is_string(input.o[i])\n}\n'
+    ),
+    "variables bound at the top level": (
+        "package p\n\nok if {\n  input.xs[i] > 0\n  is_number(input.ys[i])\n}\n"
+    ),
+    "ref heads, else and comprehensions": (
+        "package p\n\na.b.c contains x if { some x in input.xs }\n\n"
+        'f(x) := 1 if {\n  x\n} else := 2\n\nm := {k: {"a": v} | some k, v in input.o}\n'
+    ),
     "wildcard at statement level": "package p\n\nhas if input.xs[_] == 1\n",
     "wildcard in a comprehension body": "package p\n\nn := count([x | x := input.xs[_]])\n",
     "wildcard bound first": "package p\n\nn if {\n  x := input.xs[_]\n  count([x]) == 1\n}\n",

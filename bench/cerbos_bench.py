@@ -151,12 +151,11 @@ def measure_round(
 def median_round(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per scenario, the figures of the round with the median throughput (of an even number
     of rounds, the lower middle one)."""
-    return {
-        name: sorted((r[name] for r in rounds), key=lambda f: f["throughput"])[
-            (len(rounds) - 1) // 2
-        ]
-        for name in rounds[0]
-    }
+    medians = {}
+    for name in rounds[0]:
+        ordered = sorted((r[name] for r in rounds), key=lambda figures: figures["throughput"])
+        medians[name] = ordered[(len(ordered) - 1) // 2]
+    return medians
 
 
 def summarize(report: dict[str, Any], variants: list[str]) -> None:

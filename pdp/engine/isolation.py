@@ -64,10 +64,10 @@ def _breaker(
     timeout: float,
     *,
     known_broken: bool,
-) -> tuple[str, str] | None:
+) -> Problem | None:
     """The first module (suspects first, then in dependency order) that breaks the engine,
-    and how; None when no single module does (the engine fails on its own, or only some
-    modules together)."""
+    as a problem of that file; None when no single module does (the engine fails on its
+    own, or only some modules together)."""
     if not known_broken and _breaks_engine(source, timeout) is None:
         return None
     if _breaks_engine(_only(source, ()), timeout) is not None:
@@ -76,8 +76,19 @@ def _breaker(
     for file in sorted(ordered, key=lambda f: f not in suspects):
         reason = _breaks_engine(_only(source, graph.closure([file])), timeout)
         if reason is not None:
-            return file, reason
+            message = (
+                "the engine cannot load this module: with it, every query fails or the engine"
+                f" dies, even for rules that do not use it: {reason}"
+            )
+            return Problem(file, None, None, message)
     return None
+
+
+def blame(
+    source: PolicySource, *, suspects: Collection[str] = (), timeout: float = 60.0
+) -> Problem | None:
+    """The module of `source` that breaks the engine, if one does (children probe it)."""
+    return _breaker(source, ModuleGraph(source.modules), suspects, timeout, known_broken=False)
 
 
 def _located(problems: Sequence[Problem], modules: Collection[str]) -> dict[str, list[Problem]]:
@@ -125,12 +136,7 @@ def run_isolated(
             blamed = _breaker(kept, graph, suspects, timeout, known_broken=False)
             if blamed is None:
                 break
-        file, reason = blamed
-        message = (
-            "the engine cannot load this module: with it, every query fails or the engine"
-            f" dies, even for rules that do not use it: {reason}"
-        )
-        left[file] = [Problem(file, None, None, message)]
+        left[blamed.file or ""] = [blamed]
     blocked = [
         RegoTestResult(
             package=test.package,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pdp.bundles.loader import BundleFormatError
 from pdp.engine import CompileError, PolicySource, Problem
-from pdp.engine.isolation import IsolatedRun, have_errors, run_isolated
+from pdp.engine.isolation import IsolatedRun, blame, have_errors, run_isolated
 from pdp.engine.testing import RegoTestResult, discover_tests
 from pdp.metrics import Metrics
 from pdp.policy import ActivePolicy, PolicyRuntime
@@ -121,11 +121,28 @@ def _rego_tests(
     return isolated
 
 
+def _serving_refusal(
+    policy_set: PolicySet, serving: PolicySource, exc: CompileError, checked: set[str]
+) -> tuple[str, list[Outcome]]:
+    """Why the served set was refused; a refusal that names no file is probed for the module
+    that breaks the engine, which becomes an error of its file (unless the scan named it)."""
+    culprit = None if any(p.file for p in exc.problems) else blame(serving, suspects=checked)
+    if culprit is None or culprit.file is None:
+        return f"the policy set was refused: {exc}", []
+    outcomes = (
+        []
+        if culprit.file in checked
+        else _file_errors(policy_set, {culprit.file: [culprit]}, "compile")
+    )
+    return f"the policy set was refused: {have_errors([culprit.file])}", outcomes
+
+
 def _case_outcomes(
     policy_set: PolicySet,
     entrypoint: str,
     selected: Callable[[str], bool],
     refused: list[str],
+    checked: set[str],
     cross_check: CrossCheck | None,
 ) -> Iterator[Outcome]:
     """Every case file's outcomes; none runs when the served set is known bad."""
@@ -139,8 +156,11 @@ def _case_outcomes(
         try:
             serving = policy_set.source(include_tests=False)
             policy = PolicyRuntime(entrypoint, Metrics()).prepare(serving)
-        except (BundleFormatError, CompileError) as exc:
+        except BundleFormatError as exc:
             why = f"the policy set was refused: {exc}"
+        except CompileError as exc:
+            why, blamed = _serving_refusal(policy_set, serving, exc, checked)
+            yield from blamed
     opa = OpaPolicy(policy.compiled.source) if policy and cross_check else None
     for path in case_files:
         display = path.as_posix()
@@ -184,7 +204,7 @@ def run_tests(
             f for f in (isolated.refused if isolated else ()) if not f.endswith("_test.rego")
         )
         run.outcomes.extend(
-            _case_outcomes(policy_set, entrypoint, selected, served_refused, cross_check)
+            _case_outcomes(policy_set, entrypoint, selected, served_refused, checked, cross_check)
         )
     run.duration_seconds = time.perf_counter() - started
     if cross_check is not None:

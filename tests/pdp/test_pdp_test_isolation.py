@@ -175,3 +175,19 @@ def test_a_test_module_that_aborts_the_compiler_is_named(tmp_path, capsys) -> No
     )
     assert f"ERROR {test_file}: p_test.test_allowed: not run: p_test.rego has errors" in lines
     assert lines[-2:] == ["PASS: 2/4", "ERROR: 2/4"]
+
+
+def test_a_set_with_only_cases_names_the_module_its_compile_fails_on(tmp_path, capsys) -> None:
+    """No Rego test probes the modules here: the refused compile of the served set does."""
+    passing = Path(__file__).parent / "fixtures" / "policytest" / "passing"
+    for name in ("policy.rego", "demo.cases.yaml"):
+        (tmp_path / name).write_text((passing / name).read_text())
+    (tmp_path / "lib.rego").write_text(PARAMETER_SHADOW)
+    code, lines = run(capsys, str(tmp_path), "--entrypoint", "data.demo.decision")
+    assert code == 2
+    assert any(line.startswith(f"ERROR {tmp_path}/lib.rego::") for line in lines), lines
+    assert (
+        f"ERROR {tmp_path}/demo.cases.yaml::load: the policy set was refused: lib.rego has errors"
+        in lines
+    )
+    assert not any("_M_range_check" in line and "demo.cases.yaml" in line for line in lines)

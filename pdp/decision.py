@@ -21,7 +21,13 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pdp.authn import Authenticator, Principal
-from pdp.decision_cache import DecisionCache, bucket_start, cache_key, time_granularity
+from pdp.decision_cache import (
+    CacheKey,
+    DecisionCache,
+    bucket_start,
+    cache_key,
+    time_granularity,
+)
 from pdp.decision_log import DecisionLog, DecisionRecord
 from pdp.directory.snapshot import DirectorySnapshot, SubjectFacts
 from pdp.engine import UNDEFINED, EvaluationError
@@ -178,6 +184,16 @@ class _Outcome:
     input_doc: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A decision that needs the engine: what to evaluate, and its cache key if cacheable."""
+
+    policy: ActivePolicy
+    facts: SubjectFacts
+    input_doc: dict[str, Any]
+    key: CacheKey | None
+
+
 class DecisionService:
     """Turns a parsed request into a decision, and records it."""
 
@@ -223,12 +239,24 @@ class DecisionService:
     async def decide_async(
         self, request: DecisionRequest, caller: Principal, *, endpoint: str = "decide"
     ) -> Decision:
-        """Decide on a worker thread; past the deadline, answer a deny with reason `timeout`
-        (the caller's decision id is the only one logged)."""
+        """Decide with the engine on a worker thread; past the deadline, answer a deny with
+        reason `timeout` (the caller's decision id is the only one logged).
+
+        For a subject asserted by id, what comes before the engine (an in-memory lookup, the
+        input, the cache) runs on the event loop, so a cached decision never changes thread.
+        """
         started = time.perf_counter()
         moment = datetime.now(UTC)
         try:
-            outcome = await self.on_workers(self._outcome, request, moment)
+            if request.subject.token is None and not self._catch_up_due():
+                step = self._prepare(request, moment)
+                outcome = (
+                    await self.on_workers(self._complete, step)
+                    if isinstance(step, _Pending)
+                    else step
+                )
+            else:
+                outcome = await self.on_workers(self._outcome, request, moment)
         except TimeoutError:
             self._metrics.decision_errors.labels(reason="timeout").inc()
             outcome = _Outcome(False, ["timeout"], self._policy.revision)
@@ -248,11 +276,19 @@ class DecisionService:
         """Catch the snapshot up before a decision whenever a sibling worker wrote to the store."""
         self._signal = signal
 
+    def _catch_up_due(self) -> bool:
+        return self._signal is not None and self._signal.pending()
+
     def _outcome(self, request: DecisionRequest, moment: datetime) -> _Outcome:
         if self._signal is not None:
             self._signal.catch_up(self._snapshot.refresh_if_changed)
+        step = self._prepare(request, moment)
+        return self._complete(step) if isinstance(step, _Pending) else step
+
+    def _prepare(self, request: DecisionRequest, moment: datetime) -> _Outcome | _Pending:
+        """Everything before the engine: a concluded outcome (a deny, a cached answer) or
+        what the engine must evaluate."""
         policy = self._policy.active
-        revision = policy.revision if policy else None
         facts: SubjectFacts | None = None
         input_doc: dict[str, Any] | None = None
         try:
@@ -261,11 +297,29 @@ class DecisionService:
             input_doc = self.build_input(facts, claims, request, moment, policy)
             if policy is None:
                 raise _Deny("no_bundle")
-            allow, reasons = self._cached_evaluate(policy, tenant_revision, input_doc)
+            key = self._cache_key(policy, tenant_revision, input_doc)
+            cached = self.cache.get(policy, key) if key is not None else None
+            if cached is None:
+                return _Pending(policy, facts, input_doc, key)
+            return _Outcome(cached[0], list(cached[1]), policy.revision, facts, input_doc)
         except _Deny as deny:
-            allow, reasons = False, deny.reasons
             self._metrics.decision_errors.labels(reason=deny.reasons[0]).inc()
-        return _Outcome(allow, reasons, revision, facts, input_doc)
+            return _Outcome(
+                False, deny.reasons, policy.revision if policy else None, facts, input_doc
+            )
+
+    def _complete(self, pending: _Pending) -> _Outcome:
+        """Evaluate a pending decision, and remember the answer when it is cacheable."""
+        policy = pending.policy
+        try:
+            allow, reasons = self._evaluate(policy, pending.input_doc)
+        except _Deny as deny:
+            self._metrics.decision_errors.labels(reason=deny.reasons[0]).inc()
+            allow, reasons = False, deny.reasons
+        else:
+            if pending.key is not None:
+                self.cache.put(policy, pending.key, (allow, tuple(reasons)))
+        return _Outcome(allow, reasons, policy.revision, pending.facts, pending.input_doc)
 
     def _conclude(
         self,
@@ -381,19 +435,13 @@ class DecisionService:
             "context": context,
         }
 
-    def _cached_evaluate(
+    def _cache_key(
         self, policy: ActivePolicy, tenant_revision: int, input_doc: dict[str, Any]
-    ) -> tuple[bool, list[str]]:
-        """The policy's answer, from the cache when the bundle allows caching and it is there."""
+    ) -> CacheKey | None:
+        """The decision's cache key, or None when this replica or the bundle does not cache."""
         if not self.cache.enabled or time_granularity(policy.compiled.source.metadata) is None:
-            return self._evaluate(policy, input_doc)
-        key = cache_key(tenant_revision, input_doc)
-        cached = self.cache.get(policy, key)
-        if cached is not None:
-            return cached[0], list(cached[1])
-        allow, reasons = self._evaluate(policy, input_doc)
-        self.cache.put(policy, key, (allow, tuple(reasons)))
-        return allow, reasons
+            return None
+        return cache_key(tenant_revision, input_doc)
 
     def _evaluate(self, policy: ActivePolicy, input_doc: dict[str, Any]) -> tuple[bool, list[str]]:
         try:

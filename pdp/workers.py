@@ -54,10 +54,14 @@ class ChangeSignal:
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
+    def pending(self) -> bool:
+        """Whether a worker wrote to the store since this worker last caught up."""
+        return self._read() != self._seen
+
     def catch_up(self, refresh: Callable[[], object]) -> None:
         """Run `refresh` if a worker wrote to the store since the last catch-up; a caller that
         arrives meanwhile waits for it, so no decision starts on the older snapshot."""
-        if self._read() == self._seen:
+        if not self.pending():
             return
         with self._lock:
             current = self._read()

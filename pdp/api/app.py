@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(decide.DecideFastPath)
     app.add_middleware(authzen.RequestIdEcho)
     signal = ChangeSignal.from_env()
     if signal is not None:

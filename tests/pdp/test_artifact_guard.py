@@ -204,11 +204,11 @@ def test_the_guard_compares_the_rego_tests_on_the_loaded_set(monkeypatch) -> Non
     )
 
 
-def bundle_archive(revision: str) -> bytes:
+def bundle_archive(revision: str, policy: str = DENY_LIST) -> bytes:
     return write_archive(
         {
             ".manifest": json.dumps({"revision": revision, "roots": [""]}).encode(),
-            "authz/policy.rego": DENY_LIST.encode(),
+            "authz/policy.rego": policy.encode(),
             "authz/policy_test.rego": DENY_LIST_TEST.encode(),
             "data.json": json.dumps(DATA).encode(),
         }
@@ -230,6 +230,12 @@ def test_published_and_activated_bundles_deny_the_listed_subject(
         service.activate("main", "r1", "admin")
         assert runtime.active is not None
         assert runtime.active.evaluator.evaluate("authz/decision", MALLORY)["allow"] is False
+        assert service.publish("main", bundle_archive("r3", DATA_REASONS), "admin").created
+        service.activate("main", "r3", "admin")
+        assert runtime.active.evaluator.evaluate("authz/decision", MALLORY) == {
+            "allow": False,
+            "reasons": ["listed"],
+        }
         monkeypatch.setenv(TEST_FORMAT_VARIABLE, "binary")
         with pytest.raises(BundleRejected) as rejected:
             service.publish("main", bundle_archive("r2"), "admin")

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Text, and_, cast, or_, select
+from sqlalchemy import Connection, Result, Row, Text, and_, cast, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from pdp.directory.models import (
@@ -64,6 +64,12 @@ def parse_json_values(texts: Sequence[str]) -> list[Any]:
                 if isinstance(item, str) and len(item) <= 64:
                     value[key] = shared.setdefault(item, item)
     return values
+
+
+def _rows_in_batches(result: Result[Any]) -> Iterator[Row[Any]]:
+    """Rows fetched a batch at a time, so raw rows never pile up beside the converted ones."""
+    for batch in result.partitions(_CHUNK):
+        yield from batch
 
 
 def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -127,7 +133,10 @@ class DirectoryReader:
             return [] if every else [column.in_(ids)]
 
         execute = self._connection.execute
-        fetched = execute(
+        # One string object per id, role and type name, however many rows repeat it.
+        names: dict[str, str] = {}
+        share = names.setdefault
+        result = execute(
             select(
                 Subject.id,
                 Subject.type,
@@ -135,27 +144,38 @@ class DirectoryReader:
                 Subject.company,
                 cast(Subject.attributes, Text),
             ).where(Subject.tenant_id == tenant_id, *among(Subject.id))
-        ).all()
-        attributes = parse_json_values([row[4] for row in fetched])
-        subjects = [
-            (row[0], row[1], row[2], row[3], attrs)
-            for row, attrs in zip(fetched, attributes, strict=True)
-        ]
+        )
+        # In batches: the JSON texts of 100,000 subjects at once would double the peak memory.
+        subjects: list[SubjectRow] = []
+        for batch in result.partitions(_CHUNK):
+            attributes = parse_json_values([row[4] for row in batch])
+            subjects.extend(
+                (
+                    share(row[0], row[0]),
+                    share(row[1], row[1]),
+                    row[2],
+                    row[3] and share(row[3], row[3]),
+                    attrs,
+                )
+                for row, attrs in zip(batch, attributes, strict=True)
+            )
         # Ordered by group, so each subject's groups come out sorted.
         memberships = [
-            (row[0], row[1])
-            for row in execute(
-                select(GroupMember.group_id, GroupMember.subject_id)
-                .where(GroupMember.tenant_id == tenant_id, *among(GroupMember.subject_id))
-                .order_by(GroupMember.group_id)
-            ).all()
+            (share(row[0], row[0]), share(row[1], row[1]))
+            for row in _rows_in_batches(
+                execute(
+                    select(GroupMember.group_id, GroupMember.subject_id)
+                    .where(GroupMember.tenant_id == tenant_id, *among(GroupMember.subject_id))
+                    .order_by(GroupMember.group_id)
+                )
+            )
         ]
         group_ids = sorted({group for group, _ in memberships})
         company_ids = sorted({row[3] for row in subjects if row[3] is not None})
         bindings: list[tuple[str, str, str]] = []
         companies: list[tuple[str, dict[str, Any]]] = []
         if every:
-            bindings = self._bindings(tenant_id, None)
+            bindings = self._bindings(tenant_id, None, names)
             companies = self._companies(tenant_id, None)
         elif subjects:
             owners = [
@@ -168,19 +188,23 @@ class DirectoryReader:
                     RoleBinding.subject_type == "company", RoleBinding.subject_id.in_(company_ids)
                 ),  # type: ignore[attr-defined]
             ]
-            bindings = self._bindings(tenant_id, or_(*owners))
+            bindings = self._bindings(tenant_id, or_(*owners), names)
             companies = self._companies(tenant_id, company_ids)
         return TenantRows(subjects, bindings, memberships, companies)
 
     def _bindings(
-        self, tenant_id: str, owners: ColumnElement[bool] | None
+        self, tenant_id: str, owners: ColumnElement[bool] | None, names: dict[str, str]
     ) -> list[tuple[str, str, str]]:
         stmt = select(RoleBinding.subject_type, RoleBinding.subject_id, RoleBinding.role).where(
             RoleBinding.tenant_id == tenant_id
         )
         if owners is not None:
             stmt = stmt.where(owners)
-        return [(row[0], row[1], row[2]) for row in self._connection.execute(stmt).all()]
+        share = names.setdefault
+        return [
+            (share(row[0], row[0]), share(row[1], row[1]), share(row[2], row[2]))
+            for row in _rows_in_batches(self._connection.execute(stmt))
+        ]
 
     def _companies(
         self, tenant_id: str, company_ids: Sequence[str] | None

@@ -102,12 +102,15 @@ def _build_subjects(tenant_id: str, rows: TenantRows) -> dict[str, SubjectFacts]
     CompanyFacts per company, shared by every subject that has it. Memberships come ordered
     by group, so each subject's groups are in id order."""
     interner = _Interner()
-    roles: dict[tuple[str, str], list[str]] = defaultdict(list)
+    # subject type -> subject id -> roles
+    roles: dict[str, dict[str, list[str]]] = defaultdict(dict)
     for subject_type, subject_id, role in rows.bindings:
-        roles[(subject_type, subject_id)].append(role)
+        roles[subject_type].setdefault(subject_id, []).append(role)
     companies = {
         company_id: CompanyFacts(
-            id=company_id, roles=interner.roles(roles[("company", company_id)]), attributes=attrs
+            id=company_id,
+            roles=interner.roles(roles["company"].get(company_id, [])),
+            attributes=attrs,
         )
         for company_id, attrs in rows.companies
     }
@@ -116,16 +119,16 @@ def _build_subjects(tenant_id: str, rows: TenantRows) -> dict[str, SubjectFacts]
     for group_id, subject_id in rows.memberships:
         facts = group_facts.get(group_id)
         if facts is None:
-            facts = GroupFacts(id=group_id, roles=interner.roles(roles[("group", group_id)]))
+            facts = GroupFacts(id=group_id, roles=interner.roles(roles["group"].get(group_id, [])))
             group_facts[group_id] = facts
         groups_of[subject_id].append(facts)
     subjects: dict[str, SubjectFacts] = {}
     for subject_id, subject_type, email, company_id, attributes in rows.subjects:
         subjects[subject_id] = SubjectFacts(
             id=subject_id,
-            type=sys.intern(subject_type),
+            type=subject_type,
             tenant_id=tenant_id,
-            roles=interner.roles(roles.get((subject_type, subject_id), [])),
+            roles=interner.roles(roles[subject_type].get(subject_id, [])),
             groups=tuple(groups_of.get(subject_id, ())),
             company=companies.get(company_id) if company_id else None,
             attributes=attributes,

@@ -28,6 +28,13 @@ _HINTS = {
     "use input.context.time_ns",
 }
 _BROKEN = frozenset({"time.parse_rfc3339_ns"})
+# OPA built-ins regopy 1.5.2 does not have (measured with Interpreter.is_builtin), by prefix.
+_OPA_ONLY = (
+    *("net.", "print", "trace", "http.send", "rego.metadata.", "rego.parse_module"),
+    *("providers.aws.sign_req", "strings.render_template", "json.match_schema"),
+    *("json.verify_schema", "graphql."),
+)
+UNSUPPORTED = "valid OPA, not supported by this engine (regopy 1.5.2)"
 
 
 def _blank(text: str) -> str:
@@ -86,7 +93,8 @@ def builtin_problems(source: PolicySource) -> list[Problem]:
                     namespaces.add(name.split(".", 1)[0])
                 continue
             hint = _hint(name)
-            message = f"unknown function {name}" + (f": {hint}" if hint else "")
+            why = f" ({UNSUPPORTED})" if name.startswith(_OPA_ONLY) else ""
+            message = f"unknown function {name}{why}" + (f": {hint}" if hint else "")
             problems.append(Problem(file, line, col, hint if name in _BROKEN else message))
         for namespace in sorted(namespaces):
             declared = re.compile(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pdp.engine import PolicySource, Problem
-from pdp.policytest.builtins import builtin_problems
+from pdp.policytest.builtins import UNSUPPORTED, builtin_problems
 from pdp.policytest.rego_syntax import (
     CONTINUES,
     OPENING,
@@ -33,7 +33,6 @@ from pdp.policytest.rego_syntax import (
 )
 
 ENGINE = "regopy 1.5.2"
-UNSUPPORTED = f"valid OPA, not supported by this engine ({ENGINE})"
 WILDCARD_SYMPTOM = "shape `rego-errorseq` has no field `rego-data`"
 # Infix operators that are calls in rego-cpp; `==`, `=` and `:=` are unifications.
 _OPERATORS = frozenset({"!=", "<", ">", "<=", ">=", "+", "-", "*", "/", "%", "|", "&"})

@@ -23,14 +23,12 @@ _TOKEN = re.compile(
 )
 OPENING = {"(": ")", "[": "]", "{": "}"}
 CLOSING = frozenset(OPENING.values())
+_BODY_KEYWORDS = {"if", "else", "contains", "in", "with", "as", "not", "some", "every", "default"}
+KEYWORDS = frozenset(_BODY_KEYWORDS | {"package", "import"})
 # After one of these, the next line continues the statement.
 CONTINUES = frozenset(
     {":=", "=", "==", "!=", "<", ">", "<=", ">=", "+", "-", "*", "/", "%", "|", "&", ",", ".", ":"}
-    | {"if", "else", "contains", "in", "with", "as", "not", "some", "every", "default"}
-)
-KEYWORDS = frozenset(
-    {"if", "else", "contains", "in", "with", "as", "not", "some", "every", "default"}
-    | {"package", "import"}
+    | _BODY_KEYWORDS
 )
 _NOT_STARTS = frozenset({"else", "{", "if", "contains", "with", "as", "in"})
 

@@ -183,3 +183,17 @@ def test_unsupported_constructs_say_so_instead_of_the_raw_engine_error(tmp_path,
     assert len(lines) == 3, lines
     assert lines[0].startswith(f"{tmp_path}/p.rego:7:33: `_` inside a collection: valid OPA")
     assert lines[1].startswith(f"{tmp_path}/p.rego:11:6: `if not ... with`: valid OPA")
+
+
+def test_pdp_test_refuses_v0_too(tmp_path, capsys) -> None:
+    """The same scan runs first in `pdp test`: a v0 module is an error there, not a pass."""
+    modules = {
+        "p.rego": "package p\n\nallow {\n\ttrue\n}\n",
+        "p_test.rego": "package p_test\n\nimport rego.v1\n\ntest_allow if data.p.allow\n",
+    }
+    code = main(["test", str(write(tmp_path, modules))])
+    out = capsys.readouterr().out
+    assert code == 2
+    assert (
+        f"{tmp_path}/p.rego:3:1: rego_parse_error: `if` keyword is required before rule body" in out
+    )

@@ -2,8 +2,10 @@
 
 regopy 1.5.2 corrupts `sprintf("%s", [s])` over data strings once a bundle is saved in its
 binary format and loaded again: a deny list compared through sprintf stops matching. These
-tests pin the fix (the JSON artifact) through every path that serves a bundle, and prove the
-guard refuses a defective round trip, forced with the `PDP_TEST_ARTIFACT_FORMAT` seam.
+tests pin the fix (the JSON artifact) through every path that serves a bundle (`pdp serve
+--bundle`, publish and activate, `pdp test` decision tables, replay, the Data API), and
+prove the guard refuses a defective round trip, forced with the `PDP_TEST_ARTIFACT_FORMAT`
+seam. Each regression test fails with that seam set for the whole run.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pdp.engine import CompileError, Evaluator, PolicySource, compile_policy
 from pdp.engine.artifact import TEST_FORMAT_VARIABLE
 from pdp.metrics import Metrics
 from pdp.policy import SMOKE_INPUT, BundleFollower, PolicyRuntime
+from pdp.replay import replay
 from pdp.services import Services
 from tests.pdp.pdp_env import ACME, running_pdp
 from tests.pdp.test_e2e_serve import pdp_cli
@@ -280,6 +283,22 @@ def test_decision_tables_feed_their_inputs_to_the_guard(
         " and loaded (an engine defect): data.authz.decision on the input of case"
         " 'mallory is on the deny list' gave"
     )
+
+
+def test_replay_on_the_deny_list_flips_the_listed_subject() -> None:
+    policy = PolicyRuntime("data.authz.decision", Metrics()).prepare(source(DENY_LIST))
+    records = [
+        {
+            "decision_id": subject_id,
+            "allow": True,
+            "reasons": ["ok"],
+            "input": {**decide(subject_id), "subject": {"id": subject_id, "tenant_id": ACME}},
+        }
+        for subject_id in ("mallory", "alice")
+    ]
+    report = replay(records, policy, "authz/decision")
+    assert (report.replayed, report.unchanged) == (2, 1)
+    assert [c.decision_id for c in report.examples["allow_to_deny"]] == ["mallory"]
 
 
 @pytest.fixture

@@ -345,3 +345,19 @@ def test_pdp_serve_denies_the_listed_subject(tmp_path: Path, issuer: TestIssuer)
     assert answers["mallory"].json()["reasons"] == ["listed"]
     assert answers["alice"].json()["allow"] is True
     assert answers["alice"].json()["reasons"] == ["ok:alice"]
+
+
+@pytest.mark.e2e
+def test_pdp_serve_refuses_a_bundle_that_decides_otherwise_once_loaded(tmp_path: Path) -> None:
+    env = {
+        "PDP_DATABASE_URL": f"sqlite:///{tmp_path / 'pdp.db'}",
+        "PDP_BUNDLE": str(write_bundle(tmp_path / "set", DATA_REASONS)),
+        TEST_FORMAT_VARIABLE: "binary",
+    }
+    result = pdp_cli("serve", "--port", "0", env=env)
+    assert result.returncode != 0
+    assert result.stderr.startswith(
+        "error: bundle refused: the engine decides differently once this bundle is saved and"
+        " loaded (an engine defect): data.authz.decision on smoke input #0 gave"
+    )
+    assert "Traceback" not in result.stderr

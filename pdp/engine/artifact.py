@@ -29,6 +29,7 @@ def _target(directory: Path, artifact_format: str) -> str:
 
 
 def check_format(artifact_format: str) -> str:
+    """`artifact_format` if regopy has it; a mistyped test seam must not fall back silently."""
     if artifact_format not in _FORMATS:
         raise ValueError(f"unknown artifact format {artifact_format!r}")
     return artifact_format

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pdp.authn import Authenticator
@@ -42,22 +43,26 @@ class Services:
         `settings.bundle` names one, else the store's active revision of `bundle_name`."""
         metrics = Metrics()
         directory = DirectoryStore(settings.database_url)
-        snapshot = DirectorySnapshot(directory)
-        authenticator = Authenticator(
-            settings.trusted_issuers, cache_seconds=settings.jwks_cache_seconds
-        )
-        policy = PolicyRuntime(settings.decision_entrypoint, metrics)
-        bundle_store = BundleStore(directory.engine)
-        follower = None
-        if settings.bundle is not None:
-            # Rego tests are for `pdp test`; compiled into the serving bundle they make every
-            # evaluation several times slower in regopy.
-            policy.load(load_policy_source(settings.bundle, include_tests=False))
-        else:
-            follower = BundleFollower(
-                policy, bundle_store, settings.bundle_name, max_bytes=settings.bundle_max_bytes
+        # The directory loads (seconds at 100,000 users) while the bundle compiles in its child
+        # process, so start-up waits for the slower of the two rather than for both.
+        with ThreadPoolExecutor(1, thread_name_prefix="directory-load") as loading:
+            pending_snapshot = loading.submit(DirectorySnapshot, directory)
+            authenticator = Authenticator(
+                settings.trusted_issuers, cache_seconds=settings.jwks_cache_seconds
             )
-            follower.sync()
+            policy = PolicyRuntime(settings.decision_entrypoint, metrics)
+            bundle_store = BundleStore(directory.engine)
+            follower = None
+            if settings.bundle is not None:
+                # Rego tests are for `pdp test`; compiled into the serving bundle they make
+                # every evaluation several times slower in regopy.
+                policy.load(load_policy_source(settings.bundle, include_tests=False))
+            else:
+                follower = BundleFollower(
+                    policy, bundle_store, settings.bundle_name, max_bytes=settings.bundle_max_bytes
+                )
+                follower.sync()
+            snapshot = pending_snapshot.result()
         bundles = BundleService(
             bundle_store,
             policy,

@@ -49,8 +49,13 @@ class Entry(NamedTuple):
 Objects = dict[str, dict[str, Entry]]  # section -> object id -> entry
 
 
+# One encoder for every object: `json.dumps` with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def _canonical(attributes: Any) -> str:
-    return json.dumps(attributes, sort_keys=True, separators=(",", ":"))
+    """Attributes compared as canonical JSON: `==` would take 1 for true and 1.0 for 1."""
+    return _CANONICAL.encode(attributes)
 
 
 def _entry(

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from pdp.directory import store as store_module
+from pdp.directory.document import import_document
 from pdp.directory.models import DirectoryChange
 from pdp.directory.schemas import (
     ClientCreate,
@@ -240,3 +241,36 @@ def test_a_write_touching_many_subjects_logs_a_whole_tenant_reload(
     assert [change.scope for change in changes] == ["all"]
     replica.refresh_if_changed()
     assert replica.subject("u3").company.roles == ("editor",)  # type: ignore[union-attr]
+
+
+def test_a_replica_follows_an_import_subject_by_subject(store: DirectoryStore) -> None:
+    """An import logs the subjects it changed, so a replica reloads just those."""
+    users = [{"id": f"u{n}", "company": "k1", "roles": ["viewer"]} for n in range(6)]
+    tenant = {
+        "id": T1,
+        "name": "one",
+        "companies": [{"id": "k1"}, {"id": "k2", "roles": ["auditor"]}],
+        "groups": [{"id": "g1", "roles": ["editor"], "members": ["u0", "u1"]}],
+        "users": users,
+    }
+    import_document(store, {"tenants": [tenant]})
+    replica = DirectorySnapshot(store)
+    untouched = replica.subject("u5")
+    tenant["users"] = [
+        {**users[0], "roles": ["owner"]},  # changed roles
+        users[1],  # leaves g1 below
+        {**users[2], "company": "k2"},  # moves company
+        users[3],
+        users[5],  # u4 is deleted
+        {"id": "u6"},  # new
+    ]
+    tenant["groups"] = [{"id": "g1", "roles": ["editor"], "members": ["u0", "u3"]}]
+    import_document(store, {"tenants": [tenant]})
+    with store.reader() as reader:
+        changes = reader.changes_since(T1, replica.tenant_revision(T1))
+    assert sorted(c.subject_id for c in changes) == ["u0", "u1", "u2", "u3", "u4", "u6"]
+    assert replica.refresh_if_changed() == [T1]
+    assert replica.subject("u5") is untouched
+    assert replica.subject("u2").company.roles == ("auditor",)  # type: ignore[union-attr]
+    assert replica.subject("u4") is None
+    assert served(replica) == served(DirectorySnapshot(store))

@@ -147,14 +147,16 @@ def allowed(client: httpx.Client, url: str, body: dict[str, Any]) -> bool:
     return response.json()["allow"] is True
 
 
-def start_server(env: dict[str, str], pep: str, log: Path) -> tuple[ServerProcess, float]:
+def start_server(
+    env: dict[str, str], pep: str, log: Path, probe: dict[str, Any] = PROBE
+) -> tuple[ServerProcess, float]:
     """Start `pdp serve`; ready = /health answers and the probe decision is allowed."""
     started = time.perf_counter()
     server = ServerProcess(
         "pdp.cli", ["serve", "--log-level", "warning"], env, log_path=log, timeout=180
     )
     with httpx.Client(headers={"Authorization": f"Bearer {pep}"}, timeout=120) as client:
-        while not allowed(client, server.url, PROBE):
+        while not allowed(client, server.url, probe):
             time.sleep(0.05)
     return server, time.perf_counter() - started
 
@@ -206,6 +208,18 @@ def run_store(
     }
     result: dict[str, Any] = {"store": name}
     pdp_cli(["directory", "import", str(REPO / "policies/examples/directory.yaml")], env)
+    demo = json.dumps(DECIDE_BODY)
+    conns, seconds = args.connections, args.seconds
+    # The same demo decision on a server that holds only the demo directory, for comparison.
+    demo_only, _ = start_server(env, pep, workdir / f"{name}-demo.log", probe=DECIDE_BODY)
+    try:
+        result["rss_demo_only_mb"] = rss_mb(demo_only.process.pid)
+        measure(demo_only.url + "/decide", "POST", demo, pep, conns, 2)  # warm-up
+        result["decide_demo_only"] = measure(
+            demo_only.url + "/decide", "POST", demo, pep, conns, seconds
+        )
+    finally:
+        demo_only.stop()
     result["import_s"], result["import_cpu_s"], report = pdp_cli(
         ["directory", "import", str(doc_path)], env
     )
@@ -219,9 +233,7 @@ def run_store(
     second = None
     try:
         result["rss_mb"] = rss_mb(first.process.pid)
-        conns, seconds = args.connections, args.seconds
         big = json.dumps(PROBE)
-        demo = json.dumps(DECIDE_BODY)
         measure(first.url + "/decide", "POST", demo, pep, conns, 2)  # warm-up
         result["decide_demo_user"] = measure(
             first.url + "/decide", "POST", demo, pep, conns, seconds
@@ -268,10 +280,12 @@ def print_table(results: list[dict[str, Any]]) -> None:
             lambda r: f"{r['ready_s']:.1f} s ({r['ready_cpu_s']:.1f} s CPU)",
         ),
         ("RSS when ready", lambda r: f"{r['rss_mb']:.0f} MB"),
+        ("RSS with the demo directory only", lambda r: f"{r['rss_demo_only_mb']:.0f} MB"),
         ("RSS after the changes", lambda r: f"{r['rss_after_changes_mb']:.0f} MB"),
         *(
             (f"/decide {who}", lambda r, k=key: _latency(r[k]))
             for who, key in (
+                ("demo user, demo directory only", "decide_demo_only"),
                 ("demo user", "decide_demo_user"),
                 ("big-tenant user", "decide_big_tenant_user"),
             )

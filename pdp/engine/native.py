@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import re
 from typing import Any
@@ -70,6 +71,31 @@ def parse_errors(text: str, modules: dict[str, str]) -> list[dict[str, Any]]:
 _INT64 = range(-(2**63), 2**63)
 
 
+def _builder() -> ctypes.PyDLL:
+    """rego-cpp's input-builder calls, bound so they keep the GIL: each takes a microsecond,
+    and releasing the GIL around each of the dozens per input let every other thread take it
+    (the decision workers contend for it on every call)."""
+    library = ctypes.PyDLL(rego._name)
+    handle, text, count = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint32
+    signatures = {
+        "regoNewInput": (handle, []),
+        "regoInputString": (count, [handle, text]),
+        "regoInputInt": (count, [handle, ctypes.c_int64]),
+        "regoInputBoolean": (count, [handle, ctypes.c_bool]),
+        "regoInputNull": (count, [handle]),
+        "regoInputObjectItem": (count, [handle]),
+        "regoInputObject": (count, [handle, count]),
+        "regoInputArray": (count, [handle, count]),
+    }
+    for name, (restype, argtypes) in signatures.items():
+        function = getattr(library, name)
+        function.restype, function.argtypes = restype, argtypes
+    return library
+
+
+_BUILD = _builder()
+
+
 class _NeedsText(Exception):
     """A value the node-by-node input cannot carry exactly: a float (rego-cpp prints a float
     node with six significant digits, its JSON literal as written), an integer beyond 64
@@ -83,26 +109,26 @@ def _push(handle: int, value: Any) -> None:
             # rego-cpp keeps a string as the body of its JSON literal (escapes included),
             # which is what it makes of the same string in a policy or in JSON text.
             value = json.dumps(value, ensure_ascii=False)[1:-1]
-        code = rego.regoInputString(handle, value.encode())
+        code = _BUILD.regoInputString(handle, value.encode())
     elif isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise _NeedsText
             _push(handle, key)
             _push(handle, item)
-            if rego.regoInputObjectItem(handle):
+            if _BUILD.regoInputObjectItem(handle):
                 raise _NeedsText
-        code = rego.regoInputObject(handle, len(value))
+        code = _BUILD.regoInputObject(handle, len(value))
     elif isinstance(value, list | tuple):
         for item in value:
             _push(handle, item)
-        code = rego.regoInputArray(handle, len(value))
+        code = _BUILD.regoInputArray(handle, len(value))
     elif value is True or value is False:
-        code = rego.regoInputBoolean(handle, value)
+        code = _BUILD.regoInputBoolean(handle, value)
     elif isinstance(value, int) and value in _INT64:
-        code = rego.regoInputInt(handle, value)
+        code = _BUILD.regoInputInt(handle, value)
     elif value is None:
-        code = rego.regoInputNull(handle)
+        code = _BUILD.regoInputNull(handle)
     else:
         raise _NeedsText
     if code:
@@ -116,7 +142,7 @@ def set_input(interpreter: Interpreter, value: Any) -> None:
     JSON text (`set_input_term`), and twice regopy's own `set_input` (docs/performance.md).
     What the builder cannot carry exactly goes as JSON text, as before.
     """
-    handle = rego.regoNewInput()
+    handle = _BUILD.regoNewInput()
     try:
         try:
             _push(handle, value)

@@ -138,6 +138,8 @@ _OPS = st.one_of(
         lambda s, t, z: s.update_tenant(t, TenantUpdate(timezone=z)),
         st.sampled_from(["UTC", "Europe/Warsaw"]),
     ),
+    _op("delete tenant", lambda s, t: s.delete_tenant(t)),
+    _op("create tenant", lambda s, t: s.create_tenant(TenantCreate(id=t, name=t[-4:]))),
 )  # fmt: skip
 
 

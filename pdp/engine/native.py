@@ -7,17 +7,8 @@ import json
 import re
 from typing import Any
 
-from regopy import Interpreter
-from regopy.rego_shared import (
-    rego,
-    rego_bundle_query_entrypoint,
-    rego_free_input,
-    rego_free_output,
-    rego_get_error,
-    rego_output_ok,
-    rego_output_string,
-    rego_set_input,
-)
+from regopy import Interpreter, RegoError
+from regopy.rego_shared import rego, rego_bundle_query_entrypoint, rego_get_error
 
 # rego-cpp error nodes look like `(error 8:bad.rego|36|2 (errormsg 27:Invalid ...) ...)`:
 # length-prefixed file name, then byte offset and length of the offending source span.
@@ -71,13 +62,20 @@ def parse_errors(text: str, modules: dict[str, str]) -> list[dict[str, Any]]:
 _INT64 = range(-(2**63), 2**63)
 
 
-def _builder() -> ctypes.PyDLL:
-    """rego-cpp's input-builder calls, bound so they keep the GIL: each takes a microsecond,
-    and releasing the GIL around each of the dozens per input let every other thread take it
-    (the decision workers contend for it on every call)."""
+def _quick_calls() -> ctypes.PyDLL:
+    """rego-cpp's short calls (building and setting the input, reading the output), bound so
+    they keep the GIL: each takes microseconds, and releasing the GIL around each of the
+    dozens per evaluation let every other thread take it (the decision workers contend for
+    it on every call). Only the evaluation itself releases it."""
     library = ctypes.PyDLL(rego._name)
     handle, text, count = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint32
     signatures = {
+        "regoSetInput": (count, [handle, handle]),
+        "regoFreeInput": (None, [handle]),
+        "regoOutputOk": (ctypes.c_bool, [handle]),
+        "regoOutputJSONSize": (count, [handle]),
+        "regoOutputJSON": (count, [handle, ctypes.c_char_p, count]),
+        "regoFreeOutput": (None, [handle]),
         "regoNewInput": (handle, []),
         "regoInputString": (count, [handle, text]),
         "regoInputInt": (count, [handle, ctypes.c_int64]),
@@ -93,7 +91,7 @@ def _builder() -> ctypes.PyDLL:
     return library
 
 
-_BUILD = _builder()
+_QUICK = _quick_calls()
 
 
 class _NeedsText(Exception):
@@ -109,26 +107,26 @@ def _push(handle: int, value: Any) -> None:
             # rego-cpp keeps a string as the body of its JSON literal (escapes included),
             # which is what it makes of the same string in a policy or in JSON text.
             value = json.dumps(value, ensure_ascii=False)[1:-1]
-        code = _BUILD.regoInputString(handle, value.encode())
+        code = _QUICK.regoInputString(handle, value.encode())
     elif isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise _NeedsText
             _push(handle, key)
             _push(handle, item)
-            if _BUILD.regoInputObjectItem(handle):
+            if _QUICK.regoInputObjectItem(handle):
                 raise _NeedsText
-        code = _BUILD.regoInputObject(handle, len(value))
+        code = _QUICK.regoInputObject(handle, len(value))
     elif isinstance(value, list | tuple):
         for item in value:
             _push(handle, item)
-        code = _BUILD.regoInputArray(handle, len(value))
+        code = _QUICK.regoInputArray(handle, len(value))
     elif value is True or value is False:
-        code = _BUILD.regoInputBoolean(handle, value)
+        code = _QUICK.regoInputBoolean(handle, value)
     elif isinstance(value, int) and value in _INT64:
-        code = _BUILD.regoInputInt(handle, value)
+        code = _QUICK.regoInputInt(handle, value)
     elif value is None:
-        code = _BUILD.regoInputNull(handle)
+        code = _QUICK.regoInputNull(handle)
     else:
         raise _NeedsText
     if code:
@@ -142,16 +140,25 @@ def set_input(interpreter: Interpreter, value: Any) -> None:
     JSON text (`set_input_term`), and twice regopy's own `set_input` (docs/performance.md).
     What the builder cannot carry exactly goes as JSON text, as before.
     """
-    handle = _BUILD.regoNewInput()
+    handle = _QUICK.regoNewInput()
     try:
         try:
             _push(handle, value)
         except _NeedsText:
             interpreter.set_input_term(json.dumps(value, ensure_ascii=False))
             return
-        rego_set_input(interpreter._impl, handle)
+        if _QUICK.regoSetInput(interpreter._impl, handle):
+            raise RegoError(rego_get_error(interpreter._impl))
     finally:
-        rego_free_input(handle)
+        _QUICK.regoFreeInput(handle)
+
+
+def _output_text(output: int) -> str:
+    size = _QUICK.regoOutputJSONSize(output)
+    buffer = ctypes.create_string_buffer(size)
+    if _QUICK.regoOutputJSON(output, buffer, size):
+        raise RegoError("the engine's output could not be read")
+    return buffer.value.decode("utf-8")
 
 
 def query(interpreter: Interpreter, bundle: Any, entrypoint: str, value: Any) -> tuple[str, Any]:
@@ -165,11 +172,11 @@ def query(interpreter: Interpreter, bundle: Any, entrypoint: str, value: Any) ->
     set_input(interpreter, value)
     impl = rego_bundle_query_entrypoint(interpreter._impl, bundle._impl, entrypoint)
     try:
-        if not rego_output_ok(impl):
+        if not _QUICK.regoOutputOk(impl):
             return "error", rego_get_error(interpreter._impl).strip() or "evaluation failed"
-        text = rego_output_string(impl)
+        text = _output_text(impl)
     finally:
-        rego_free_output(impl)
+        _QUICK.regoFreeOutput(impl)
     if text == "undefined":
         return "undefined", None
     try:

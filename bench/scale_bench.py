@@ -162,14 +162,16 @@ def start_server(
 
 
 def change_visible(
-    writer: ServerProcess, reader: ServerProcess, admin: str, pep: str, subject: str
+    writer: ServerProcess, reader: ServerProcess, admin: str, pep: str, subject: str, delay: float
 ) -> float:
     """Seconds from an admin-API role binding on `writer` to the first decision on `reader`
-    that sees it (payroll:read flips from deny to allow)."""
+    that sees it (payroll:read flips from deny to allow). The write waits `delay` first, so
+    successive writes do not fall at the same point of the other replica's poll cycle."""
     body = decide_body(subject, "payroll:read", "payroll")
     with httpx.Client(headers={"Authorization": f"Bearer {pep}"}, timeout=120) as client:
         if allowed(client, reader.url, body):
             raise RuntimeError(f"{subject} should not read payroll before the change")
+        time.sleep(delay)
         started = time.perf_counter()
         response = client.post(
             f"{writer.url}/admin/v1/tenants/{TENANT}/role-bindings",
@@ -242,13 +244,12 @@ def run_store(
             first.url + "/decide", "POST", big, pep, conns, seconds
         )
         second, result["ready_second_s"] = start_server(env, pep, workdir / f"{name}-2.log")
-        same = [
-            change_visible(first, first, admin, pep, user_id(1 + n)) for n in range(args.changes)
-        ]
-        other = [
-            change_visible(first, second, admin, pep, user_id(1000 + n))
-            for n in range(args.changes)
-        ]
+        rng = random.Random(1)
+        same, other = [], []
+        for n in range(args.changes):
+            delay = rng.uniform(0, args.poll_seconds)
+            same.append(change_visible(first, first, admin, pep, user_id(1 + n), delay))
+            other.append(change_visible(first, second, admin, pep, user_id(1000 + n), delay))
         result["change_same_replica_ms"] = _summary(same)
         result["change_other_replica_ms"] = _summary(other)
         result["rss_after_changes_mb"] = rss_mb(first.process.pid)

@@ -54,7 +54,7 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def _canonical(attributes: Any) -> str:
-    """Attributes compared as canonical JSON: `==` would take 1 for true and 1.0 for 1."""
+    """Attributes compared as canonical JSON, since `==` holds `true == 1` and `1.0 == 1`."""
     return _CANONICAL.encode(attributes)
 
 

@@ -101,9 +101,11 @@ class RequestContext(BaseModel):
         if ip is None:
             return None
         try:
-            return str(ipaddress.ip_address(ip))
+            ipaddress.ip_address(ip)
         except ValueError:
             raise ValueError("must be an IPv4 or IPv6 address") from None
+        # The policy sees it as the PEP wrote it; networks match the parsed address (pdp.policy).
+        return ip
 
     def to_input(self) -> dict[str, Any]:
         values = self.model_dump()

@@ -33,6 +33,9 @@ from pdp.metrics import Metrics
 logger = logging.getLogger("pdp.policy")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# `::ffff:0:0/96`: where IPv6 embeds an IPv4 address as the same host (RFC 4291, 2.5.5.2).
+_IPV4_MAPPED = 0xFFFF << 32
 
 # Exercises the decision entrypoint with every field a real request has, so a policy that
 # crashes the engine on ordinary input is caught before it serves.
@@ -92,19 +95,37 @@ class ActivePolicy:
         return self.compiled.source.data
 
     def networks_containing(self, ip: str) -> list[str]:
-        """Names of the bundle's named networks (`data.networks`) that contain `ip`."""
+        """Names of the bundle's named networks (`data.networks`) that contain `ip`, in either
+        of its forms (`address_forms`): `::ffff:10.0.0.1` is in `10.0.0.0/8`, as `10.0.0.1` is."""
         cached = self._networks_of.get(ip)
         if cached is None:
-            address = ipaddress.ip_address(ip)
-            cached = []
-            for name, network in self.networks:
-                matches = address.version == network.version and address in network
-                if matches and name not in cached:
-                    cached.append(name)
+            cached = matching_networks(self.networks, ip)
             if len(self._networks_of) >= _NETWORK_CACHE_SIZE:
                 self._networks_of.clear()
             self._networks_of[ip] = cached
         return list(cached)
+
+
+def address_forms(ip: str) -> tuple[IPAddress, ...]:
+    """`ip` and, for IPv4 and IPv4-mapped IPv6 (`::ffff:0:0/96`), the other form of the same
+    host: a dual-stack socket reports an IPv4 peer as `::ffff:a.b.c.d`, so a network written
+    either way must match both. Other embeddings (6to4, NAT64, Teredo, IPv4-compatible) name
+    a different host or a translator, and are matched only as the IPv6 addresses they are."""
+    address = ipaddress.ip_address(ip)
+    if isinstance(address, ipaddress.IPv4Address):
+        return address, ipaddress.IPv6Address(_IPV4_MAPPED | int(address))
+    mapped = address.ipv4_mapped
+    return (address,) if mapped is None else (address, mapped)
+
+
+def matching_networks(networks: Sequence[tuple[str, IPNetwork]], ip: str) -> list[str]:
+    """The names, in bundle order and once each, of `networks` that contain a form of `ip`."""
+    forms = address_forms(ip)
+    names: list[str] = []
+    for name, network in networks:
+        if name not in names and any(form in network for form in forms):
+            names.append(name)
+    return names
 
 
 def parse_networks(data: Mapping[str, Any]) -> tuple[tuple[str, IPNetwork], ...]:

@@ -8,6 +8,7 @@ token names. Callers (PEPs, admins) and subjects are verified the same way.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -17,6 +18,8 @@ from typing import Any
 
 import httpx
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import get_default_algorithms
 
 from pdp.errors import TokenError
@@ -24,6 +27,10 @@ from pdp.settings import TrustedIssuer
 
 # Only asymmetric algorithms: an HMAC "signature" keyed with a public key is a classic forgery.
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384")
+# The curve each ECDSA algorithm is defined on (RFC 7518 section 3.4); RS*/PS* need RSA keys.
+EC_CURVES = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
+# RFC 7519 NumericDate claims: JSON numbers, never strings.
+NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
 # Do not refetch a JWKS for an unknown kid more often than this, so bad tokens cannot
 # make us hammer an issuer.
 MIN_REFETCH_SECONDS = 10.0
@@ -50,6 +57,38 @@ class Principal:
             scopes=frozenset({"pdp/decide", "pdp/admin"}),
             issuer=None,
         )
+
+
+def _check_key_fits(alg: str, key: Any) -> None:
+    """Refuse a key of another family than the header's alg: a JWKS key is chosen by kid,
+    which the token names, so an ES256 header may point at an RSA key (and vice versa)."""
+    curve = EC_CURVES.get(alg)
+    if curve is None:
+        fits = isinstance(key, RSAPublicKey)
+    else:
+        fits = isinstance(key, EllipticCurvePublicKey) and key.curve.name == curve
+    if not fits:
+        raise TokenError(
+            f"signature algorithm {alg} does not fit the type of the key the kid names",
+            reason="bad_algorithm",
+        )
+
+
+def _check_numeric_dates(claims: dict[str, Any]) -> None:
+    """exp, nbf and iat must be finite JSON numbers; PyJWT alone accepts numeric strings."""
+    for name in NUMERIC_DATE_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise TokenError(
+                f"the token's {name} claim must be a number (RFC 7519 NumericDate)",
+                reason="malformed_token",
+            )
 
 
 class _IssuerKeys:
@@ -196,10 +235,13 @@ class Authenticator:
         keys = self._issuers.get(issuer_name) if isinstance(issuer_name, str) else None
         if keys is None:
             raise TokenError("the token's issuer is not trusted", reason="untrusted_issuer")
+        _check_numeric_dates(unverified)
+        key = keys.key(kid)
+        _check_key_fits(alg, key)
         try:
             claims = jwt.decode(
                 token,
-                key=keys.key(kid),
+                key=key,
                 algorithms=[alg],
                 issuer=issuer_name,
                 options={"require": ["exp", "iat", "iss", "sub"], "verify_aud": False},
@@ -214,6 +256,11 @@ class Authenticator:
             ) from None
         except jwt.PyJWTError as exc:
             raise TokenError(f"the token is invalid: {exc}", reason="invalid_claims") from None
+        except Exception:
+            # Fail closed: whatever else the library raises on a hostile token is a refusal.
+            raise TokenError(
+                "the token's signature could not be checked", reason="bad_signature"
+            ) from None
         self._check_use(claims, keys.issuer)
         return claims
 

@@ -209,6 +209,7 @@ class DecisionService:
         metrics: Metrics,
         eval_timeout: float = 1.0,
         cache_entries: int = 0,
+        threads: int = 0,
     ) -> None:
         self._authenticator = authenticator
         self._snapshot = snapshot
@@ -221,7 +222,8 @@ class DecisionService:
         # Decisions run here, so each worker thread keeps its own interpreter warm and the
         # event loop never waits on the engine.
         self._executor = ThreadPoolExecutor(
-            max_workers=max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="decide"
+            max_workers=threads or max(4, 2 * (os.cpu_count() or 1)),
+            thread_name_prefix="decide",
         )
 
     def decide(

@@ -81,6 +81,7 @@ class Services:
             metrics=metrics,
             eval_timeout=settings.eval_timeout_seconds,
             cache_entries=settings.decision_cache_entries,
+            threads=settings.decision_threads,
         )
         return cls(
             settings=settings,

@@ -30,7 +30,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("PDP_WORKERS") or 1),
         help="processes serving the one port, each with its own snapshot (env PDP_WORKERS)",
     )
     parser.add_argument(
@@ -77,6 +76,14 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
+def _workers_from_env() -> int:
+    raw = os.environ.get("PDP_WORKERS") or "1"
+    try:
+        return int(raw)
+    except ValueError:
+        raise CommandError(f"PDP_WORKERS must be an integer, not {raw!r}") from None
+
+
 def worker_app() -> Any:
     """The app of one `pdp serve --workers N` process; settings come from the environment."""
     from pdp.api.app import create_app
@@ -93,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     from pdp.settings import Settings
     from pdp.workers import SIGNAL_ENV, create_signal_file
 
-    if args.workers < 1:
+    workers = args.workers if args.workers is not None else _workers_from_env()
+    if workers < 1:
         raise CommandError("--workers must be at least 1")
     if args.json:
         logging.config.dictConfig(json_log_config(args.log_level))
@@ -121,16 +129,19 @@ def run(args: argparse.Namespace) -> int:
         # Access logs carry no bodies or headers, so tokens never reach them.
         "access_log": args.log_level == "debug",
     }
-    if args.workers == 1:
+    if workers == 1:
         _tune_gc()
         uvicorn.run(app, **options)
         return 0
     # The app built above proved the bundle and the store; each worker builds its own.
     app.state.services.close()
+    # Each worker evaluates on its share of the cores: more threads only contend for them
+    # (docs/performance.md).
+    os.environ.setdefault("PDP_DECISION_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     shared = Path(tempfile.mkdtemp(prefix="pdp-workers-"))
     os.environ[SIGNAL_ENV] = str(create_signal_file(shared / "changes"))
     try:
-        uvicorn.run("pdp.cli.serve:worker_app", factory=True, workers=args.workers, **options)
+        uvicorn.run("pdp.cli.serve:worker_app", factory=True, workers=workers, **options)
     finally:
         shutil.rmtree(shared, ignore_errors=True)
     return 0

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pdp.bundles.archive import BundleFormatError, read_archive, source_from_files
+from pdp.bundles.signing import SignatureError, require_trusted
 from pdp.bundles.store import BundleStore
 from pdp.engine import (
     CompiledPolicy,
@@ -151,15 +152,18 @@ def parse_networks(data: Mapping[str, Any]) -> tuple[tuple[str, IPNetwork], ...]
 
 @dataclass(frozen=True)
 class LoadFailure:
-    """A bundle revision this replica was asked to serve but could not load."""
+    """A bundle revision this replica was asked to serve but could not load; `reason` is the
+    code publishing would refuse it with (`invalid_bundle`, `bundle_refused`, a signature's)."""
 
     revision: str
+    reason: str
     message: str
     at: datetime
 
     def to_json(self) -> dict[str, str]:
         return {
             "revision": self.revision,
+            "reason": self.reason,
             "message": self.message,
             "at": self.at.isoformat().replace("+00:00", "Z"),
         }
@@ -238,9 +242,9 @@ class PolicyRuntime:
     def clear_failure(self) -> None:
         self._failure = None
 
-    def record_failure(self, revision: str, message: str) -> None:
+    def record_failure(self, revision: str, reason: str, message: str) -> None:
         """Keep serving what is active, and make the refused revision visible (health, metrics)."""
-        self._failure = LoadFailure(revision, message, datetime.now(UTC))
+        self._failure = LoadFailure(revision, reason, message, datetime.now(UTC))
         self._metrics.bundle_load_failures.inc()
 
     def load(self, source: PolicySource) -> ActivePolicy:
@@ -253,9 +257,11 @@ class PolicyRuntime:
 class BundleFollower:
     """Keeps this replica on the active revision of one published bundle in the shared store.
 
-    `sync` compiles a new revision beside the serving one and swaps it in; a revision that
-    fails to load is recorded on the runtime, keeps the old one serving, and is retried only
-    after `retry_seconds` (a deterministic failure must not respawn a child every poll).
+    `sync` verifies a new revision's signature with this replica's `verification_keys` (the
+    store is shared with replicas that may trust other keys, or none), compiles it beside the
+    serving one and swaps it in; a revision that fails to load is recorded on the runtime,
+    keeps the old one serving, and is retried only after `retry_seconds` (a deterministic
+    failure must not respawn a child every poll).
     """
 
     def __init__(
@@ -265,11 +271,13 @@ class BundleFollower:
         name: str,
         *,
         max_bytes: int,
+        verification_keys: Mapping[str, str] | None = None,
         retry_seconds: float = 30.0,
     ) -> None:
         self.runtime = runtime
         self.name = name
         self._store = store
+        self._keys = dict(verification_keys or {})
         self._max_bytes = max_bytes
         self._retry_seconds = retry_seconds
         self._lock = threading.Lock()
@@ -300,11 +308,12 @@ class BundleFollower:
             try:
                 archive = self._store.archive(self.name, target.revision)
                 files = read_archive(archive, max_bytes=self._max_bytes)
+                require_trusted(files, self._keys, target.revision)
                 source = source_from_files(files, include_tests=False, require_manifest=True)
                 policy = self.runtime.prepare(source)
-            except (BundleFormatError, CompileError) as exc:
+            except (BundleFormatError, CompileError, SignatureError) as exc:
                 self._failed = (target.digest, time.monotonic())
-                self.runtime.record_failure(target.revision, str(exc))
+                self.runtime.record_failure(target.revision, _load_reason(exc), str(exc))
                 logger.error(
                     "bundle %s revision %s refused; still serving %s: %s",
                     self.name,
@@ -318,3 +327,9 @@ class BundleFollower:
             self._failed = None
             logger.info("bundle %s revision %s active", self.name, target.revision)
             return True
+
+
+def _load_reason(exc: BundleFormatError | CompileError | SignatureError) -> str:
+    if isinstance(exc, SignatureError):
+        return exc.reason
+    return "invalid_bundle" if isinstance(exc, BundleFormatError) else "bundle_refused"

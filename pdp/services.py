@@ -56,10 +56,20 @@ class Services:
             if settings.bundle is not None:
                 # Rego tests are for `pdp test`; compiled into the serving bundle they make
                 # every evaluation several times slower in regopy.
-                policy.load(load_policy_source(settings.bundle, include_tests=False))
+                policy.load(
+                    load_policy_source(
+                        settings.bundle,
+                        include_tests=False,
+                        verification_keys=settings.bundle_verification_keys,
+                    )
+                )
             else:
                 follower = BundleFollower(
-                    policy, bundle_store, settings.bundle_name, max_bytes=settings.bundle_max_bytes
+                    policy,
+                    bundle_store,
+                    settings.bundle_name,
+                    max_bytes=settings.bundle_max_bytes,
+                    verification_keys=settings.bundle_verification_keys,
                 )
                 follower.sync()
             snapshot = pending_snapshot.result()

@@ -20,7 +20,9 @@ def health(request: Request, services: Services = Depends(get_services)) -> JSON
     body = {
         "status": "ok",
         "bundle_revision": revision,
-        # A newer active revision this replica refused to load (it keeps serving the old one).
+        # A newer active revision this replica refused to load, with the reason code (a
+        # signature its keys do not accept, an invalid bundle, one that cannot serve); it
+        # keeps serving the old one, or none.
         "bundle_error": failure.to_json() if failure else None,
     }
     if "bundles" in request.query_params and revision is None:

@@ -8,7 +8,7 @@ and validated by `source_from_files`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pdp.bundles.archive import (
@@ -20,6 +20,7 @@ from pdp.bundles.archive import (
     read_archive,
     source_from_files,
 )
+from pdp.bundles.signing import SignatureError, require_trusted
 from pdp.engine import PolicySource
 
 __all__ = ["BundleFormatError", "load_policy_source", "load_policy_sources", "read_directory"]
@@ -48,13 +49,20 @@ def read_directory(
 
 
 def load_policy_source(
-    path: Path, *, include_tests: bool = True, max_bytes: int = DEFAULT_MAX_BYTES
+    path: Path,
+    *,
+    include_tests: bool = True,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    verification_keys: Mapping[str, str] | None = None,
 ) -> PolicySource:
     """Read a policy directory or an OPA bundle tarball into a PolicySource.
 
-    Errors name the directory or file first, then the entry at fault.
+    With `verification_keys` (a server's) the bundle must be signed by one of them, as a
+    bundle from the store must (`require_trusted`); a directory carries no signature, so it is
+    refused as unsigned. Errors name the directory or file first, then the entry at fault.
     """
     path = Path(path)
+    origin = path.name if path.is_file() else str(path)
     try:
         if path.is_dir():
             files = read_directory(path, include_tests=include_tests, max_bytes=max_bytes)
@@ -62,10 +70,14 @@ def load_policy_source(
             files = read_archive(path.read_bytes(), max_bytes=max_bytes)
         else:
             raise BundleFormatError("no such directory or bundle file")
-        return source_from_files(files, include_tests=include_tests)
+        source = source_from_files(files, include_tests=include_tests)
     except BundleFormatError as exc:
-        origin = path.name if path.is_file() else str(path)
         raise BundleFormatError(f"{origin}: {exc}") from None
+    try:
+        require_trusted(files, verification_keys or {}, source.revision)
+    except SignatureError as exc:
+        raise SignatureError(exc.reason, f"{origin}: {exc}") from None
+    return source
 
 
 def load_policy_sources(paths: Sequence[Path], *, include_tests: bool = True) -> PolicySource:

@@ -280,3 +280,18 @@ def verify_files(files: BundleFiles, public_keys: Mapping[str, str]) -> Signatur
         missing = min(listed)
         raise SignatureError("missing_file", f"{missing}: signed but missing from the bundle")
     return SignatureStatus("verified", key_id)
+
+
+def require_trusted(files: BundleFiles, public_keys: Mapping[str, str], revision: str) -> None:
+    """Refuse to serve `files` unless `public_keys` (this replica's) verify them. A shared
+    store may hold what a replica with other keys, or none, published; without keys this
+    replica serves what it is given, as it publishes it. SignatureError names the revision."""
+    if not public_keys:
+        return
+    try:
+        verify_files(files, public_keys)
+    except SignatureError as exc:
+        raise SignatureError(
+            exc.reason,
+            f"revision {revision!r} is not signed by a key this replica trusts ({exc.reason}: {exc})",
+        ) from None

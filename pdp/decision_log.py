@@ -1,15 +1,20 @@
-"""The decision log: every decision recorded, off the request path.
+"""The decision log: every decision recorded, off the request path, and none lost.
 
-`DecisionLog.record` only enqueues; a writer thread batches records into the database. When
-the queue is full or the database fails, records are dropped and counted in the metrics, and
-the decision that produced them is not slowed down or failed.
+`DecisionLog.record` only enqueues. A spool thread appends queued records to a local spool
+file (pdp/decision_spool.py); a shipper thread writes the spool into the database in order,
+idempotently by decision_id. A database outage only delays the log: the spool keeps the records
+and the shipper retries. A record the database refuses is written repaired (pdp/decision_codec
+.py) or, failing that, quarantined with its id; it never costs the others in its batch. Only
+a full queue or a full spool drops records, and both are counted. docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
+import math
 import queue
 import threading
 import time
@@ -21,6 +26,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from pdp import decision_codec as codec
+from pdp.decision_spool import DecisionSpool, Pending
 from pdp.errors import InvalidRequest
 from pdp.metrics import Metrics
 
@@ -28,6 +35,9 @@ logger = logging.getLogger("pdp.decision_log")
 
 BATCH_SIZE = 500
 BATCH_LINGER_SECONDS = 0.05
+# Waits between attempts while the database is unavailable: from the first to the last.
+RETRY_SECONDS = (0.1, 5.0)
+QUARANTINE = "$quarantine"
 
 metadata = sa.MetaData()
 decisions_table = sa.Table(
@@ -51,9 +61,23 @@ decisions_table = sa.Table(
     sa.Column("input", sa.JSON),
     sa.Column("path", sa.Text),
     sa.Column("input_source", sa.String(8)),
+    sa.Column("sanitised", sa.JSON),
 )
 # Columns added after the first release: a store opened on an older table gains them.
-_ADDED_COLUMNS = ("path", "input_source")
+_ADDED_COLUMNS = ("path", "input_source", "sanitised")
+# Records the database refused even repaired, kept as the raw spool line.
+quarantine_table = sa.Table(
+    "decision_log_quarantine",
+    metadata,
+    sa.Column("decision_id", sa.Text, primary_key=True),
+    sa.Column("quarantined_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+)
+_TEXT_FIELDS = tuple(
+    c.name for c in decisions_table.columns if isinstance(c.type, sa.String | sa.Text)
+)
+_JSON_FIELDS = tuple(c.name for c in decisions_table.columns if isinstance(c.type, sa.JSON))
 
 
 @dataclass(frozen=True)
@@ -82,9 +106,13 @@ class DecisionRecord:
     # Where `input` came from: "pip" (built by the PDP from the directory, as for /decide),
     # "caller" (the Data API input as given) or "none" (a Data API query without input).
     input_source: str | None = None
+    # Repairs made so the database could store the record, as "field:kind" ("input:nul",
+    # "input:non_finite"); None when it was stored as decided.
+    sanitised: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        body = asdict(self)
+        # Shallow: dataclasses.asdict recurses into the input, and a deep one overflows it.
+        body = {f.name: getattr(self, f.name) for f in fields(self)}
         body["timestamp"] = self.timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
         return body
 
@@ -112,24 +140,64 @@ class DecisionLogStore:
         _add_missing_columns(engine)
 
     def write(self, records: list[DecisionRecord]) -> None:
-        # Shallow rows: dataclasses.asdict would deep-copy every input document.
-        rows = [{f.name: getattr(r, f.name) for f in fields(r)} for r in records]
-        for row in rows:
-            row["timestamp"] = _utc(row["timestamp"])
+        """Store `records` directly (no spool), repaired where the database needs it."""
+        self.insert_rows([storable_row(r) for r in records])
+
+    def insert_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Insert rows of `storable_row`; a decision_id already stored is skipped, so the
+        spool can be replayed after a crash without duplicates."""
+        if rows:
+            with self._engine.begin() as conn:
+                conn.execute(self._insert_ignoring_duplicates(decisions_table), rows)
+
+    def quarantine(self, decision_id: str, reason: str, raw: str) -> None:
+        row = {
+            "decision_id": codec.sanitise_text(decision_id)[0],
+            "quarantined_at": datetime.now(UTC),
+            "reason": codec.sanitise_text(reason)[0],
+            "record": codec.sanitise_text(raw)[0],
+        }
         with self._engine.begin() as conn:
-            conn.execute(decisions_table.insert(), rows)
+            conn.execute(self._insert_ignoring_duplicates(quarantine_table), [row])
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        """Every quarantined record, oldest first (for operators and tests)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(quarantine_table).order_by(quarantine_table.c.quarantined_at)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def reachable(self) -> bool:
+        """Whether the log table can be read: tells an outage (no database, a lock held, the
+        table missing) from a record the database refuses."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(sa.select(decisions_table.c.decision_id).limit(1))
+        except Exception:
+            return False
+        return True
+
+    def _insert_ignoring_duplicates(self, table: sa.Table) -> Any:
+        name = self._engine.dialect.name
+        if name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            return table.insert()
+        return insert(table).on_conflict_do_nothing(index_elements=list(table.primary_key))
 
     def get(self, decision_id: str) -> DecisionRecord | None:
+        stmt = _select_for_reading().where(decisions_table.c.decision_id == decision_id)
         with self._engine.connect() as conn:
-            row = conn.execute(
-                sa.select(decisions_table).where(decisions_table.c.decision_id == decision_id)
-            ).first()
+            row = conn.execute(stmt).first()
         return _record(row._mapping) if row else None
 
     def query(self, q: DecisionQuery) -> tuple[list[DecisionRecord], str | None]:
         """Newest first, keyset-paginated on (timestamp, decision_id)."""
         t = decisions_table
-        stmt = sa.select(t)
+        stmt = _select_for_reading()
         for column, value in (
             (t.c.subject_id, q.subject_id),
             (t.c.tenant_id, q.tenant_id),
@@ -198,11 +266,54 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def storable_row(record: DecisionRecord) -> dict[str, Any]:
+    """The row for `record`, with what Postgres refuses (NUL in text, NaN in JSON) repaired and
+    each repair named in `sanitised`. Shallow unless a repair is needed."""
+    row = {f.name: getattr(record, f.name) for f in fields(record)}
+    row["timestamp"] = _utc(row["timestamp"])
+    repairs = list(row["sanitised"] or [])
+    for name in _TEXT_FIELDS:
+        row[name], changed = codec.sanitise_text(row[name])
+        if changed:
+            repairs.append(f"{name}:nul")
+    for name in _JSON_FIELDS:
+        if name != "sanitised" and _needs_repair(row[name]):
+            row[name], kinds = codec.sanitise_json(row[name])
+            repairs += [f"{name}:{kind}" for kind in sorted(kinds)]
+    if not math.isfinite(row["latency_ms"]):
+        row["latency_ms"] = -1.0
+        repairs.append("latency_ms:non_finite")
+    row["sanitised"] = repairs or None
+    return row
+
+
+def _needs_repair(value: Any) -> bool:
+    if value is None:
+        return False
+    try:
+        return "\\u0000" in codec.encode(value)
+    except ValueError:  # NaN or Infinity
+        return True
+
+
+def _select_for_reading() -> sa.Select:
+    """JSON columns as their stored text, decoded by `_record`: the driver's own decoding
+    raises on a value nested too deep, failing every page that holds it."""
+    return sa.select(
+        *(
+            sa.cast(c, sa.Text).label(c.name) if c.name in _JSON_FIELDS else c
+            for c in decisions_table.columns
+        )
+    )
+
+
 def _record(row: Any) -> DecisionRecord:
     values = dict(row)
     stamp = values["timestamp"]
     if stamp.tzinfo is None:  # SQLite forgets the zone; we only ever write UTC
         values["timestamp"] = stamp.replace(tzinfo=UTC)
+    for name in _JSON_FIELDS:
+        values[name] = codec.decode_stored(values[name])
     return DecisionRecord(**values)
 
 
@@ -220,15 +331,32 @@ def _decode_page_token(token: str) -> tuple[datetime, str]:
         raise InvalidRequest("page_token is not valid", field="page_token") from None
 
 
-class DecisionLog:
-    """Asynchronous, bounded writer in front of a DecisionLogStore."""
+class DatabaseUnavailable(Exception):
+    """The decision log database does not answer: keep the records and try again later."""
 
-    def __init__(self, store: DecisionLogStore, metrics: Metrics, *, capacity: int) -> None:
+
+class DecisionLog:
+    """Asynchronous, bounded, durable writer in front of a DecisionLogStore."""
+
+    def __init__(
+        self,
+        store: DecisionLogStore,
+        metrics: Metrics,
+        *,
+        capacity: int,
+        spool: DecisionSpool,
+    ) -> None:
         self.store = store
         self._metrics = metrics
+        self._spool = spool
         self._queue: queue.Queue[DecisionRecord | None] = queue.Queue(maxsize=capacity)
-        self._thread = threading.Thread(target=self._run, name="decision-log", daemon=True)
-        self._thread.start()
+        self._spooled = threading.Event()
+        self._closing = threading.Event()
+        self._spooler = threading.Thread(target=self._spool_queue, name="decision-spool")
+        self._shipper = threading.Thread(target=self._ship, name="decision-log")
+        for thread in (self._spooler, self._shipper):
+            thread.daemon = True
+            thread.start()
 
     def record(self, record: DecisionRecord) -> None:
         try:
@@ -237,53 +365,158 @@ class DecisionLog:
             self._metrics.log_dropped.labels(cause="queue_full").inc()
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every queued record has been handled (for tests and shutdown)."""
-        done = threading.Event()
-        waiter = threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True)
-        waiter.start()
-        return done.wait(timeout)
+        """Wait until every queued record is in the database (for tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks or self._spool.pending_bytes:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def close(self, timeout: float = 5.0) -> None:
-        self.flush(timeout)
-        try:
+        """Spool what is queued, ship what the database takes within `timeout`; the spool
+        keeps the rest for the next process started on it."""
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            return
-        self._thread.join(timeout)
+        self._spooler.join(max(deadline - time.monotonic(), 0.0))
+        self.flush(max(deadline - time.monotonic(), 0.0))
+        self._closing.set()
+        self._spooled.set()
+        self._shipper.join(max(deadline - time.monotonic(), 0.1))
+        self._spool.close()
 
-    def _run(self) -> None:
+    def _spool_queue(self) -> None:
+        """Queue -> spool: one write per batch, so kill -9 loses only what is still queued."""
         while True:
-            first = self._queue.get()
-            if first is None:
-                self._queue.task_done()
-                return
-            batch = [first]
-            # Under load, wait a moment for more records: one transaction per batch costs far
-            # less than one per record. The wait only delays the log, never a decision.
-            deadline = time.monotonic() + BATCH_LINGER_SECONDS
+            batch = [self._queue.get()]
             while len(batch) < BATCH_SIZE:
                 try:
-                    item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
+                    batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                if item is None:
-                    self._queue.put_nowait(None)  # handled after this batch
-                    self._queue.task_done()
-                    break
-                batch.append(item)
-            self._metrics.log_queue.set(self._queue.qsize())
+            records = [r for r in batch if r is not None]
+            lines = [_spool_line(r) for r in records]
             try:
-                self.store.write(batch)
-                self._metrics.log_written.inc(len(batch))
+                kept = self._spool.append(lines)
+            except OSError as exc:
+                logger.error("decision spool write failed (%s)", exc.strerror)
+                self._metrics.log_dropped.labels(cause="spool_error").inc(len(lines))
+            else:
+                if kept < len(lines):
+                    self._metrics.log_dropped.labels(cause="spool_full").inc(len(lines) - kept)
+            self._metrics.log_queue.set(self._queue.qsize())
+            self._spooled.set()
+            for _ in batch:
+                self._queue.task_done()
+            if len(records) < len(batch):
+                return
+
+    def _ship(self) -> None:
+        """Spool -> database, in order. An outage waits and retries the same records."""
+        retry = RETRY_SECONDS[0]
+        while True:
+            try:
+                pending = self._spool.read(BATCH_SIZE)
+            except OSError as exc:
+                logger.error("decision spool read failed (%s)", exc.strerror)
+                pending = None
+            if pending is None:
+                if self._closing.is_set():
+                    return
+                self._spooled.wait(1.0)
+                self._spooled.clear()
+                # Wait a moment for more: one transaction per batch costs far less than one per
+                # record. The wait only delays the log, never a decision.
+                time.sleep(BATCH_LINGER_SECONDS)
+                continue
+            try:
+                self._store(pending)
             except Exception as exc:
-                # The sink failing must never reach a decision; count it and move on. Only the
-                # error's type is logged: driver messages can quote the rows.
-                logger.error(
-                    "decision log write failed (%s); %d records dropped",
-                    type(exc).__name__,
-                    len(batch),
+                self._metrics.log_sink_errors.inc()
+                cause = exc.__cause__ if isinstance(exc, DatabaseUnavailable) else exc
+                logger.warning(
+                    "decision log write failed (%s); records kept in the spool",
+                    type(cause).__name__,
                 )
-                self._metrics.log_dropped.labels(cause="sink_error").inc(len(batch))
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+                if self._closing.wait(retry):
+                    return
+                retry = min(retry * 2, RETRY_SECONDS[1])
+                continue
+            retry = RETRY_SECONDS[0]
+            self._spool.acknowledge(pending)
+            self._metrics.log_spool_bytes.set(self._spool.pending_bytes)
+
+    def _store(self, pending: Pending) -> None:
+        if pending.torn:
+            self._metrics.log_dropped.labels(cause="spool_torn").inc()
+            return
+        rows: list[tuple[dict[str, Any], bytes]] = []
+        refused: list[tuple[str, str, bytes]] = []
+        for line in pending.lines:
+            try:
+                row = _row_from_line(line)
+            except (ValueError, RecursionError) as exc:
+                refused.append((_decision_id(line), type(exc).__name__, line))
+                continue
+            if QUARANTINE in row:
+                refused.append((row["decision_id"], row[QUARANTINE], line))
+            else:
+                rows.append((row, line))
+        try:
+            self._attempt(self.store.insert_rows, [row for row, _ in rows])
+            written = len(rows)
+        except DatabaseUnavailable:
+            raise
+        except Exception:
+            # One refused record must not cost the others their place in the log.
+            written = 0
+            for row, line in rows:
+                try:
+                    self._attempt(self.store.insert_rows, [row])
+                    written += 1
+                except DatabaseUnavailable:
+                    raise
+                except Exception as exc:
+                    refused.append((row["decision_id"], type(exc).__name__, line))
+        self._metrics.log_written.inc(written)
+        for decision_id, reason, line in refused:
+            self._attempt(self.store.quarantine, decision_id, reason, line.decode())
+            self._metrics.log_quarantined.inc()
+            logger.error("decision record %s quarantined (%s)", decision_id, reason)
+        self._metrics.log_sanitised.inc(sum(1 for row, _ in rows if row["sanitised"]))
+
+    def _attempt(self, write: Any, *args: Any) -> None:
+        """Run `write`; a failure while the database does not answer is an outage. Only the
+        error's type is logged: driver messages can quote the rows."""
+        try:
+            write(*args)
+        except Exception as exc:
+            if not self.store.reachable():
+                raise DatabaseUnavailable from exc
+            raise
+
+
+def _spool_line(record: DecisionRecord) -> bytes:
+    """One spool line; a record that cannot even be encoded becomes a quarantine line."""
+    try:
+        row = storable_row(record)
+        row["timestamp"] = row["timestamp"].isoformat()
+        return (codec.encode(row) + "\n").encode()
+    except (ValueError, TypeError, RecursionError) as exc:
+        stub = {"decision_id": record.decision_id, QUARANTINE: type(exc).__name__}
+        stub["tenant_id"] = record.tenant_id
+        stub["timestamp"] = record.timestamp.isoformat()
+        return (json.dumps(stub, default=str) + "\n").encode()
+
+
+def _row_from_line(line: bytes) -> dict[str, Any]:
+    row = json.loads(line)
+    row["timestamp"] = datetime.fromisoformat(row["timestamp"])
+    return row
+
+
+def _decision_id(line: bytes) -> str:
+    """The decision_id of a spool line that does not decode (it is the line's first field)."""
+    head = line[: line.find(b",")].decode(errors="replace")
+    return head.partition(":")[2].strip('"') or "unknown"

@@ -47,8 +47,29 @@ class Metrics:
         )
         self.log_dropped = Counter(
             "pdp_decision_log_dropped",
-            "Decision records dropped because the log queue was full or the sink failed",
+            "Decision records lost, by cause: queue_full, spool_full, spool_error (the local "
+            "spool could not be written), spool_torn (a dead process's last write was cut)",
             ["cause"],
+            registry=self.registry,
+        )
+        self.log_quarantined = Counter(
+            "pdp_decision_log_quarantined",
+            "Decision records the database refused, kept in decision_log_quarantine instead",
+            registry=self.registry,
+        )
+        self.log_sanitised = Counter(
+            "pdp_decision_log_sanitised",
+            "Decision records written with NUL characters or NaN/Infinity replaced",
+            registry=self.registry,
+        )
+        self.log_sink_errors = Counter(
+            "pdp_decision_log_sink_errors",
+            "Attempts to write the decision log while its database was unavailable",
+            registry=self.registry,
+        )
+        self.log_spool_bytes = Gauge(
+            "pdp_decision_log_spool_bytes",
+            "Bytes of decision records in the local spool not yet in the database",
             registry=self.registry,
         )
         self.log_written = Counter(

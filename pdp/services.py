@@ -13,6 +13,7 @@ from pdp.bundles.publish import BundleService
 from pdp.bundles.store import BundleStore
 from pdp.decision import DecisionService
 from pdp.decision_log import DecisionLog, DecisionLogStore
+from pdp.decision_spool import DecisionSpool, spool_directory
 from pdp.directory.snapshot import DirectorySnapshot
 from pdp.directory.store import DirectoryStore
 from pdp.metrics import Metrics
@@ -81,7 +82,14 @@ class Services:
             follower=follower,
         )
         decision_log = DecisionLog(
-            DecisionLogStore(directory.engine), metrics, capacity=settings.decision_log_queue
+            DecisionLogStore(directory.engine),
+            metrics,
+            capacity=settings.decision_log_queue,
+            spool=DecisionSpool(
+                spool_directory(settings.decision_log_spool_dir, settings.database_url),
+                max_bytes=settings.decision_log_spool_max_bytes,
+                fsync_seconds=settings.decision_log_fsync_seconds,
+            ),
         )
         decisions = DecisionService(
             authenticator=authenticator,

@@ -128,6 +128,12 @@ class Settings:
     max_body_bytes: int = 1_048_576
     # Bound of the in-memory decision-log queue; beyond it records are dropped and counted.
     decision_log_queue: int = 10_000
+    # Local spool of decision records the database does not have yet (docs/reliability.md),
+    # its bound in bytes (beyond it records are dropped and counted) and how often it is
+    # fsynced (what a machine crash can lose; a killed process loses none of it).
+    decision_log_spool_dir: Path = Path("var/decision-spool")
+    decision_log_spool_max_bytes: int = 256 * 1024 * 1024
+    decision_log_fsync_seconds: float = 1.0
     # An evaluation slower than this is abandoned and denied with reason `timeout`.
     eval_timeout_seconds: float = 1.0
     # How often a replica checks the shared store for directory changes made elsewhere.
@@ -161,6 +167,13 @@ class Settings:
             decision_entrypoint=os.environ.get("PDP_DECISION_ENTRYPOINT") or DEFAULT_ENTRYPOINT,
             max_body_bytes=_int("PDP_MAX_BODY_BYTES", 1_048_576),
             decision_log_queue=_int("PDP_DECISION_LOG_QUEUE", 10_000),
+            decision_log_spool_dir=Path(
+                os.environ.get("PDP_DECISION_LOG_SPOOL_DIR") or "var/decision-spool"
+            ),
+            decision_log_spool_max_bytes=_int(
+                "PDP_DECISION_LOG_SPOOL_MAX_BYTES", 256 * 1024 * 1024
+            ),
+            decision_log_fsync_seconds=_float("PDP_DECISION_LOG_FSYNC_SECONDS", 1.0),
             eval_timeout_seconds=_float("PDP_EVAL_TIMEOUT_SECONDS", 1.0),
             directory_poll_seconds=_float("PDP_DIRECTORY_POLL_SECONDS", 1.0),
             jwks_cache_seconds=_float("PDP_JWKS_CACHE_SECONDS", 300.0),

@@ -1,13 +1,18 @@
-"""`GET /admin/v1/decisions`: the audit trail, filtered and paginated."""
+"""`GET /admin/v1/decisions`: the audit trail, filtered and paginated.
+
+Answers are encoded here rather than by FastAPI, whose serializer stops at a fixed depth: a
+stored input nested too deep for it must not fail every page that holds it.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from pdp.api.deps import get_services, require_admin
+from pdp.decision_codec import encode
 from pdp.decision_log import DecisionQuery
 from pdp.errors import NotFound
 from pdp.services import Services
@@ -28,7 +33,7 @@ def list_decisions(
     limit: int = Query(default=100, ge=1, le=1000),
     page_token: str | None = None,
     services: Services = Depends(get_services),
-) -> dict[str, Any]:
+) -> Response:
     records, next_token = services.decision_log.store.query(
         DecisionQuery(
             subject_id=subject_id,
@@ -43,12 +48,16 @@ def list_decisions(
             page_token=page_token,
         )
     )
-    return {"items": [r.to_json() for r in records], "next_page_token": next_token}
+    return _json({"items": [r.to_json() for r in records], "next_page_token": next_token})
 
 
 @router.get("/decisions/{decision_id}")
-def get_decision(decision_id: str, services: Services = Depends(get_services)) -> dict[str, Any]:
+def get_decision(decision_id: str, services: Services = Depends(get_services)) -> Response:
     record = services.decision_log.store.get(decision_id)
     if record is None:
         raise NotFound(f"no decision {decision_id}")
-    return record.to_json()
+    return _json(record.to_json())
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(encode(body), media_type="application/json")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -269,3 +269,77 @@ def test_replicas_switch_together_without_a_failed_decision(replicas, issuer, tm
             assert switches == ["r1", "r2"]
     finally:
         late.stop()
+
+
+# --- a replica with verification keys beside one without ----------------------------------------
+
+
+def health_of(server: ServerProcess) -> dict:
+    return httpx.get(server.url + "/health", timeout=5).json()
+
+
+def wait_for_health(server: ServerProcess, done: Callable[[dict], bool]) -> dict:
+    """The server's /health once `done` holds for it; fails after SWITCH_SECONDS."""
+    started = time.monotonic()
+    while time.monotonic() - started < SWITCH_SECONDS:
+        if done(health := health_of(server)):
+            return health
+        time.sleep(0.05)
+    raise AssertionError(f"/health after {SWITCH_SECONDS}s: {health_of(server)}")
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_replica_with_keys_never_serves_what_it_does_not_trust(
+    database_url, issuer, tmp_path, keys
+) -> None:
+    private, public = keys
+    import_document(DirectoryStore(database_url), load_document(DEMO_DIRECTORY))
+    env = server_env(database_url, issuer)
+    trusting = {**env, "PDP_BUNDLE_VERIFICATION_KEYS": json.dumps({"release": public.read_text()})}
+    admin = {"Authorization": f"Bearer {issuer.machine_token('rel', 'pdp/admin')}"}
+    pep = {"Authorization": f"Bearer {issuer.machine_token('pep', 'pdp/decide')}"}
+    unsigned = tmp_path / "r1.tar.gz"
+    built = pdp_cli("bundle", "build", str(POLICIES), "-o", str(unsigned), "--revision", "r1")
+    assert built.returncode == 0, built.stderr
+    signed = build(POLICIES, tmp_path / "r2.tar.gz", "r2", private)
+    started: list[ServerProcess] = []
+
+    def publish_and_activate(path: Path, revision: str) -> None:
+        published = httpx.post(
+            open_replica.url + "/admin/v1/bundles", content=path.read_bytes(), headers=admin,
+            timeout=60,
+        )  # fmt: skip
+        assert published.status_code == 201, published.text
+        url = f"{open_replica.url}/admin/v1/bundles/{revision}/activate"
+        assert httpx.post(url, headers=admin, timeout=60).status_code == 200
+
+    def decide(server: ServerProcess) -> dict:
+        body = document_request({"id": ALICE}, "document:read")
+        response = httpx.post(server.url + "/decide", json=body, headers=pep, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    try:
+        open_replica = ServerProcess("pdp.cli", ["serve"], env, log_path=tmp_path / "a.log")
+        started.append(open_replica)
+        verifying = ServerProcess("pdp.cli", ["serve"], trusting, log_path=tmp_path / "b.log")
+        started.append(verifying)
+        publish_and_activate(unsigned, "r1")
+        assert decide(open_replica)["bundle_revision"] == "r1"
+        health = wait_for_health(verifying, lambda h: h["bundle_error"] is not None)
+        assert health["bundle_revision"] is None
+        assert (health["bundle_error"]["revision"], health["bundle_error"]["reason"]) == (
+            "r1",
+            "unsigned",
+        )
+        assert "is not signed by a key this replica trusts" in health["bundle_error"]["message"]
+        assert httpx.get(verifying.url + "/health?bundles", timeout=5).status_code == 500
+        assert decide(verifying)["reasons"] == ["no_bundle"]
+
+        publish_and_activate(signed, "r2")
+        wait_for_revision([open_replica, verifying], "r2")
+        assert health_of(verifying)["bundle_error"] is None
+        assert [decide(s)["allow"] for s in (open_replica, verifying)] == [True, True]
+    finally:
+        for server in started:
+            server.stop()

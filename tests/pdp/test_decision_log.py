@@ -2,46 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pdp.decision_log import (
-    BATCH_LINGER_SECONDS,
-    DecisionLog,
-    DecisionLogStore,
-    DecisionQuery,
-    DecisionRecord,
-)
+from pdp.decision_log import DecisionLogStore, DecisionQuery
 from pdp.directory.store import DirectoryStore
-from pdp.metrics import Metrics
-
-
-def record(subject: str = "alice", *, allow: bool = True, at: datetime | None = None):
-    return DecisionRecord(
-        decision_id=str(uuid.uuid4()),
-        timestamp=at or datetime.now(UTC),
-        tenant_id="4f1c2d3e-0000-4000-8000-000000000001",
-        pep_client_id="pep",
-        subject_id=subject,
-        subject_type="user",
-        action="document:read",
-        resource_type="document",
-        resource_id="d1",
-        resource_tenant_id="4f1c2d3e-0000-4000-8000-000000000001",
-        allow=allow,
-        reasons=["role:viewer via user:alice"] if allow else ["no_matching_role"],
-        bundle_revision="r1",
-        latency_ms=0.4,
-        input={"subject": {"id": subject}, "context": {"ip": "10.0.0.1"}},
-    )
-
-
-def metric(metrics: Metrics, name: str, **labels: str) -> float:
-    return metrics.registry.get_sample_value(name, labels or None) or 0.0
+from tests.pdp.decision_log_env import record
 
 
 def test_store_round_trip_filters_and_time_range(database_url):
@@ -73,48 +40,6 @@ def test_pages_cover_everything_once_newest_first(database_url):
             break
     assert len(seen) == 7 == len({r.decision_id for r in seen})
     assert [r.decision_id for r in seen] == sorted((r.decision_id for r in seen), reverse=True)
-
-
-def test_a_failing_sink_drops_and_counts_but_never_raises(tmp_path):
-    database = tmp_path / "pdp.db"
-    store = DecisionLogStore(DirectoryStore(f"sqlite:///{database}").engine)
-    metrics = Metrics()
-    log = DecisionLog(store, metrics, capacity=100)
-    with sqlite3.connect(database) as conn:
-        conn.execute("DROP TABLE decision_log")
-    for _ in range(3):
-        log.record(record())
-    assert log.flush()
-    assert metric(metrics, "pdp_decision_log_dropped_total", cause="sink_error") == 3
-    log.close()
-
-
-def test_a_full_queue_drops_and_counts_without_blocking(tmp_path):
-    database = tmp_path / "pdp.db"
-    store = DecisionLogStore(DirectoryStore(f"sqlite:///{database}").engine)
-    metrics = Metrics()
-    log = DecisionLog(store, metrics, capacity=5)
-    blocker = sqlite3.connect(database, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")  # the writer thread now waits on the database
-    try:
-        # One record, and time for the writer to stop gathering a batch and block on the write.
-        log.record(record())
-        time.sleep(BATCH_LINGER_SECONDS * 10)
-        started = datetime.now(UTC)
-        for _ in range(49):
-            log.record(record())
-        # Blocking would mean waiting out SQLite's 30 s busy timeout at least once.
-        assert datetime.now(UTC) - started < timedelta(seconds=10)
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
-    assert log.flush(timeout=60)
-    dropped = metric(metrics, "pdp_decision_log_dropped_total", cause="queue_full")
-    written = metric(metrics, "pdp_decision_log_written_total")
-    # The writer holds the first record while it waits; the queue holds 5 more.
-    assert dropped == 50 - 1 - 5
-    assert dropped + written == 50
-    log.close()
 
 
 @pytest.mark.parametrize("token", ["", "abc", "e30", "W10"])
@@ -153,18 +78,18 @@ def test_a_table_from_before_replay_paths_gains_the_columns(database_url):
 
     import sqlalchemy as sa
 
-    from pdp.decision_log import decisions_table
+    from pdp.decision_log import _ADDED_COLUMNS, decisions_table
 
     engine = DirectoryStore(database_url).engine
     older = sa.MetaData()
     sa.Table(
         decisions_table.name,
         older,
-        *(c._copy() for c in decisions_table.columns if c.name not in ("path", "input_source")),
+        *(c._copy() for c in decisions_table.columns if c.name not in _ADDED_COLUMNS),
     )
     older.create_all(engine)
     before = record("before")
-    row = {k: v for k, v in dataclasses.asdict(before).items() if k not in ("path", "input_source")}
+    row = {k: v for k, v in dataclasses.asdict(before).items() if k not in _ADDED_COLUMNS}
     with engine.begin() as conn:
         conn.execute(older.tables[decisions_table.name].insert(), [row])
     store = DecisionLogStore(engine)

@@ -23,7 +23,12 @@ from pdp.bundles import (
     sign_files,
     verify_files,
 )
-from pdp.bundles.signing import canonical_json, load_private_key, load_public_key
+from pdp.bundles.signing import (
+    canonical_json,
+    load_private_key,
+    load_public_key,
+    require_trusted,
+)
 
 SIGNATURES = ".signatures.json"
 
@@ -118,6 +123,19 @@ def test_without_keys_the_status_is_reported() -> None:
 
 def test_signed_but_no_keys_configured(keys: KeyPair) -> None:
     assert verify_files(signed(keys), {}) == SignatureStatus("signed_unverified", "ci")
+
+
+def test_serving_requires_a_trusted_signature_only_when_keys_are_configured(
+    keys: KeyPair, other_keys: KeyPair
+) -> None:
+    require_trusted(FILES, {}, "r1")  # no keys: what the store holds serves, as it is published
+    require_trusted(signed(keys), {"ci": keys.public_pem}, "r1")
+    with pytest.raises(SignatureError) as caught:
+        require_trusted(signed(other_keys), {"ci": keys.public_pem}, "r1")
+    assert caught.value.reason == "bad_signature"
+    assert str(caught.value).startswith(
+        "revision 'r1' is not signed by a key this replica trusts (bad_signature: "
+    )
 
 
 # --- refusals ---------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +30,7 @@ from pdp.bundles.archive import read_archive, write_archive  # noqa: E402
 from pdp.bundles.loader import read_directory  # noqa: E402
 from pdp.bundles.signing import require_trusted, sign_files  # noqa: E402
 from pdp.policy import matching_networks, parse_networks  # noqa: E402
+from tests.pdp.test_bundle_signing import key_pair  # noqa: E402
 
 POLICIES = REPO / "policies"
 MATCHES = 20_000
@@ -46,18 +46,6 @@ def median_per_call(rounds: int, calls: int, work: Callable[[], object]) -> floa
             work()
         samples.append((time.perf_counter() - started) / calls)
     return statistics.median(samples)
-
-
-def pem_pair(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> tuple[bytes, str]:
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, public.decode()
 
 
 def main() -> None:
@@ -77,10 +65,10 @@ def main() -> None:
         ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
         ("ES256", ec.generate_private_key(ec.SECP256R1())),
     ):
-        private, public = pem_pair(key)
-        signed = {**files, ".signatures.json": sign_files(files, private, "bench", algorithm)}
-        loaded = read_archive(write_archive(signed))
-        keys = {"bench": public}
+        pair = key_pair(key, algorithm)
+        signature = sign_files(files, pair.private_pem, "bench", algorithm)
+        loaded = read_archive(write_archive({**files, ".signatures.json": signature}))
+        keys = {"bench": pair.public_pem}
         seconds = median_per_call(
             rounds, VERIFICATIONS, partial(require_trusted, loaded, keys, "bench")
         )

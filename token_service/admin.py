@@ -382,8 +382,7 @@ class Admin:
             user.status = "CONFIRMED" if permanent else "FORCE_CHANGE_PASSWORD"
             user.updated_at = self.core.clock()
             failures = repo.failures(pool_id, username)
-            if failures is not None:
-                repo.delete(failures)
+            failures.count, failures.locked_until = 0, 0.0
 
     def get_user(self, pool_id: str, username: str) -> User:
         with self.core.store.transaction() as repo:

@@ -77,6 +77,14 @@ class InvalidGrant(NotAuthorized):
     """A refresh token is unknown, expired, revoked or belongs to another client."""
 
 
+class RequestTooLarge(TokenServiceError):
+    """The request body is over `TOKEN_SERVICE_MAX_BODY_BYTES`; it is not read."""
+
+    cognito_type = "RequestTooLargeException"
+    status = 413
+    oauth_status = 413
+
+
 class InvalidScope(TokenServiceError):
     cognito_type = "InvalidParameterException"
     oauth_error = "invalid_scope"

@@ -28,7 +28,7 @@ from token_service.errors import (
     UnsupportedTokenType,
 )
 from token_service.passwords import check_policy
-from token_service.store.models import Client, RefreshToken, SignInFailures, User
+from token_service.store.models import Client, RefreshToken, User
 from token_service.store.repositories import Repository
 from token_service.tokens import (
     USER_SCOPE,
@@ -216,19 +216,13 @@ class Issuer:
     ) -> NotAuthorized | None:
         """None when the password is right; records failures whether or not the user exists."""
         failures = repo.failures(pool_id, username)
-        if failures is not None and failures.locked_until > now:
+        if failures.locked_until > now:
             return NotAuthorized("Password attempts exceeded")
         user = repo.user_by_username(pool_id, username)
         if self.core.passwords.verify(user.password_hash if user else None, password):
-            if failures is not None:
-                repo.delete(failures)
+            failures.count = 0
             return None
         settings = self.core.settings
-        if failures is None:
-            failures = SignInFailures(
-                pool_id=pool_id, username_key=username.lower(), count=0, locked_until=0.0
-            )
-            repo.add(failures)
         failures.count += 1
         if failures.count >= settings.lockout_threshold:
             failures.count = 0

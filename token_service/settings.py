@@ -10,6 +10,9 @@ DEFAULT_DATABASE_URL = "sqlite:///./var/token-service.db"
 DEFAULT_KEY_FILE = "./var/token-service.key"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9229
+# The largest legitimate body (a pool with 50 custom attributes, a user with all of them at
+# Cognito's 2048-character value limit) is far below 1 MiB.
+DEFAULT_MAX_BODY_BYTES = 1 << 20
 
 
 class SettingsError(ValueError):
@@ -53,6 +56,8 @@ class Settings:
     lockout_seconds: int = 900
     # Largest clock difference accepted in a SigV4 signature's X-Amz-Date.
     sigv4_max_skew_seconds: int = 300
+    # Largest request body read; larger ones get a 413 before they are read.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @property
     def service_url(self) -> str:
@@ -87,4 +92,7 @@ class Settings:
             lockout_threshold=_int("TOKEN_SERVICE_LOCKOUT_THRESHOLD", 5, minimum=1),
             lockout_seconds=_int("TOKEN_SERVICE_LOCKOUT_SECONDS", 900, minimum=1),
             sigv4_max_skew_seconds=_int("TOKEN_SERVICE_SIGV4_MAX_SKEW_SECONDS", 300, minimum=1),
+            max_body_bytes=_int(
+                "TOKEN_SERVICE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024
+            ),
         )

@@ -6,6 +6,7 @@ group, as Cognito does.
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -125,6 +126,11 @@ def unverified_origin(token: str) -> tuple[str, str]:
     return issuer, kid
 
 
+def _is_numeric_date(value: Any) -> bool:
+    """RFC 7519 NumericDate: a finite JSON number; PyJWT alone lets a numeric string pass."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def verify_access_token(token: str, key: RSAPublicKey, issuer: str, now: float) -> dict[str, Any]:
     """Claims of a valid access token signed by `key` for `issuer`, or NotAuthorized."""
     try:
@@ -142,6 +148,8 @@ def verify_access_token(token: str, key: RSAPublicKey, issuer: str, now: float) 
         )
     except jwt.PyJWTError:
         raise NotAuthorized("Invalid Access Token") from None
+    if not all(_is_numeric_date(claims.get(name, 0)) for name in ("exp", "iat", "nbf")):
+        raise NotAuthorized("Invalid Access Token")
     if claims["exp"] <= now:
         raise NotAuthorized("Access Token has expired")
     if claims["token_use"] != "access":

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,3 +237,31 @@ def create_user(
     for group in groups:
         cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=group)
     return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the server of PDP_TEST_POSTGRES_URL (the suite's default), dropped after."""
+    base = os.environ.get(
+        "PDP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    import psycopg
+
+    name = f"token_service_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(
+            base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+        )
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL at PDP_TEST_POSTGRES_URL is unreachable: {error}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        yield base.rsplit("/", 1)[0] + "/" + name
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ts.db'}"
+    return str(request.getfixturevalue("postgres_url"))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from token_service.issue import UserTokens, secret_hash
 from token_service.passwords import DEFAULT_POLICY, Passwords, check_policy
 from token_service.services import Services, build_services
 from token_service.settings import Settings
+from token_service.tokens import sign
 
 
 class Clock:
@@ -37,34 +37,6 @@ class World:
     pool_id: str
     client_id: str
     secret: str
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A fresh database on the server of PDP_TEST_POSTGRES_URL (the suite's default), dropped after."""
-    base = os.environ.get(
-        "PDP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
-    import psycopg
-
-    name = f"token_service_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(
-            base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
-        )
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL at PDP_TEST_POSTGRES_URL is unreachable: {error}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        yield base.rsplit("/", 1)[0] + "/" + name
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ts.db'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
@@ -137,6 +109,48 @@ def test_lockout_ends(world: World) -> None:
         sign_in(world)
     world.clock.now += 2
     assert sign_in(world).access_token
+
+
+def _resigned(world: World, token: str, **changes: object) -> str:
+    """The token with claims changed, signed again with the pool's own key and kid."""
+    claims = {**jwt.decode(token, options={"verify_signature": False}), **changes}
+    with world.services.core.store.transaction() as repo:
+        kid, private_key = world.services.core.keys.signer(repo, world.pool_id)
+    return sign(claims, kid, private_key)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"exp": "2000000000"}, {"iat": "1900000000"}, {"nbf": "1000000000"}, {"exp": True}],
+    ids=["exp", "iat", "nbf", "bool-exp"],
+)
+def test_a_numeric_date_that_is_not_a_number_is_refused(
+    world: World, changes: dict[str, object]
+) -> None:
+    token = _resigned(world, sign_in(world).access_token, **changes)
+    with pytest.raises(NotAuthorized, match="Invalid Access Token"):
+        world.services.issuer.authenticate(token)
+
+
+@pytest.mark.parametrize("alg", ["ES256", "ES384", "PS256", "HS256", "none"])
+def test_a_header_alg_other_than_the_pool_keys_is_refused(world: World, alg: str) -> None:
+    """The pool's kid names an RSA key: an EC (or any other) alg under it is not verified."""
+    access = sign_in(world).access_token
+    claims = jwt.decode(access, options={"verify_signature": False})
+    kid = jwt.get_unverified_header(access)["kid"]
+    if alg.startswith("ES"):
+        curve = ec.SECP256R1() if alg == "ES256" else ec.SECP384R1()
+        token = jwt.encode(claims, ec.generate_private_key(curve), alg, headers={"kid": kid})
+    elif alg == "none":
+        token = jwt.encode(claims, None, "none", headers={"kid": kid})
+    elif alg == "HS256":
+        token = jwt.encode(claims, "public-key-as-secret", alg, headers={"kid": kid})
+    else:
+        with world.services.core.store.transaction() as repo:
+            private_key = world.services.core.keys.signer(repo, world.pool_id)[1]
+        token = jwt.encode(claims, private_key, alg, headers={"kid": kid})
+    with pytest.raises(NotAuthorized, match="Invalid Access Token"):
+        world.services.issuer.authenticate(token)
 
 
 def test_rotated_key_retires_after_its_tokens_expire(world: World) -> None:

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from token_service.api import cognito, oauth2, well_known
+from token_service.api.limits import BodyLimit
 from token_service.services import Services, build_services
 from token_service.settings import Settings
 
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or build_services(settings or Settings.from_env())
     app = FastAPI(title="token-service", docs_url=None, redoc_url=None)
     app.state.services = services
+    app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     app.include_router(oauth2.router)
     app.include_router(well_known.router)
     app.include_router(cognito.router)

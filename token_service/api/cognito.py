@@ -33,7 +33,7 @@ def _response(
     return Response(json.dumps(body), status_code=status, media_type=CONTENT_TYPE, headers=headers)
 
 
-def _error(error: TokenServiceError) -> Response:
+def error_response(error: TokenServiceError) -> Response:
     body = {"__type": error.cognito_type, "message": error.message}
     return _response(body, error.status, error.cognito_type)
 
@@ -82,9 +82,9 @@ async def dispatch(request: Request) -> Response:
             raise SerializationError("The request body must be a JSON object.")
         result = await run_in_threadpool(operation.handler, services, params)
     except TokenServiceError as error:
-        return _error(error)
+        return error_response(error)
     except Exception:
         # Log the failure class and operation only: parameters may hold passwords or tokens.
         log.exception("operation %s failed", target)
-        return _error(InternalError("Internal error."))
+        return error_response(InternalError("Internal error."))
     return _response(result)

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/oauth2")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def _oauth_error(error: TokenServiceError) -> JSONResponse:
+def oauth_error_response(error: TokenServiceError) -> JSONResponse:
     headers = dict(NO_STORE)
     if error.oauth_status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="token-service"'
@@ -101,7 +101,7 @@ async def token(request: Request) -> Response:
         else:
             raise UnsupportedGrantType(f"Unsupported grant_type {grant!r}.")
     except TokenServiceError as error:
-        return _oauth_error(error)
+        return oauth_error_response(error)
     return JSONResponse(body, headers=NO_STORE)
 
 
@@ -138,5 +138,5 @@ async def revoke(request: Request) -> Response:
         client_id, secret = _client_credentials(request, form)
         await run_in_threadpool(services.issuer.revoke, form.get("token", ""), client_id, secret)
     except TokenServiceError as error:
-        return _oauth_error(error)
+        return oauth_error_response(error)
     return Response(status_code=200, headers=NO_STORE)

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, delete, event, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -197,7 +199,23 @@ class Repository:
         )
 
     # lockout
-    def failures(self, pool_id: str, username: str) -> SignInFailures | None:
-        """Locked for the transaction, so concurrent failures are all counted."""
-        key = (pool_id, username.lower())
-        return self.session.get(SignInFailures, key, with_for_update=True)
+    def failures(self, pool_id: str, username: str) -> SignInFailures:
+        """The username's failure count, row-locked until the transaction ends.
+
+        The row is created first if missing (a no-op when another transaction holds it), so
+        there is always a row to lock: concurrent sign-ins for one username run one after the
+        other, each seeing the count and lock the previous one committed.
+        """
+        key = {"pool_id": pool_id, "username_key": username.lower()}
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        self.session.execute(
+            insert(SignInFailures)
+            .values(**key, count=0, locked_until=0.0)
+            .on_conflict_do_nothing(index_elements=list(key))
+        )
+        failures = self.session.get(
+            SignInFailures, tuple(key.values()), with_for_update=True, populate_existing=True
+        )
+        assert failures is not None
+        return failures

@@ -3,6 +3,7 @@ seen by the next decision on both (their pollers are slowed down so they cannot 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,3 +73,21 @@ def test_an_admin_write_is_seen_by_the_next_decision_on_every_worker(
     gone = httpx.delete(f"{bindings}/{made.json()['id']}")
     assert gone.status_code == 204
     assert decisions(server) == {False}
+
+
+def test_both_workers_write_every_decision_to_the_shared_log(server: ServerProcess) -> None:
+    """Two SQLite writers (WAL, busy timeout): no decision-log record is lost to a lock."""
+    body = document_request({"id": BOB}, "document:read", id="logged-by-both")
+    made = {
+        httpx.post(server.url + "/decide", json=body).json()["decision_id"] for _ in range(ROUNDS)
+    }
+    deadline = time.monotonic() + 20
+    logged: set[str] = set()
+    while logged != made and time.monotonic() < deadline:
+        page = httpx.get(
+            server.url + "/admin/v1/decisions",
+            params={"resource_id": "logged-by-both", "limit": 1000},
+        ).json()
+        logged = {item["decision_id"] for item in page["items"]}
+        time.sleep(0.2)
+    assert logged == made

@@ -79,9 +79,6 @@ class DecisionCache:
             if len(self._entries) > self._max:
                 self._entries.popitem(last=False)
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def _adopt(self, owner: object) -> None:
         if owner is not self._owner:
             self._owner = owner

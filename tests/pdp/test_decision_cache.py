@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pdp.authn import Principal
 from pdp.bundles.loader import load_policy_source
 from pdp.decision import DecisionRequest, DecisionService
-from pdp.decision_cache import bucket_start, time_granularity
+from pdp.decision_cache import DecisionCache, bucket_start, time_granularity
 from pdp.metrics import Metrics
 from pdp.services import Services
 from tests.pdp.pdp_env import ACME, ALICE, BOB, POLICIES, document_request, running_pdp
@@ -70,6 +70,21 @@ def test_the_default_bundle_declares_a_minute() -> None:
     assert time_granularity({}) is None
     assert time_granularity({"decision_cache": {"time_granularity_seconds": True}}) is None
     assert time_granularity({"decision_cache": {"time_granularity_seconds": 0}}) is None
+
+
+def test_the_cache_is_bounded_least_recently_used_first_and_per_policy() -> None:
+    cache, first, second = DecisionCache(2, Metrics()), object(), object()
+    answer = (True, ("role:viewer via user:u",))
+    for key in ((1, "a"), (1, "b")):
+        assert cache.get(first, key) is None
+        cache.put(first, key, answer)
+    assert cache.get(first, (1, "a")) == answer  # now the most recent
+    cache.put(first, (1, "c"), answer)
+    assert cache.get(first, (1, "b")) is None
+    assert cache.get(first, (1, "a")) == cache.get(first, (1, "c")) == answer
+    assert cache.get(second, (1, "a")) is None  # another policy starts empty
+    cache.put(first, (1, "a"), answer)  # a decision begun on the old policy is dropped
+    assert cache.get(second, (1, "a")) is None
 
 
 def test_a_repeat_is_a_hit_with_its_own_decision_id_and_log_record(

@@ -352,6 +352,8 @@ class DecisionLog:
         self._queue: queue.Queue[DecisionRecord | None] = queue.Queue(maxsize=capacity)
         self._spooled = threading.Event()
         self._closing = threading.Event()
+        # Set on close: retry at once rather than sit out a back-off the database may be over.
+        self._draining = threading.Event()
         self._spooler = threading.Thread(target=self._spool_queue, name="decision-spool")
         self._shipper = threading.Thread(target=self._ship, name="decision-log")
         for thread in (self._spooler, self._shipper):
@@ -380,6 +382,7 @@ class DecisionLog:
         with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout)
         self._spooler.join(max(deadline - time.monotonic(), 0.0))
+        self._draining.set()
         self.flush(max(deadline - time.monotonic(), 0.0))
         self._closing.set()
         self._spooled.set()
@@ -439,9 +442,14 @@ class DecisionLog:
                     "decision log write failed (%s); records kept in the spool",
                     type(cause).__name__,
                 )
-                if self._closing.wait(retry):
+                if self._closing.is_set():
                     return
-                retry = min(retry * 2, RETRY_SECONDS[1])
+                self._draining.wait(retry)
+                retry = (
+                    RETRY_SECONDS[0]
+                    if self._draining.is_set()
+                    else min(retry * 2, RETRY_SECONDS[1])
+                )
                 continue
             retry = RETRY_SECONDS[0]
             self._spool.acknowledge(pending)

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.token_service.conftest import (
     PASSWORD,
@@ -116,6 +118,32 @@ def test_the_limit_setting(monkeypatch):
     monkeypatch.setenv("TOKEN_SERVICE_MAX_BODY_BYTES", "10")
     with pytest.raises(SettingsError, match="TOKEN_SERVICE_MAX_BODY_BYTES"):
         Settings.from_env()
+
+
+# --- access tokens with a kid of the pool's RSA key under another alg, over HTTP ---------------
+
+
+def test_a_confused_access_token_is_refused_by_every_endpoint_that_takes_one(
+    server, pool, cognito, unsigned_cognito, http
+):
+    create_user(cognito, pool.id, "confused")
+    signed_in = unsigned_cognito.initiate_auth(
+        ClientId=pool.public_client,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "confused", "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]["AccessToken"]
+    claims = jwt.decode(signed_in, options={"verify_signature": False})
+    kid = jwt.get_unverified_header(signed_in)["kid"]
+    for curve, alg in ((ec.SECP256R1(), "ES256"), (ec.SECP384R1(), "ES384")):
+        token = jwt.encode(claims, ec.generate_private_key(curve), alg, headers={"kid": kid})
+        info = http.get("/oauth2/userInfo", headers={"Authorization": f"Bearer {token}"})
+        assert (info.status_code, info.json()["error"]) == (401, "invalid_token")
+        for operation in ("GetUser", "GlobalSignOut"):
+            target = {**COGNITO_HEADERS, "X-Amz-Target": f"{TARGET.rsplit('.', 1)[0]}.{operation}"}
+            answer = http.post("/", json={"AccessToken": token}, headers=target)
+            assert (answer.status_code, answer.json()["__type"]) == (400, "NotAuthorizedException")
+    assert unsigned_cognito.get_user(AccessToken=signed_in)["Username"] == "confused"
+    assert "Traceback" not in server.log()
 
 
 # --- lockout under concurrency, on SQLite and PostgreSQL ------------------------------------

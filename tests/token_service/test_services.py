@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import given, settings
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.token_service.conftest import PASSWORD
@@ -132,25 +133,49 @@ def test_a_numeric_date_that_is_not_a_number_is_refused(
         world.services.issuer.authenticate(token)
 
 
-@pytest.mark.parametrize("alg", ["ES256", "ES384", "PS256", "HS256", "none"])
-def test_a_header_alg_other_than_the_pool_keys_is_refused(world: World, alg: str) -> None:
-    """The pool's kid names an RSA key: an EC (or any other) alg under it is not verified."""
+SIGNERS = {
+    "ec-p256": ec.generate_private_key(ec.SECP256R1()),
+    "ec-p384": ec.generate_private_key(ec.SECP384R1()),
+    "other-rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+}
+
+
+def _raw_token(header: dict[str, object], claims: dict[str, object], key: object) -> str:
+    """A JWS whose header says anything, signed by `key` with its own family's algorithm."""
+    head = jwt.utils.base64url_encode(json.dumps(header).encode())
+    body = jwt.utils.base64url_encode(json.dumps(claims).encode())
+    algorithm = jwt.get_algorithm_by_name(
+        "ES256" if isinstance(key, ec.EllipticCurvePrivateKey) else "RS256"
+    )
+    signature = algorithm.sign(head + b"." + body, key)
+    return (head + b"." + body + b"." + jwt.utils.base64url_encode(signature)).decode()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    alg=st.sampled_from(["RS256", "RS384", "PS256", "ES256", "ES384", "ES512", "HS256", "none"]),
+    signer=st.sampled_from(["pool", *SIGNERS]),
+    kid=st.sampled_from(["pool", "unknown"]),
+)
+@example(alg="RS256", signer="pool", kid="pool")
+@example(alg="ES256", signer="ec-p256", kid="pool")
+def test_only_the_pools_key_and_alg_verify(world: World, alg: str, signer: str, kid: str) -> None:
+    """alg x kid x signing key: NotAuthorized, or the claims when all three are the pool's."""
     access = sign_in(world).access_token
     claims = jwt.decode(access, options={"verify_signature": False})
-    kid = jwt.get_unverified_header(access)["kid"]
-    if alg.startswith("ES"):
-        curve = ec.SECP256R1() if alg == "ES256" else ec.SECP384R1()
-        token = jwt.encode(claims, ec.generate_private_key(curve), alg, headers={"kid": kid})
-    elif alg == "none":
-        token = jwt.encode(claims, None, "none", headers={"kid": kid})
-    elif alg == "HS256":
-        token = jwt.encode(claims, "public-key-as-secret", alg, headers={"kid": kid})
-    else:
-        with world.services.core.store.transaction() as repo:
-            private_key = world.services.core.keys.signer(repo, world.pool_id)[1]
-        token = jwt.encode(claims, private_key, alg, headers={"kid": kid})
-    with pytest.raises(NotAuthorized, match="Invalid Access Token"):
-        world.services.issuer.authenticate(token)
+    header = {"alg": alg, "kid": jwt.get_unverified_header(access)["kid"] if kid == "pool" else kid}
+    with world.services.core.store.transaction() as repo:
+        key = world.services.core.keys.signer(repo, world.pool_id)[1]
+    token = _raw_token(header, claims, key if signer == "pool" else SIGNERS[signer])
+    try:
+        user, _ = world.services.issuer.authenticate(token)
+    except NotAuthorized:
+        assert (alg, signer, kid) != ("RS256", "pool", "pool")
+        return
+    assert (alg, signer, kid) == ("RS256", "pool", "pool")
+    assert user.username == "una"
 
 
 def test_rotated_key_retires_after_its_tokens_expire(world: World) -> None:

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.pdp.pdp_env import ACME, ALICE, BOB, DEMO_DIRECTORY, POLICIES, document_request
 from tests.support.processes import REPO, ServerProcess
@@ -138,3 +140,42 @@ def test_pdp_refuses_a_pep_without_a_valid_token(server: Server, stack: dict[str
         ).status_code
         == 401
     )
+
+
+def _confused(token: str) -> str:
+    """The token's claims under its own (RSA) kid, but signed ES256 with some EC key."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    kid = jwt.get_unverified_header(token)["kid"]
+    return jwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), "ES256", {"kid": kid})
+
+
+def test_pdp_refuses_an_ec_alg_under_the_pools_rsa_kid(
+    server: Server, cognito: Any, stack: dict[str, Any]
+) -> None:
+    """As a PEP token: 401 with a short body. As a subject token in a batch: that item only."""
+    good = machine_token(server, stack["pep"])
+    body = document_request({"id": ALICE}, "document:read")
+    refused = httpx.post(
+        f"{stack['pdp']}/decide", json=body, headers={"Authorization": f"Bearer {_confused(good)}"}
+    )
+    assert refused.status_code == 401
+    assert len(refused.content) < 1000
+    alice = cognito.initiate_auth(
+        ClientId=stack["app"]["client_id"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "alice", "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]["AccessToken"]
+    requests = [
+        document_request({"token": alice}),
+        document_request({"token": _confused(alice)}),
+        document_request({"id": ALICE}),
+    ]
+    batch = httpx.post(
+        f"{stack['pdp']}/decide/batch",
+        json={"requests": requests},
+        headers={"Authorization": f"Bearer {good}"},
+    )
+    assert batch.status_code == 200, batch.text
+    results = batch.json()["results"]
+    assert [r["allow"] for r in results] == [True, False, True]
+    assert results[1]["reasons"] == ["invalid_token", "bad_algorithm"]

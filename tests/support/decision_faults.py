@@ -4,11 +4,15 @@ Used by tests/pdp/test_decision_log_faults.py and bench/reliability_bench.py."""
 
 from __future__ import annotations
 
+import json
 import secrets
+import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from pdp.directory.document import import_document, load_document
 from pdp.directory.store import DirectoryStore
 from tests.support.issuer import TestIssuer
 from tests.support.processes import REPO, ServerProcess
+from tests.support.tcp_proxy import TcpProxy
 
 POSTGRES = ("127.0.0.1", 5432)
 ADMIN_CONNINFO = "postgresql://postgres@127.0.0.1:5432/test"
@@ -113,3 +118,100 @@ class Load:
 
     def answered_since(self, moment: float) -> int:
         return sum(1 for at, _ in self.answered if at >= moment)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the PEPs were answered and what the decision log holds afterwards."""
+
+    answered: set[str]
+    stored: set[str]
+    # Answers in the last second before the fault, and during it (an outage).
+    last_second: int = 0
+    during: int = 0
+    metrics: str = ""
+    # From the database's return to the last answered record stored (an outage).
+    catch_up_seconds: float = 0.0
+
+    @property
+    def lost(self) -> int:
+        return len(self.answered - self.stored)
+
+
+def stop_under_load(
+    name: str, issuer: TestIssuer, workdir: Path, how: signal.Signals, *, warmup: int = 300
+) -> Outcome:
+    """Decide under load, stop the server with `how` after `warmup` answers, start it again on
+    the same spool (it replays what is there) and stop it cleanly."""
+    url = database_url(name)
+    server = start_pdp(url, issuer, workdir / "spool", workdir / "first.log")
+    load = Load(server.url, issuer.machine_token("pep-faults"))
+    load.wait_for(warmup)
+    stopped_at = time.monotonic()
+    server.process.send_signal(how)
+    server.process.wait(30)
+    answered = load.stop()
+    server.stop()
+    start_pdp(url, issuer, workdir / "spool", workdir / "second.log").stop()
+    return Outcome(answered, stored_ids(name), last_second=load.answered_since(stopped_at - 1))
+
+
+def outage_under_load(
+    name: str, issuer: TestIssuer, workdir: Path, hold: Callable[[Load], None]
+) -> Outcome:
+    """Decide under load through a TcpProxy to PostgreSQL; cut it while `hold(load)` runs,
+    restore it, and wait for the log to catch up."""
+    proxy = TcpProxy(POSTGRES)
+    server = start_pdp(
+        database_url(name, proxy.port), issuer, workdir / "spool", workdir / "pdp.log"
+    )
+    try:
+        load = Load(server.url, issuer.machine_token("pep-outage"))
+        load.wait_for(100)
+        proxy.cut()
+        before = len(load.answered)
+        hold(load)
+        during = len(load.answered) - before
+        proxy.restore()
+        restored_at = time.monotonic()
+        load.wait_for(len(load.answered) + 100)
+        answered = load.stop()
+        stored = wait_until_stored(name, answered, timeout=120)
+        catch_up = time.monotonic() - restored_at
+        metrics = httpx.get(server.url + "/metrics").text
+    finally:
+        server.stop()
+        proxy.close()
+    return Outcome(answered, stored, during=during, metrics=metrics, catch_up_seconds=catch_up)
+
+
+def poisoned_burst(
+    name: str, issuer: TestIssuer, workdir: Path, *, total: int, every: int
+) -> Outcome:
+    """`total` concurrent decisions, one in `every` with a NUL character or NaN in an
+    attribute (as a PEP sends them: NUL escaped as \\u0000, NaN as the bare token)."""
+    server = start_pdp(database_url(name), issuer, workdir / "spool", workdir / "pdp.log")
+    headers = {
+        "Authorization": f"Bearer {issuer.machine_token('pep-poison')}",
+        "Content-Type": "application/json",
+    }
+    poisons = [{"note": "a\x00b"}, {"score": float("nan")}]
+    bodies = [
+        json.dumps(decide_body(poisons[i // every % 2] if i % every == 0 else {"n": i}))
+        for i in range(total)
+    ]
+
+    def decide(body: str) -> str:
+        with httpx.Client(timeout=30.0) as client:
+            response = client.post(server.url + "/decide", content=body, headers=headers)
+        response.raise_for_status()
+        return response.json()["decision_id"]
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answered = set(pool.map(decide, bodies))
+        stored = wait_until_stored(name, answered)
+        metrics = httpx.get(server.url + "/metrics").text
+    finally:
+        server.stop()
+    return Outcome(answered, stored, metrics=metrics)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pdp.bundles.loader import BundleFormatError, load_policy_source
-from pdp.engine import CompileError, Problem, entrypoint_path
+from pdp.engine import CompileError, PolicySource, Problem, entrypoint_path
+from pdp.engine.modules import ModuleGraph
 from pdp.engine.testing import check_policy
 from pdp.policy import SMOKE_INPUT, parse_networks
 from pdp.policytest.lint import UNSUPPORTED, WILDCARD_SYMPTOM, scan_source
@@ -51,6 +52,17 @@ def _key(problem: Problem) -> tuple[str, int, int, str]:
     return (problem.file or "", problem.line or 0, problem.col or 0, problem.message)
 
 
+def _engine_check(source: PolicySource, entrypoint: str) -> tuple[int, list[Problem]]:
+    """The rules the engine checked and the problems it found (none checked on a problem)."""
+    try:
+        rules = check_policy(
+            source, decision_entrypoint=entrypoint_path(entrypoint), smoke_input=SMOKE_INPUT
+        )
+    except CompileError as exc:
+        return 0, list(exc.problems)
+    return rules, []
+
+
 def check_path(path: Path, *, entrypoint: str) -> CheckResult:
     """Every problem of the policy set at `path` (a directory or bundle), tests included."""
     started = time.perf_counter()
@@ -66,12 +78,17 @@ def check_path(path: Path, *, entrypoint: str) -> CheckResult:
         parse_networks(source.data)
     except CompileError as exc:
         problems.extend(exc.problems)
-    try:
-        rules = check_policy(
-            source, decision_entrypoint=entrypoint_path(entrypoint), smoke_input=SMOKE_INPUT
-        )
-    except CompileError as exc:
-        problems.extend(exc.problems)
+    rules, engine = _engine_check(source, entrypoint)
+    flagged = {p.file for p in scanned if p.severity == "error" and p.file}
+    if flagged and any(p.file not in flagged for p in engine):
+        # A module the scan refused can break every query of the interpreter it shares
+        # (a shadowed namespace crashes rego-cpp), and the engine then blames innocent rules:
+        # check the others again without it and what needs it.
+        excluded = ModuleGraph(source.modules).dependents(flagged) | flagged
+        kept = {f: t for f, t in source.modules.items() if f not in excluded}
+        others = _engine_check(replace(source, modules=kept), entrypoint)[1] if kept else []
+        engine = [p for p in engine if p.file in excluded] + others
+    problems.extend(engine)
     located = [
         replace(p, file=(path / p.file).as_posix() if p.file else path.as_posix())
         for p in [*scanned, *(p for p in problems if not _explained(p, scanned))]

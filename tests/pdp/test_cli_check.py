@@ -197,3 +197,36 @@ def test_pdp_test_refuses_v0_too(tmp_path, capsys) -> None:
     assert (
         f"{tmp_path}/p.rego:3:1: rego_parse_error: `if` keyword is required before rule body" in out
     )
+
+
+CRASHING_LIBRARY = {
+    "lib.rego": "package lib\n\nimport rego.v1\n\nwide(x) := y if {\n"
+    '\t[a, bits] := split(x, "/")\n\ty := bits.lsh(to_number(a), 1)\n}\n',
+    "lib_test.rego": 'package lib_test\n\nimport rego.v1\n\ntest_wide if data.lib.wide("1/2") == 2\n',
+    "other.rego": 'package other\n\nimport rego.v1\n\ngreeting := "hello"\n',
+    "other_test.rego": "package other_test\n\nimport rego.v1\n\n"
+    'test_greeting if data.other.greeting == "hello"\n',
+}
+
+
+def test_a_module_that_breaks_the_engine_is_the_only_one_blamed(tmp_path, capsys) -> None:
+    """The crash of lib.rego would make every rule of the set fail; other.rego is innocent."""
+    code, lines, _ = check(capsys, str(write(tmp_path, CRASHING_LIBRARY)))
+    assert code == 2
+    problems = [line for line in lines if ": " in line and not line.startswith("1 problem")]
+    assert problems == [
+        f"{tmp_path}/lib.rego:6:6: local variable bits shadows the built-in namespace bits"
+        " (OPA refuses this; it crashes rego-cpp): rename the variable"
+    ]
+
+
+def test_an_innocent_module_keeps_its_own_engine_errors(tmp_path, capsys) -> None:
+    modules = {
+        **CRASHING_LIBRARY,
+        "other.rego": 'package other\n\nimport rego.v1\n\ngreeting := "hello" if {\n'
+        "\tnot_a_builtin_here(1)\n}\n",
+    }
+    code, lines, _ = check(capsys, str(write(tmp_path, modules)))
+    assert code == 2
+    assert any(line.startswith(f"{tmp_path}/lib.rego:6:6: ") for line in lines)
+    assert any(line.startswith(f"{tmp_path}/other.rego:") for line in lines)

@@ -38,6 +38,8 @@ BATCH_LINGER_SECONDS = 0.05
 # Waits between attempts while the database is unavailable: from the first to the last.
 RETRY_SECONDS = (0.1, 5.0)
 QUARANTINE = "$quarantine"
+# How long the spool thread waits for records before it fsyncs what it wrote.
+SPOOL_IDLE_SECONDS = 0.5
 
 metadata = sa.MetaData()
 decisions_table = sa.Table(
@@ -392,7 +394,11 @@ class DecisionLog:
     def _spool_queue(self) -> None:
         """Queue -> spool: one write per batch, so kill -9 loses only what is still queued."""
         while True:
-            batch = [self._queue.get()]
+            try:
+                batch = [self._queue.get(timeout=SPOOL_IDLE_SECONDS)]
+            except queue.Empty:
+                self._spool.sync()
+                continue
             while len(batch) < BATCH_SIZE:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -409,6 +415,7 @@ class DecisionLog:
                 if kept < len(lines):
                     self._metrics.log_dropped.labels(cause="spool_full").inc(len(lines) - kept)
             self._metrics.log_queue.set(self._queue.qsize())
+            self._metrics.log_spool_bytes.set(self._spool.pending_bytes)
             self._spooled.set()
             for _ in batch:
                 self._queue.task_done()

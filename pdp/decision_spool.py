@@ -54,6 +54,7 @@ class DecisionSpool:
         self.max_bytes = max_bytes
         self._fsync_seconds = fsync_seconds
         self._last_fsync = time.monotonic()
+        self._dirty = False
         self._lock = threading.Lock()
         # Files of processes that are gone, oldest first; a file still locked is in use.
         adopted = (_open_locked(path) for path in sorted(directory.glob("*.spool"), key=_mtime))
@@ -83,10 +84,21 @@ class DecisionSpool:
                 data = b"".join(kept)
                 os.write(self._own.fd, data)
                 self._own.size += len(data)
-                if time.monotonic() - self._last_fsync >= self._fsync_seconds:
-                    os.fsync(self._own.fd)
-                    self._last_fsync = time.monotonic()
+                self._dirty = True
+                self._sync_if_due()
             return len(kept)
+
+    def sync(self) -> None:
+        """fsync what was written since the last one, once `fsync_seconds` have passed (the
+        writer calls this when idle too, so the last batch before a lull is not left out)."""
+        with self._lock:
+            self._sync_if_due()
+
+    def _sync_if_due(self) -> None:
+        if self._dirty and time.monotonic() - self._last_fsync >= self._fsync_seconds:
+            os.fsync(self._own.fd)
+            self._last_fsync = time.monotonic()
+            self._dirty = False
 
     def read(self, max_lines: int) -> Pending | None:
         """Up to `max_lines` complete lines after the acknowledged point, oldest file first."""

@@ -64,6 +64,17 @@ def test_the_store_returns_every_record_with_unreadable_fields_marked(database_u
         assert not_json == {UNREADABLE: "not_json", "raw": '{"score": NaN}'}
 
 
+def test_export_from_the_store_writes_every_stored_record(database_url, tmp_path):
+    from pdp.cli import main
+
+    logged = _log_deep_records(database_url, tmp_path / "spool")
+    output = tmp_path / "all.jsonl"
+    assert main(["decisions", "export", "--database-url", database_url, "-o", str(output)]) == 0
+    exported = {r["decision_id"]: r for r in map(json.loads, output.read_text().splitlines())}
+    assert exported[logged["deep"].decision_id]["input"] == logged["deep"].input
+    assert exported[logged["deeper"].decision_id]["input"][UNREADABLE] == "nested_too_deep"
+
+
 def test_the_admin_api_answers_every_stored_record(tmp_path, issuer: TestIssuer):
     with running_pdp(tmp_path, issuer) as (client, services):
         database_url = services.settings.database_url

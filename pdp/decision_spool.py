@@ -82,7 +82,7 @@ class DecisionSpool:
                 room -= len(line)
             if kept:
                 data = b"".join(kept)
-                os.write(self._own.fd, data)
+                _write_all(self._own.fd, data, self._own.size)
                 self._own.size += len(data)
                 self._dirty = True
                 self._sync_if_due()
@@ -156,6 +156,18 @@ class DecisionSpool:
             self._files.remove(spool_file)
         spool_file.path.unlink(missing_ok=True)
         os.close(spool_file.fd)
+
+
+def _write_all(fd: int, data: bytes, size: int) -> None:
+    """Append all of `data`, or nothing: a short or failed write (a full disk) is cut back to
+    `size`, so no half line is left for the next batch to run into."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError:
+        os.ftruncate(fd, size)
+        raise
 
 
 def _open_locked(path: Path) -> _SpoolFile | None:

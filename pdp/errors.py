@@ -63,6 +63,14 @@ class Unprocessable(PDPError):
     status = 422
 
 
+class StoreUnavailable(PDPError):
+    """The database did not answer in time (down, unreachable, silent, locked): retry later."""
+
+    code = "store_unavailable"
+    status = 503
+    retry_after_seconds = 5
+
+
 class TokenError(PDPError):
     """A token failed verification. `reason` is a stable code used as a deny reason."""
 

@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from pdp.admin_work import AdminWork
 from pdp.authn import Authenticator
 from pdp.bundles.loader import load_policy_source
 from pdp.bundles.publish import BundleService
@@ -34,6 +35,7 @@ class Services:
     decision_log: DecisionLog
     metrics: Metrics
     bundles: BundleService
+    admin_work: AdminWork
     # Follows the store's active bundle; None when a bundle on disk is served (development).
     follower: BundleFollower | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -43,11 +45,15 @@ class Services:
         """Open the store, load the directory and the startup bundle: the one on disk when
         `settings.bundle` names one, else the store's active revision of `bundle_name`."""
         metrics = Metrics()
-        directory = DirectoryStore(settings.database_url)
+        timeout = settings.database_timeout_seconds
+        # Admin requests use `directory`'s pool; the pollers, the bundle follower and the
+        # decision log have their own, so admin work stuck on a database never starves them.
+        directory = DirectoryStore(settings.database_url, timeout=timeout)
+        background = DirectoryStore(settings.database_url, timeout=timeout, create_schema=False)
         # The directory loads (seconds at 100,000 users) while the bundle compiles in its child
         # process, so start-up waits for the slower of the two rather than for both.
         with ThreadPoolExecutor(1, thread_name_prefix="directory-load") as loading:
-            pending_snapshot = loading.submit(DirectorySnapshot, directory)
+            pending_snapshot = loading.submit(DirectorySnapshot, background)
             authenticator = Authenticator(
                 settings.trusted_issuers, cache_seconds=settings.jwks_cache_seconds
             )
@@ -67,7 +73,7 @@ class Services:
             else:
                 follower = BundleFollower(
                     policy,
-                    bundle_store,
+                    BundleStore(background.engine),
                     settings.bundle_name,
                     max_bytes=settings.bundle_max_bytes,
                     verification_keys=settings.bundle_verification_keys,
@@ -82,7 +88,7 @@ class Services:
             follower=follower,
         )
         decision_log = DecisionLog(
-            DecisionLogStore(directory.engine),
+            DecisionLogStore(background.engine),
             metrics,
             capacity=settings.decision_log_queue,
             spool=DecisionSpool(
@@ -111,6 +117,7 @@ class Services:
             decision_log=decision_log,
             metrics=metrics,
             bundles=bundles,
+            admin_work=AdminWork(timeout),
             follower=follower,
         )
 
@@ -140,6 +147,7 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
+        self.admin_work.close()
         self.decisions.close()
         self.decision_log.close()
         self.authenticator.close()

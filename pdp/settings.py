@@ -126,6 +126,8 @@ class Settings:
     decision_entrypoint: str = DEFAULT_ENTRYPOINT
     # Largest request body accepted on any endpoint, in bytes.
     max_body_bytes: int = 1_048_576
+    # Deepest nesting of arrays and objects accepted in a JSON body or `?input=`.
+    max_json_depth: int = 64
     # Bound of the in-memory decision-log queue; beyond it records are dropped and counted.
     decision_log_queue: int = 10_000
     # Local spool of decision records the database does not have yet (docs/reliability.md),
@@ -155,6 +157,9 @@ class Settings:
     decision_cache_entries: int = 10_000
     # Threads per process that run evaluations; 0 = two per core, at least four.
     decision_threads: int = 0
+    # Bound of every database call: connecting, each statement, waiting for a pooled
+    # connection, and an admin request's wait for its store work (then 503 with Retry-After).
+    database_timeout_seconds: float = 5.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -166,6 +171,7 @@ class Settings:
             require_pep_auth=_bool("PDP_REQUIRE_PEP_AUTH", True),
             decision_entrypoint=os.environ.get("PDP_DECISION_ENTRYPOINT") or DEFAULT_ENTRYPOINT,
             max_body_bytes=_int("PDP_MAX_BODY_BYTES", 1_048_576),
+            max_json_depth=_int("PDP_MAX_JSON_DEPTH", 64),
             decision_log_queue=_int("PDP_DECISION_LOG_QUEUE", 10_000),
             decision_log_spool_dir=Path(
                 os.environ.get("PDP_DECISION_LOG_SPOOL_DIR") or "var/decision-spool"
@@ -188,4 +194,7 @@ class Settings:
             ),
             decision_cache_entries=_int("PDP_DECISION_CACHE_ENTRIES", 10_000),
             decision_threads=_int("PDP_DECISION_THREADS", 0),
+            database_timeout_seconds=_positive(
+                _float("PDP_DATABASE_TIMEOUT_SECONDS", 5.0), "PDP_DATABASE_TIMEOUT_SECONDS"
+            ),
         )

@@ -12,10 +12,13 @@ pick it up from the revision counters and the change log when they poll.
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from pdp.api.admin_route import AdminRoute
 from pdp.api.deps import require_admin, services_of
 from pdp.directory.schemas import (
+    IDENTIFIER_PATTERN,
+    ROLE_PATTERN,
     MemberAdd,
     MemberRead,
     Page,
@@ -38,9 +41,17 @@ from pdp.directory.store import (
 )
 
 router = APIRouter(
-    prefix="/admin/v1", tags=["admin: directory"], dependencies=[Depends(require_admin)]
+    prefix="/admin/v1",
+    tags=["admin: directory"],
+    dependencies=[Depends(require_admin)],
+    route_class=AdminRoute,
 )
 
+# Ids in paths and filters obey the same rules as in bodies (no NUL, control characters or
+# '/'), so the store never sees what it cannot hold.
+ObjectId = Annotated[str, Path(max_length=256, pattern=IDENTIFIER_PATTERN)]
+IdFilter = Annotated[str | None, Query(max_length=256, pattern=IDENTIFIER_PATTERN)]
+RoleFilter = Annotated[str | None, Query(max_length=256, pattern=ROLE_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 PageToken = Annotated[str | None, Query(max_length=2048)]
 NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "response_class": Response}
@@ -122,14 +133,14 @@ def _add_object_routes(kind: Kind[Any], plural: str) -> None:
         return created
 
     @router.get(item, response_model=read_model, name=f"get_{kind.name}")
-    def get_object(request: Request, tenant_id: UUID, object_id: str) -> Any:
+    def get_object(request: Request, tenant_id: UUID, object_id: ObjectId) -> Any:
         return _store(request).get_object(kind, str(tenant_id), object_id)
 
     @router.patch(item, response_model=read_model, name=f"update_{kind.name}")
     def update_object(
         request: Request,
         tenant_id: UUID,
-        object_id: str,
+        object_id: ObjectId,
         data: update_model,  # type: ignore[valid-type]
     ) -> Any:
         updated = _store(request).update_object(kind, str(tenant_id), object_id, data)
@@ -137,7 +148,7 @@ def _add_object_routes(kind: Kind[Any], plural: str) -> None:
         return updated
 
     @router.delete(item, name=f"delete_{kind.name}", **NO_CONTENT)
-    def delete_object(request: Request, tenant_id: UUID, object_id: str) -> Response:
+    def delete_object(request: Request, tenant_id: UUID, object_id: ObjectId) -> Response:
         _store(request).delete_object(kind, str(tenant_id), object_id)
         _written(request, tenant_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -159,7 +170,7 @@ for _kind, _plural in (
 def list_members(
     request: Request,
     tenant_id: UUID,
-    group_id: str,
+    group_id: ObjectId,
     limit: Limit = DEFAULT_PAGE_SIZE,
     page_token: PageToken = None,
 ) -> Page[MemberRead]:
@@ -173,14 +184,18 @@ def list_members(
     response_model=MemberRead,
     status_code=status.HTTP_201_CREATED,
 )
-def add_member(request: Request, tenant_id: UUID, group_id: str, data: MemberAdd) -> MemberRead:
+def add_member(
+    request: Request, tenant_id: UUID, group_id: ObjectId, data: MemberAdd
+) -> MemberRead:
     member = _store(request).add_member(str(tenant_id), group_id, data.subject_id)
     _written(request, tenant_id)
     return member
 
 
 @router.delete("/tenants/{tenant_id}/groups/{group_id}/members/{subject_id}", **NO_CONTENT)
-def remove_member(request: Request, tenant_id: UUID, group_id: str, subject_id: str) -> Response:
+def remove_member(
+    request: Request, tenant_id: UUID, group_id: ObjectId, subject_id: ObjectId
+) -> Response:
     _store(request).remove_member(str(tenant_id), group_id, subject_id)
     _written(request, tenant_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -194,8 +209,8 @@ def list_role_bindings(
     request: Request,
     tenant_id: UUID,
     subject_type: SubjectType | None = None,
-    subject_id: str | None = None,
-    role: str | None = None,
+    subject_id: IdFilter = None,
+    role: RoleFilter = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     page_token: PageToken = None,
 ) -> Page[RoleBindingRead]:
@@ -223,7 +238,7 @@ def create_role_binding(
 
 
 @router.delete("/tenants/{tenant_id}/role-bindings/{binding_id}", **NO_CONTENT)
-def delete_role_binding(request: Request, tenant_id: UUID, binding_id: str) -> Response:
+def delete_role_binding(request: Request, tenant_id: UUID, binding_id: ObjectId) -> Response:
     _store(request).delete_role_binding(str(tenant_id), binding_id)
     _written(request, tenant_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from pdp.errors import PDPError, Unauthenticated
+from pdp.errors import PDPError, StoreUnavailable, Unauthenticated
 
 logger = logging.getLogger("pdp.api")
 
@@ -17,11 +21,27 @@ def _field_path(location: tuple) -> str:
     return ".".join(str(part) for part in location if part != "body") or "body"
 
 
+def _headers(exc: PDPError) -> dict[str, str] | None:
+    if isinstance(exc, Unauthenticated):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, StoreUnavailable):
+        return {"Retry-After": str(exc.retry_after_seconds)}
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PDPError)
     async def pdp_error(_: Request, exc: PDPError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=_headers(exc))
+
+    async def store_unreachable(request: Request, exc: Exception) -> JSONResponse:
+        """A driver error that escaped a store's own mapping (the bundle and decision-log
+        stores): the database is unreachable or timed out, which is a 503, not a 500."""
+        logger.warning("store unavailable: %s", type(exc).__name__)
+        return await pdp_error(request, StoreUnavailable("the store did not answer in time"))
+
+    for driver_error in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(driver_error, store_unreachable)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -34,6 +54,17 @@ def install_error_handlers(app: FastAPI) -> None:
             field = _field_path(tuple(first.get("loc", ("body",))))
         return JSONResponse(
             {"error": "invalid_request", "message": message, "field": field}, status_code=400
+        )
+
+    @app.exception_handler(HTTPException)
+    async def framework_error(_: Request, exc: HTTPException) -> JSONResponse:
+        """The framework's own refusals (no such route, method not allowed) in the PDP's
+        shape instead of `{"detail": ...}`."""
+        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+        return JSONResponse(
+            {"error": code, "message": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(Exception)

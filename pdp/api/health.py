@@ -13,8 +13,11 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/health")
-def health(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
-    """200 while the process serves; with `?bundles`, 200 only once a bundle is active (as OPA)."""
+async def health(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    """200 while the process serves; with `?bundles`, 200 only once a bundle is active (as OPA).
+
+    Async and in memory only: it never waits for a worker thread or the database, so it
+    answers while admin work is stuck on a database that does not."""
     revision = services.policy.revision
     failure = services.policy.last_failure
     body = {

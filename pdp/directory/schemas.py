@@ -4,9 +4,11 @@ directory file. Request models forbid unknown fields so a typo is an error, not 
 
 from __future__ import annotations
 
+import json
+import math
 import uuid
 import zoneinfo
-from typing import Annotated, ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -19,15 +21,67 @@ from pydantic import (
 )
 
 # Ids appear in URL paths, so they may not contain '/', whitespace or control characters.
+IDENTIFIER_PATTERN = r"^[^\x00-\x20\x7f/]+$"
+ROLE_PATTERN = r"^[^\x00-\x20\x7f]+$"
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x20\x7f/]+$")
+    str, StringConstraints(min_length=1, max_length=256, pattern=IDENTIFIER_PATTERN)
 ]
-RoleName = Annotated[
-    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x20\x7f]+$")
+RoleName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=ROLE_PATTERN)]
+Email = Annotated[
+    str, StringConstraints(max_length=320, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
 ]
-Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
-Attributes = dict[str, JsonValue]
 SubjectType = Literal["user", "client", "group", "company"]
+# Attributes are JSON objects of at most this nesting depth and encoded size (documented in
+# docs/reliability.md): deeper or larger ones are refused before they reach the store.
+MAX_ATTRIBUTE_DEPTH = 32
+MAX_ATTRIBUTE_BYTES = 65_536
+
+
+def text_problem(value: str) -> str | None:
+    """Why the store cannot hold this text (PostgreSQL refuses NUL; UTF-8 cannot encode a
+    lone surrogate), or None."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return "contains a lone surrogate"
+    return None
+
+
+def _storable_text(value: str) -> str:
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _check_json(value: Any, path: str, depth: int) -> None:
+    if depth > MAX_ATTRIBUTE_DEPTH:
+        raise ValueError(f"{path} is nested deeper than {MAX_ATTRIBUTE_DEPTH} levels")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{path} is {value}: only finite numbers are JSON")
+    if isinstance(value, str) and (problem := text_problem(value)):
+        raise ValueError(f"{path} {problem}")
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json(item, f"{path}[{index}]", depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if problem := text_problem(key):
+                raise ValueError(f"a key in {path} {problem}")
+            _check_json(item, f"{path}.{key}", depth + 1)
+
+
+def _storable_attributes(value: dict[str, Any]) -> dict[str, Any]:
+    """Finite numbers and storable text only, bounded in depth and size."""
+    _check_json(value, "attributes", 1)
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_ATTRIBUTE_BYTES:
+        raise ValueError(f"attributes are larger than {MAX_ATTRIBUTE_BYTES} bytes as JSON")
+    return value
+
+
+Attributes = Annotated[dict[str, JsonValue], AfterValidator(_storable_attributes)]
 
 
 def _canonical_uuid(value: str) -> str:
@@ -54,7 +108,9 @@ TenantId = Annotated[str, AfterValidator(_canonical_uuid)]
 TimeZone = Annotated[
     str, StringConstraints(min_length=1, max_length=64), AfterValidator(_valid_timezone)
 ]
-TenantName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+TenantName = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_storable_text)
+]
 Roles = Annotated[list[RoleName], AfterValidator(_unique_sorted)]
 Members = Annotated[list[Identifier], AfterValidator(_unique_sorted)]
 

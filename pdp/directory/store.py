@@ -22,8 +22,9 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, create_engine, delete, event, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -58,10 +59,20 @@ from pdp.directory.schemas import (
     UserCreate,
     UserRead,
     UserUpdate,
+    text_problem,
 )
-from pdp.errors import Conflict, InvalidRequest, NotFound, PDPError, Unprocessable
+from pdp.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PDPError,
+    StoreUnavailable,
+    Unprocessable,
+)
 
 DEFAULT_PAGE_SIZE = 100
+# Connect, statement, pool-wait and lock-wait bound of every call (PDP_DATABASE_TIMEOUT_SECONDS).
+DEFAULT_TIMEOUT_SECONDS = 5.0
 MAX_PAGE_SIZE = 1000
 _TABLES = [
     model.__table__  # type: ignore[attr-defined]
@@ -146,7 +157,6 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     for pragma in (
         "PRAGMA foreign_keys=ON",
         "PRAGMA journal_mode=WAL",
-        "PRAGMA busy_timeout=30000",
         "PRAGMA synchronous=NORMAL",
     ):
         cursor.execute(pragma)
@@ -160,15 +170,52 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _create_engine(database_url: str) -> Engine:
+def _postgres_connect_args(url: URL, timeout: float) -> dict[str, Any]:
+    """Bound every call: the connection attempt, each statement and lock wait (server side),
+    and a peer that stops acknowledging (keepalives, TCP user timeout) on a dead network.
+
+    Settings already in the URL win; its `options` are kept and extended.
+    """
+    millis = max(1, int(timeout * 1000))
+    options = " ".join(
+        part
+        for part in (
+            url.query.get("options"),
+            f"-c statement_timeout={millis}",
+            f"-c lock_timeout={millis}",
+        )
+        if part
+    )
+    defaults = {
+        "connect_timeout": max(2, round(timeout)),
+        "keepalives": 1,
+        "keepalives_idle": max(1, round(timeout)),
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+        "tcp_user_timeout": millis,
+    }
+    return {**defaults, **{k: v for k, v in url.query.items() if k in defaults}, "options": options}
+
+
+def _create_engine(database_url: str, timeout: float) -> Engine:
     url = make_url(normalize_database_url(database_url))
     # hide_parameters: driver errors must not quote rows (decision inputs, attributes) into logs.
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_timeout=timeout,
+            connect_args=_postgres_connect_args(url, timeout),
+            hide_parameters=True,
+        )
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    # `timeout` is SQLite's busy timeout: how long a statement waits for another writer's lock.
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+        url,
+        pool_timeout=timeout,
+        connect_args={"check_same_thread": False, "timeout": timeout},
+        hide_parameters=True,
     )
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
@@ -185,7 +232,11 @@ def _decode_token(token: str, width: int) -> list[str]:
         key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         key = None
-    if not isinstance(key, list) or len(key) != width or not all(isinstance(k, str) for k in key):
+    if (
+        not isinstance(key, list)
+        or len(key) != width
+        or not all(isinstance(k, str) and text_problem(k) is None for k in key)
+    ):
         raise InvalidRequest("page_token is not a token this API returned", field="page_token")
     return key
 
@@ -625,11 +676,38 @@ class DirectoryTransaction:
         )
 
 
-class DirectoryStore:
-    """The directory's database. Thread-safe; every write is one transaction."""
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Map the driver's failures to the PDP's errors, so no engine internals reach a client:
+    a value the database refuses is a 400, a database that does not answer in time a 503."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Conflict(
+            "the change conflicts with the current directory (a concurrent write?)"
+        ) from exc
+    except DataError as exc:
+        raise InvalidRequest("a value in the request cannot be stored") from exc
+    except (OperationalError, InterfaceError, PoolTimeout) as exc:
+        raise StoreUnavailable("the directory store did not answer in time") from exc
 
-    def __init__(self, database_url: str) -> None:
-        self._engine = _create_engine(database_url)
+
+class DirectoryStore:
+    """The directory's database. Thread-safe; every write is one transaction.
+
+    Every call is bounded by `timeout` seconds (connect, statement, pool wait, SQLite lock
+    wait). Each store has its own connection pool: open a second one on the same URL
+    (`create_schema=False`) for work that must not queue behind another's.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        create_schema: bool = True,
+    ) -> None:
+        self._engine = _create_engine(database_url, timeout)
         self._write_engine = self._engine.execution_options(directory_write=True)
         is_postgres = self._engine.dialect.name == "postgresql"
         # A bulk load must see one consistent state even while other replicas write.
@@ -638,7 +716,9 @@ class DirectoryStore:
             if is_postgres
             else self._engine
         )
-        with self._engine.begin() as connection:
+        if not create_schema:
+            return
+        with store_errors(), self._engine.begin() as connection:
             if is_postgres:
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK_KEY})")
             Tenant.metadata.create_all(connection, tables=_TABLES)
@@ -653,25 +733,24 @@ class DirectoryStore:
     @contextmanager
     def transaction(self) -> Iterator[DirectoryTransaction]:
         """One all-or-nothing write: commits (and bumps revisions) only if the block succeeds."""
-        try:
-            with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-                tx = DirectoryTransaction(session)
-                yield tx
-                tx.bump_revisions()
-        except IntegrityError as exc:
-            raise Conflict(
-                "the change conflicts with the current directory (a concurrent write?)"
-            ) from exc
+        with (
+            store_errors(),
+            Session(self._write_engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            tx = DirectoryTransaction(session)
+            yield tx
+            tx.bump_revisions()
 
     @contextmanager
     def reader(self) -> Iterator[DirectoryReader]:
         """Bulk reads of one consistent state of the store, for the snapshot."""
-        with self._load_engine.connect() as connection, connection.begin():
+        with store_errors(), self._load_engine.connect() as connection, connection.begin():
             yield DirectoryReader(connection)
 
     @contextmanager
     def _read(self, engine: Engine | None = None) -> Iterator[Session]:
-        with Session(engine or self._engine) as session, session.begin():
+        with store_errors(), Session(engine or self._engine) as session, session.begin():
             yield session
 
     # -- tenants ---------------------------------------------------------------------------

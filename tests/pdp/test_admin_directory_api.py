@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from pdp.admin_work import AdminWork
 from pdp.api import admin_directory
 from pdp.api.errors import install_error_handlers
 from pdp.directory.snapshot import DirectorySnapshot
@@ -26,6 +27,7 @@ def _app(store: DirectoryStore, snapshot: DirectorySnapshot, database_url: str) 
         settings=Settings(require_pep_auth=False, database_url=database_url),
         directory=store,
         snapshot=snapshot,
+        admin_work=AdminWork(wait_seconds=30.0),
     )
 
     install_error_handlers(app)

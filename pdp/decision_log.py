@@ -268,9 +268,10 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def storable_row(record: DecisionRecord) -> dict[str, Any]:
+def storable_row(record: DecisionRecord, *, check_json: bool = True) -> dict[str, Any]:
     """The row for `record`, with what Postgres refuses (NUL in text, NaN in JSON) repaired and
-    each repair named in `sanitised`. Shallow unless a repair is needed."""
+    each repair named in `sanitised`. Shallow unless a repair is needed. Without `check_json`
+    the JSON columns are left as they are, for a caller that encodes them anyway."""
     row = {f.name: getattr(record, f.name) for f in fields(record)}
     row["timestamp"] = _utc(row["timestamp"])
     repairs = list(row["sanitised"] or [])
@@ -279,7 +280,7 @@ def storable_row(record: DecisionRecord) -> dict[str, Any]:
         if changed:
             repairs.append(f"{name}:nul")
     for name in _JSON_FIELDS:
-        if name != "sanitised" and _needs_repair(row[name]):
+        if check_json and name != "sanitised" and _needs_repair(row[name]):
             row[name], kinds = codec.sanitise_json(row[name])
             repairs += [f"{name}:{kind}" for kind in sorted(kinds)]
     if not math.isfinite(row["latency_ms"]):
@@ -515,14 +516,30 @@ class DecisionLog:
 def _spool_line(record: DecisionRecord) -> bytes:
     """One spool line; a record that cannot even be encoded becomes a quarantine line."""
     try:
-        row = storable_row(record)
-        row["timestamp"] = row["timestamp"].isoformat()
-        return (codec.encode(row) + "\n").encode()
+        # Encoded once when nothing in the JSON columns needs repair: the usual case.
+        text = _clean_line(storable_row(record, check_json=False))
+        if text is None:
+            text = codec.encode(_line_row(storable_row(record)))
+        return (text + "\n").encode()
     except (ValueError, TypeError, RecursionError) as exc:
         stub = {"decision_id": record.decision_id, QUARANTINE: type(exc).__name__}
         stub["tenant_id"] = record.tenant_id
         stub["timestamp"] = record.timestamp.isoformat()
         return (json.dumps(stub, default=str) + "\n").encode()
+
+
+def _line_row(row: dict[str, Any]) -> dict[str, Any]:
+    row["timestamp"] = row["timestamp"].isoformat()
+    return row
+
+
+def _clean_line(row: dict[str, Any]) -> str | None:
+    """`row` encoded, or None if it holds NaN, Infinity or an escaped NUL."""
+    try:
+        text = codec.encode(_line_row(row))
+    except ValueError:
+        return None
+    return None if "\\u0000" in text else text
 
 
 def _row_from_line(line: bytes) -> dict[str, Any]:

@@ -10,12 +10,18 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from pythonjsonlogger.core import RESERVED_ATTRS
 
 from pdp.cli.common import CommandError
+from pdp.drain import DRAIN_ENV, Draining
+
+# On SIGTERM, in-flight requests get this long to finish before uvicorn cancels them; then the
+# decision log is flushed (up to 5 s). Orchestrators should wait longer than the sum
+# (docker-compose.yml: stop_grace_period).
+GRACEFUL_SHUTDOWN_SECONDS = 20
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -31,6 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--workers",
         type=int,
         help="processes serving the one port, each with its own snapshot (env PDP_WORKERS)",
+    )
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        help="on SIGTERM, answer /health with 503 and keep serving this long before stopping, "
+        f"for load balancers that check health (env {DRAIN_ENV}, default 0)",
     )
     parser.add_argument(
         "--json", action="store_true", help="log one JSON object per line (for log shippers)"
@@ -76,12 +88,18 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-def _workers_from_env() -> int:
-    raw = os.environ.get("PDP_WORKERS") or "1"
+Number = TypeVar("Number", int, float)
+_KINDS = {int: "an integer", float: "a number"}
+
+
+def _number_from_env(name: str, kind: type[Number], default: Number) -> Number:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError:
-        raise CommandError(f"PDP_WORKERS must be an integer, not {raw!r}") from None
+        raise CommandError(f"{name} must be {_KINDS[kind]}, not {raw!r}") from None
 
 
 def worker_app() -> Any:
@@ -89,7 +107,7 @@ def worker_app() -> Any:
     from pdp.api.app import create_app
     from pdp.settings import Settings
 
-    app = create_app(Settings.from_env())
+    app = Draining(create_app(Settings.from_env()), _number_from_env(DRAIN_ENV, float, 0.0))
     _tune_gc()
     return app
 
@@ -100,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from pdp.settings import Settings
     from pdp.workers import SIGNAL_ENV, create_signal_file
 
-    workers = args.workers if args.workers is not None else _workers_from_env()
+    workers = args.workers if args.workers is not None else _number_from_env("PDP_WORKERS", int, 1)
     if workers < 1:
         raise CommandError("--workers must be at least 1")
     if args.json:
@@ -114,6 +132,12 @@ def run(args: argparse.Namespace) -> int:
         os.environ["PDP_BUNDLE"] = str(args.bundle.resolve())
     if args.database_url:
         os.environ["PDP_DATABASE_URL"] = args.database_url
+    drain_seconds = (
+        args.drain_seconds
+        if args.drain_seconds is not None
+        else _number_from_env(DRAIN_ENV, float, 0.0)
+    )
+    os.environ[DRAIN_ENV] = str(drain_seconds)
     settings = Settings.from_env()
     try:
         app = create_app(settings)
@@ -128,10 +152,11 @@ def run(args: argparse.Namespace) -> int:
         else uvicorn.config.LOGGING_CONFIG,
         # Access logs carry no bodies or headers, so tokens never reach them.
         "access_log": args.log_level == "debug",
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
     if workers == 1:
         _tune_gc()
-        uvicorn.run(app, **options)
+        uvicorn.run(Draining(app, drain_seconds), **options)
         return 0
     # The app built above proved the bundle and the store; each worker builds its own.
     app.state.services.close()

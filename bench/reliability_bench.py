@@ -83,6 +83,7 @@ def main() -> int:
         results["poison"] = {
             "answered": len(outcome.answered),
             "poisoned": len(range(0, args.burst, every)),
+            "poisoned_answered": outcome.during,  # the others were refused at the door
             "lost": outcome.lost,
             "sanitised": _metric(outcome.metrics, "pdp_decision_log_sanitised_total"),
             "quarantined": _metric(outcome.metrics, "pdp_decision_log_quarantined_total"),

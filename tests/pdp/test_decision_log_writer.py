@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pdp.decision_log import DecisionLogStore, DecisionQuery, decisions_table, storable_row
+from pdp.decision_log import (
+    DecisionLog,
+    DecisionLogStore,
+    DecisionQuery,
+    decisions_table,
+    storable_row,
+)
+from pdp.decision_spool import DecisionSpool
 from pdp.directory.store import DirectoryStore
+from pdp.metrics import Metrics
 from tests.pdp.decision_log_env import metric, nested, open_log, record
 
 NUL = "\x00"
@@ -188,3 +196,18 @@ def test_spool_lines_never_hold_a_newline_or_nul(levels):
 
     line = _spool_line(record(input={"text": "a\nb\x00", "deep": nested(levels)}))
     assert line.endswith(b"\n") and line.count(b"\n") == 1 and b"\x00" not in line
+
+
+def test_every_record_is_stored_or_counted_as_dropped(tmp_path):
+    """A queue of one, flooded: what does not fit is counted, never silently lost."""
+    database_url = f"sqlite:///{tmp_path / 'pdp.db'}"
+    metrics = Metrics()
+    store = DecisionLogStore(DirectoryStore(database_url).engine)
+    spool = DecisionSpool(tmp_path / "spool", max_bytes=1 << 24)
+    log = DecisionLog(store, metrics, capacity=1, spool=spool)
+    for i in range(2000):
+        log.record(record(f"user-{i}"))
+    assert log.flush(timeout=60)
+    log.close()
+    dropped = metric(metrics, "pdp_decision_log_dropped_total", cause="queue_full")
+    assert dropped + len(_stored_ids(database_url)) == 2000

@@ -126,7 +126,8 @@ class Outcome:
 
     answered: set[str]
     stored: set[str]
-    # Answers in the last second before the fault, and during it (an outage).
+    # Answers in the last second before the fault, and during it (an outage; the poisoned
+    # requests answered, for a poison burst).
     last_second: int = 0
     during: int = 0
     metrics: str = ""
@@ -188,30 +189,37 @@ def outage_under_load(
 def poisoned_burst(
     name: str, issuer: TestIssuer, workdir: Path, *, total: int, every: int
 ) -> Outcome:
-    """`total` concurrent decisions, one in `every` with a NUL character or NaN in an
-    attribute (as a PEP sends them: NUL escaped as \\u0000, NaN as the bare token)."""
+    """`total` concurrent decisions, one in `every` with a NUL character (in a value or a key)
+    or NaN in an attribute, as a PEP sends them: NUL escaped as \\u0000, NaN as the bare
+    token. A poisoned request the PDP refuses at the door is not answered, so not counted;
+    `during` is the number of poisoned ones answered."""
     server = start_pdp(database_url(name), issuer, workdir / "spool", workdir / "pdp.log")
     headers = {
         "Authorization": f"Bearer {issuer.machine_token('pep-poison')}",
         "Content-Type": "application/json",
     }
-    poisons = [{"note": "a\x00b"}, {"score": float("nan")}]
+    poisons = [{"note": "a\x00b"}, {"k\x00": 1}, {"score": float("nan")}]
     bodies = [
-        json.dumps(decide_body(poisons[i // every % 2] if i % every == 0 else {"n": i}))
+        (json.dumps(decide_body(poisons[i // every % 3] if i % every == 0 else {"n": i})), i)
         for i in range(total)
     ]
 
-    def decide(body: str) -> str:
+    def decide(body: tuple[str, int]) -> tuple[str | None, bool]:
         with httpx.Client(timeout=30.0) as client:
-            response = client.post(server.url + "/decide", content=body, headers=headers)
+            response = client.post(server.url + "/decide", content=body[0], headers=headers)
+        poisoned = body[1] % every == 0
+        if response.status_code == 400 and poisoned:
+            return None, poisoned
         response.raise_for_status()
-        return response.json()["decision_id"]
+        return response.json()["decision_id"], poisoned
 
     try:
         with ThreadPoolExecutor(8) as pool:
-            answered = set(pool.map(decide, bodies))
+            results = list(pool.map(decide, bodies))
+        answered = {decision_id for decision_id, _ in results if decision_id}
         stored = wait_until_stored(name, answered)
         metrics = httpx.get(server.url + "/metrics").text
     finally:
         server.stop()
-    return Outcome(answered, stored, metrics=metrics)
+    poisoned = sum(1 for decision_id, bad in results if decision_id and bad)
+    return Outcome(answered, stored, during=poisoned, metrics=metrics)

@@ -63,6 +63,7 @@ def main() -> int:
                 "failed": len(load.failed),
                 "failures": sorted(set(load.failed)),
                 "lost": len(outcome.lost),
+                "lost_before_last_second": len(outcome.lost - outcome.last_second),
                 "answered_in_last_second": len(before),
             }
             print(json.dumps(result), flush=True)

@@ -16,6 +16,8 @@ input goes to the policy untouched. Every evaluation is written to the decision 
 from __future__ import annotations
 
 import copy
+import logging
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -29,35 +31,54 @@ from pdp.authn import Principal
 from pdp.decision import DecisionRequest, DecisionService, SubjectUnresolved
 from pdp.decision_log import DecisionLog, DecisionRecord
 from pdp.engine import UNDEFINED, EvaluationError
+from pdp.errors import InvalidRequest
 from pdp.metrics import Metrics
 from pdp.policy import ActivePolicy, PolicyRuntime
 
 # Keys whose values never reach the decision log (OPA's Envoy inputs carry headers).
 _SECRET_KEYS = frozenset({"authorization", "cookie", "password", "secret", "token"})
 _ENDPOINT_COLUMN = 64
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+logger = logging.getLogger("pdp.data_api")
 
 
 class DataApiError(Exception):
-    """A request the Data API refuses, in OPA's error shape: `code`, `message`, `errors`."""
+    """A request the Data API refuses, in OPA's error shape: `code`, `message`, `errors`.
+
+    A malformed request (one with a `field`) also carries the PDP's `error` and `field`, so
+    OPA clients and the PDP's own clients both read it.
+    """
 
     def __init__(
-        self, status: int, code: str, message: str, errors: Sequence[dict[str, Any]] = ()
+        self,
+        status: int,
+        code: str,
+        message: str,
+        errors: Sequence[dict[str, Any]] = (),
+        *,
+        field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.errors = list(errors)
+        self.field = field
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.errors:
             body["errors"] = self.errors
+        if self.field is not None:
+            body["error"] = InvalidRequest.code
+            body["field"] = self.field
         return body
 
 
-def invalid_parameter(message: str) -> DataApiError:
-    return DataApiError(400, "invalid_parameter", message)
+def invalid_parameter(message: str, field: str) -> DataApiError:
+    """400 naming the malformed parameter or input member."""
+    return DataApiError(400, "invalid_parameter", message, field=field)
 
 
 @dataclass(frozen=True)
@@ -180,11 +201,18 @@ class DataApiService:
             ) from None
         except EvaluationError as exc:
             self._metrics.decision_errors.labels(reason=exc.reason).inc()
+            # The engine's text (a rego-cpp error tree) stays here, its string values masked:
+            # they may be input, and input may hold credentials.
+            logger.debug(
+                "evaluation of data.%s failed: %s",
+                ".".join(path),
+                _QUOTED.sub('"…"', str(exc)),
+            )
             raise DataApiError(
                 500,
                 "internal_error",
-                f"1 error occurred: {exc}",
-                [{"code": "eval_error", "message": str(exc)}],
+                f"1 error occurred: evaluation failed ({exc.reason})",
+                [{"code": "eval_error", "message": exc.reason}],
             ) from None
         answer = DataResult(
             decision_id=str(uuid.uuid4()),
@@ -232,7 +260,8 @@ class DataApiService:
             where = ".".join(str(p) for p in ("input", *first["loc"]))
             message = str(first["msg"]).removeprefix("Value error, ")
             raise invalid_parameter(
-                f"{where}: {message} (an input naming a directory subject is a /decide request)"
+                f"{where}: {message} (an input naming a directory subject is a /decide request)",
+                where,
             ) from None
         try:
             facts, claims = self._decisions.resolve_subject(request.subject)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from pdp import __version__
 from pdp.api import (
@@ -19,7 +20,7 @@ from pdp.api import (
     opa_data,
 )
 from pdp.api.errors import install_error_handlers
-from pdp.api.limits import BodySizeLimit
+from pdp.api.limits import BodySizeLimit, JsonBodyGuard
 from pdp.services import Services
 from pdp.settings import Settings
 from pdp.workers import ChangeSignal, SignalAdminWrites
@@ -48,6 +49,25 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = services
     install_error_handlers(app)
+    routers = (
+        decide.router,
+        authzen.router,
+        opa_data.router,
+        health.router,
+        admin_directory.router,
+        admin_decisions.router,
+        admin_bundles.router,
+        bundle_service.router,
+    )
+    for router in routers:
+        app.include_router(router)
+    json_routes = [
+        route
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.body_field is not None
+    ]
+    app.add_middleware(JsonBodyGuard, max_depth=settings.max_json_depth, json_routes=json_routes)
     app.add_middleware(decide.DecideFastPath)
     app.add_middleware(authzen.RequestIdEcho)
     signal = ChangeSignal.from_env()
@@ -59,15 +79,4 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         max_bytes=settings.max_body_bytes,
         prefix_limits={"/admin/v1/bundles": settings.bundle_max_bytes},
     )
-    for router in (
-        decide.router,
-        authzen.router,
-        opa_data.router,
-        health.router,
-        admin_directory.router,
-        admin_decisions.router,
-        admin_bundles.router,
-        bundle_service.router,
-    ):
-        app.include_router(router)
     return app

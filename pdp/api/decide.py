@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pdp.api.deps import get_services, require_decide
+from pdp.api.json_body import parse_json
+from pdp.api.limits import read_body, replay
 from pdp.authn import Principal
 from pdp.decision import DecisionRequest
 from pdp.errors import PDPError
@@ -69,9 +71,10 @@ class DecideFastPath:
     without FastAPI's per-request routing, dependency and validation layers (about a fifth of
     a cached decision's cost, docs/performance.md).
 
-    Anything else (a body that does not validate, no JSON content type, a caller the PEP
-    check refuses) goes on, its body replayed, to the route above, so every error keeps the
-    shape and the order of checks the documented API has. The body-size limit sits outside.
+    Anything else (a body that is not strict JSON or does not validate, no JSON content
+    type, a caller the PEP check refuses) goes on, its body replayed, to the route above, so
+    every error keeps the shape and the order of checks the documented API has. The
+    body-size limit sits outside; the strict-JSON guard inside, before the route.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -81,11 +84,11 @@ class DecideFastPath:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/decide":
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         request = Request(scope)
         decision = await self._decide(request, body)
         if decision is None:
-            await self.app(scope, _replay(body), send)
+            await self.app(scope, replay(body, receive), send)
             return
         payload = json.dumps(decision, separators=(",", ":")).encode()
         headers = [
@@ -99,36 +102,11 @@ class DecideFastPath:
         """The decision's JSON, or None when the routed endpoint must answer."""
         if not request.headers.get("content-type", "").startswith("application/json"):
             return None
+        services: Services = request.app.state.services
         try:
-            parsed = DecisionRequest.model_validate_json(body)
+            document = parse_json(body, max_depth=services.settings.max_json_depth)
+            parsed = DecisionRequest.model_validate(document)
             caller = await require_decide(request)
         except (ValidationError, PDPError):
             return None
-        services: Services = request.app.state.services
         return (await services.decisions.decide_async(parsed, caller)).to_json()
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes) -> Receive:
-    """A receive channel that yields `body` once, as the client sent it."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive

@@ -8,11 +8,11 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
 
-from pdp.errors import PDPError, StoreUnavailable, Unauthenticated
+from pdp.errors import InvalidRequest, PDPError, StoreUnavailable, Unauthenticated
 
 logger = logging.getLogger("pdp.api")
 
@@ -27,6 +27,17 @@ def _headers(exc: PDPError) -> dict[str, str] | None:
     if isinstance(exc, StoreUnavailable):
         return {"Retry-After": str(exc.retry_after_seconds)}
     return None
+
+
+def _status_code(status: int) -> str:
+    """`not_found`, `method_not_allowed`...; a 400 is the documented `invalid_request`."""
+    if status == InvalidRequest.status:
+        return InvalidRequest.code
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        return "http_error"
+    return phrase.lower().replace(" ", "_").replace("-", "_")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -60,9 +71,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def framework_error(_: Request, exc: HTTPException) -> JSONResponse:
         """The framework's own refusals (no such route, method not allowed) in the PDP's
         shape instead of `{"detail": ...}`."""
-        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
         return JSONResponse(
-            {"error": code, "message": str(exc.detail)},
+            {"error": _status_code(exc.status_code), "message": str(exc.detail)},
             status_code=exc.status_code,
             headers=exc.headers,
         )

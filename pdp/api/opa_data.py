@@ -1,7 +1,8 @@
 """OPA's REST Data API: `GET|POST /v1/data[/{path}]`, so OPA SDKs and middleware work unchanged.
 
 Errors, authentication failures included, leave in OPA's shape
-(`{"code": "invalid_parameter", "message": ...}`), which is what OPA clients parse.
+(`{"code": "invalid_parameter", "message": ...}`), which is what OPA clients parse; a
+malformed request's 400 also carries the PDP's `error` and `field`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi.responses import Response
 
 from pdp import __version__
 from pdp.api.deps import require_decide, services_of
+from pdp.api.json_body import parse_json
 from pdp.data_api import (
     DataApiError,
     DataApiService,
@@ -22,7 +24,7 @@ from pdp.data_api import (
     split_path,
 )
 from pdp.engine import UNDEFINED
-from pdp.errors import PDPError, Unauthenticated
+from pdp.errors import InvalidRequest, PDPError, Unauthenticated
 
 router = APIRouter(tags=["opa-data"])
 
@@ -53,25 +55,28 @@ def _service(request: Request) -> DataApiService:
 
 
 async def _read_input(request: Request) -> tuple[Any, bool]:
-    """(input, whether the request carried one): `input` of a POST body or the GET query."""
+    """(input, whether the request carried one): `input` of a POST body or the GET query,
+    parsed as strictly as every other body (`pdp.api.json_body`)."""
+    max_depth = services_of(request).settings.max_json_depth
     if request.method == "GET":
         raw = request.query_params.get("input")
         if raw is None:
             return None, False
-        try:
-            return json.loads(raw), True
-        except ValueError as exc:
-            raise invalid_parameter(f"input parameter is not valid JSON: {exc}") from None
+        return _parse(raw, max_depth, "input"), True
     body = await request.body()
     if not body.strip():
         return None, False
-    try:
-        document = json.loads(body)
-    except ValueError as exc:
-        raise invalid_parameter(f"body contains malformed input document: {exc}") from None
+    document = _parse(body, max_depth, "body")
     if not isinstance(document, dict):
-        raise invalid_parameter("body must be a JSON object with an 'input' member")
+        raise invalid_parameter("body must be a JSON object with an 'input' member", "body")
     return document.get("input"), "input" in document
+
+
+def _parse(raw: bytes | str, max_depth: int, field: str) -> Any:
+    try:
+        return parse_json(raw, max_depth=max_depth, field=field)
+    except InvalidRequest as exc:
+        raise invalid_parameter(exc.message, exc.field or field) from None
 
 
 def _response_body(request: Request, answer: DataResult, has_input: bool) -> dict[str, Any]:
@@ -105,7 +110,9 @@ async def _handle(request: Request, path: str) -> Response:
     try:
         explain = request.query_params.get("explain")
         if explain is not None and explain not in _EXPLAIN:
-            raise invalid_parameter(f"explain={explain} is not supported here; use notes")
+            raise invalid_parameter(
+                f"explain={explain} is not supported here; use notes", "explain"
+            )
         try:
             caller = await require_decide(request)
         except Unauthenticated as exc:

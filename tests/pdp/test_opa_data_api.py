@@ -212,8 +212,10 @@ def test_malformed_bodies_are_invalid_parameter(client, pep, body):
         "/v1/data/authz/decision", content=body, headers={**pep, "Content-Type": "application/json"}
     )
     assert response.status_code == 400
-    assert set(response.json()) == {"code", "message"}
+    # OPA's shape for OPA clients, and the PDP's `error` and `field` beside it.
+    assert set(response.json()) == {"code", "message", "error", "field"}
     assert response.json()["code"] == "invalid_parameter"
+    assert response.json()["field"] == "body"
 
 
 def test_evaluation_error_is_opa_internal_error(client, pep):

@@ -17,6 +17,7 @@ from pythonjsonlogger.core import RESERVED_ATTRS
 
 from pdp.cli.common import CommandError
 from pdp.drain import DRAIN_ENV, Draining
+from pdp.one_write import OneWriteHttpTools
 
 # On SIGTERM, in-flight requests get this long to finish before uvicorn cancels them; then the
 # decision log is flushed (up to 5 s). Orchestrators should wait longer than the sum
@@ -153,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         # Access logs carry no bodies or headers, so tokens never reach them.
         "access_log": args.log_level == "debug",
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        # A replica killed mid-response must not have sent half of it (pdp/one_write.py).
+        "http": OneWriteHttpTools,
     }
     if workers == 1:
         _tune_gc()

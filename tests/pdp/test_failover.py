@@ -5,13 +5,19 @@ database; nginx from Debian's packages (scripts/test installs it)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from starlette.responses import JSONResponse
+from uvicorn.server import ServerState
 
+from pdp.one_write import OneWriteHttpTools
 from tests.support.decision_faults import (
     database_url,
     decide_body,
@@ -93,3 +99,55 @@ def test_draining_replica_answers_health_503_and_keeps_deciding(
     finally:
         replica.stop()
     assert during.json()["decision_id"] in stored_ids(database)
+
+
+class RecordingTransport(asyncio.Transport):
+    """The socket end of one connection: keeps each write uvicorn's protocol makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8181)}.get(
+            name, default
+        )
+
+
+@pytest.mark.parametrize("keep_alive", [True, False])
+def test_a_response_leaves_in_one_write(keep_alive: bool) -> None:
+    """Header and body in one send (also when the connection closes right after): a replica
+    killed mid-response never sent half of one, which nginx could neither complete nor retry."""
+
+    async def exchange() -> RecordingTransport:
+        config = uvicorn.Config(JSONResponse({"allow": True}), log_level="warning")
+        config.load()
+        transport = RecordingTransport()
+        protocol = OneWriteHttpTools(config, ServerState(), {}, _loop=asyncio.get_running_loop())
+        protocol.connection_made(transport)
+        connection = b"keep-alive" if keep_alive else b"close"
+        protocol.data_received(
+            b"POST /decide HTTP/1.1\r\nHost: pdp\r\nContent-Length: 2\r\n"
+            b"Connection: " + connection + b"\r\n\r\n{}"
+        )
+        while not transport.writes or (not keep_alive and not transport.closed):
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        protocol.connection_lost(None)
+        return transport
+
+    transport = asyncio.run(exchange())
+    assert len(transport.writes) == 1
+    head, _, body = transport.writes[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert json.loads(body) == {"allow": True}

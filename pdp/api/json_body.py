@@ -8,11 +8,11 @@ and recurses until Python's stack gives out. Here each of those is an `InvalidRe
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pdp.errors import InvalidRequest
 
-DEFAULT_MAX_DEPTH = 64
 # A too-deep value is named by this many leading members of its path (`resource.attributes`).
 _NAMED_SEGMENTS = 2
 
@@ -21,17 +21,32 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name}, which is not a JSON number")
 
 
+class _Duplicated(list):
+    """An object whose pairs repeat a key (found again to say where; never returned)."""
+
+    def duplicate(self) -> str:
+        seen: set[str] = set()
+        return next(key for key, _ in self if key in seen or seen.add(key))
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     document = dict(pairs)
     if len(document) != len(pairs):
-        seen: set[str] = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise ValueError(f"duplicate key {json.dumps(duplicate)}")
+        raise _DuplicateKey
     return document
 
 
+def _marking_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any] | _Duplicated:
+    document = dict(pairs)
+    return document if len(document) == len(pairs) else _Duplicated(pairs)
+
+
 def parse_json(raw: bytes | str, *, max_depth: int, field: str = "body") -> Any:
-    """`raw` as JSON, or InvalidRequest naming `field` (or, for a too-deep value, its path)."""
+    """`raw` as JSON, or InvalidRequest naming `field`, or the path below it that is wrong."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
@@ -42,33 +57,52 @@ def parse_json(raw: bytes | str, *, max_depth: int, field: str = "body") -> Any:
         raise _too_deep(max_depth, field) from None
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"the {field} is not valid JSON: {exc}", field=field) from None
+    except _DuplicateKey:
+        raise _duplicate_key(text, max_depth, field) from None
     except ValueError as exc:
         raise InvalidRequest(f"the {field} is refused: {exc}", field=field) from None
     # Every container opens with a bracket, so a text with few brackets cannot be too deep.
     if text.count("{") + text.count("[") > max_depth:
-        path = _too_deep_path(document, max_depth)
+        path = next((p for value, p in _containers(document) if len(p) >= max_depth), None)
         if path is not None:
-            named = (field, *path) if field != "body" else path
-            raise _too_deep(max_depth, ".".join(named[:_NAMED_SEGMENTS]) or field)
+            raise _too_deep(max_depth, _named(field, path[:_NAMED_SEGMENTS]))
     return document
+
+
+def _named(field: str, path: tuple[str, ...]) -> str:
+    """`resource.attributes` under the body; `input.resource` under a parameter `input`."""
+    return ".".join(path if field == "body" else (field, *path)) or field
 
 
 def _too_deep(max_depth: int, field: str) -> InvalidRequest:
     return InvalidRequest(f"JSON nested deeper than {max_depth} levels", field=field)
 
 
-def _too_deep_path(document: Any, max_depth: int) -> tuple[str, ...] | None:
-    """The path of the first container nested deeper than `max_depth`, or None."""
+def _duplicate_key(text: str, max_depth: int, field: str) -> InvalidRequest:
+    """The refusal of a repeated key, naming where it is (parsed again, keeping duplicates)."""
+    try:
+        document = json.loads(text, object_pairs_hook=_marking_duplicates)
+    except RecursionError:
+        return _too_deep(max_depth, field)
+    value, path = next((v, p) for v, p in _containers(document) if isinstance(v, _Duplicated))
+    key = value.duplicate()
+    return InvalidRequest(
+        f"the key {json.dumps(key)} appears twice in one object", field=_named(field, (*path, key))
+    )
+
+
+def _containers(document: Any) -> Iterator[tuple[Any, tuple[str, ...]]]:
+    """Every object and array in `document` with its path, depth first."""
     stack: list[tuple[Any, tuple[str, ...]]] = [(document, ())]
     while stack:
         value, path = stack.pop()
         if isinstance(value, dict):
-            children = ((str(k), v) for k, v in value.items())
+            children: Iterable[tuple[str, Any]] = value.items()
+        elif isinstance(value, _Duplicated):
+            children = value
         elif isinstance(value, list):
             children = ((str(i), v) for i, v in enumerate(value))
         else:
             continue
-        if len(path) >= max_depth:
-            return path
-        stack.extend((child, (*path, key)) for key, child in children)
-    return None
+        yield value, path
+        stack.extend((child, (*path, str(key))) for key, child in children)

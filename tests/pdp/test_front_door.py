@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pdp.api.json_body import parse_json
 from pdp.decision_log import DecisionQuery
 from pdp.directory.document import import_document, load_document
 from pdp.directory.store import DirectoryStore
@@ -134,15 +135,31 @@ def test_infinity_in_a_data_api_query_parameter_is_400(client, pep):
     assert error["code"] == "invalid_parameter"
 
 
-@pytest.mark.parametrize("path", DECISION_PATHS)
-def test_duplicate_keys_are_refused(client, pep, path, services_log):
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/decide", "action"),
+        ("/decide/batch", "requests.0.action"),
+        ("/access/v1/evaluation", "action"),
+        ("/access/v1/evaluations", "evaluations.0.action"),
+        ("/v1/data/authz/decision", "input.action"),
+    ],
+)
+def test_duplicate_keys_are_refused_naming_the_key(client, pep, path, field, services_log):
     """`"action": "read"` then `"action": "delete"` was decided as delete."""
     text = json.dumps(valid_body(path))
     doubled = text.replace('"action": ', '"action": "document:delete", "action": ', 1)
     assert doubled != text
-    error = assert_pdp_error(post_raw(client, path, doubled.encode(), pep), 400, "body")
+    error = assert_pdp_error(post_raw(client, path, doubled.encode(), pep), 400, field)
     assert '"action"' in error["message"]
     assert services_log() == []
+
+
+def test_a_duplicate_key_deep_in_attributes_is_named(client, pep):
+    text = json.dumps(valid_body("/decide", labels={"x": {"y": 1}}))
+    doubled = text.replace('"y": 1', '"y": 1, "y": 2')
+    response = post_raw(client, "/decide", doubled.encode(), pep)
+    assert_pdp_error(response, 400, "resource.attributes.labels.x.y")
 
 
 @pytest.fixture
@@ -228,6 +245,23 @@ def test_a_json_body_on_a_route_without_one_is_not_parsed(client, issuer):
     assert response.status_code == 403
 
 
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+def test_the_strict_parser_reads_any_strict_document_as_json_loads_does(value):
+    text = json.dumps(value, ensure_ascii=False)
+    assert parse_json(text.encode(), max_depth=64) == json.loads(text)
+
+
 def hostile_bodies() -> st.SearchStrategy[bytes]:
     """Arbitrary bytes, and JSON documents with random bytes spliced in."""
     documents = st.recursive(
@@ -241,8 +275,11 @@ def hostile_bodies() -> st.SearchStrategy[bytes]:
     return st.binary(max_size=256) | documents | spliced
 
 
-@settings(max_examples=60, deadline=None)
-@given(path=st.sampled_from(DECISION_PATHS), body=hostile_bodies())
+SEARCH_PATHS = tuple(f"/access/v1/search/{kind}" for kind in ("subject", "resource", "action"))
+
+
+@settings(max_examples=80, deadline=None)
+@given(path=st.sampled_from(DECISION_PATHS + SEARCH_PATHS), body=hostile_bodies())
 def test_any_body_is_never_a_5xx_and_always_the_documented_shape(client, pep, path, body):
     response = post_raw(client, path, body, pep)
     assert response.status_code < 500, response.text

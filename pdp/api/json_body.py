@@ -65,13 +65,15 @@ def parse_json(raw: bytes | str, *, max_depth: int, field: str = "body") -> Any:
     if text.count("{") + text.count("[") > max_depth:
         path = next((p for value, p in _containers(document) if len(p) >= max_depth), None)
         if path is not None:
-            raise _too_deep(max_depth, _named(field, path[:_NAMED_SEGMENTS]))
+            raise _too_deep(max_depth, _named(field, path, _NAMED_SEGMENTS))
     return document
 
 
-def _named(field: str, path: tuple[str, ...]) -> str:
-    """`resource.attributes` under the body; `input.resource` under a parameter `input`."""
-    return ".".join(path if field == "body" else (field, *path)) or field
+def _named(field: str, path: tuple[str, ...], segments: int | None = None) -> str:
+    """The path as a `field`, cut to its first `segments`: `resource.attributes` in the body,
+    `input.resource` in a parameter `input`."""
+    named = path if field == "body" else (field, *path)
+    return ".".join(named[:segments]) or field
 
 
 def _too_deep(max_depth: int, field: str) -> InvalidRequest:

@@ -41,6 +41,10 @@ value := input.b
 """
 
 
+def deep_text(depth: int) -> str:
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("bundle")
@@ -75,10 +79,6 @@ def nested(depth: int, leaf: object = 1) -> object:
     for _ in range(depth):
         value = {"a": value}
     return value
-
-
-def deep_text(depth: int) -> str:
-    return '{"a": ' * depth + "1" + "}" * depth
 
 
 def valid_body(path: str, **attributes: object) -> dict:
@@ -129,9 +129,12 @@ def test_nan_and_infinity_are_400(client, pep, path, constant):
     assert constant in error["message"]
 
 
-def test_infinity_in_a_data_api_query_parameter_is_400(client, pep):
-    response = client.get("/v1/data/authz/decision", params={"input": "-Infinity"}, headers=pep)
-    error = assert_pdp_error(response, 400, "input")
+@pytest.mark.parametrize(
+    ("value", "field"), [("-Infinity", "input"), (deep_text(800), "input.a"), ("[1,", "input")]
+)
+def test_a_bad_data_api_query_parameter_is_400(client, pep, value, field):
+    response = client.get("/v1/data/authz/decision", params={"input": value}, headers=pep)
+    error = assert_pdp_error(response, 400, field)
     assert error["code"] == "invalid_parameter"
 
 
@@ -298,6 +301,7 @@ def server(tmp_path_factory, issuer: TestIssuer, bundle) -> Iterator[ServerProce
         "PDP_TRUSTED_ISSUERS": issuer.trusted_issuers_json(),
         "PDP_BUNDLE": str(bundle),
         "PDP_MAX_BODY_BYTES": "4096",
+        "PDP_BUNDLE_MAX_BYTES": "8192",
     }
     store = DirectoryStore(env["PDP_DATABASE_URL"])
     import_document(store, load_document(DEMO_DIRECTORY))
@@ -326,6 +330,15 @@ def test_chunked_body_over_the_limit_is_413(server, issuer, path, scope):
     }
     response = httpx.post(server.url + path, content=chunks(body), headers=headers, timeout=10)
     assert "content-length" not in {k.lower() for k in response.request.headers}
+    assert_pdp_error(response, 413, "body")
+
+
+def test_chunked_bundle_upload_over_its_limit_is_413(server, issuer):
+    headers = {"Authorization": f"Bearer {issuer.machine_token('ops', scope='pdp/admin')}"}
+    archive = bytes(range(256)) * 100
+    response = httpx.post(
+        server.url + "/admin/v1/bundles", content=chunks(archive), headers=headers, timeout=10
+    )
     assert_pdp_error(response, 413, "body")
 
 

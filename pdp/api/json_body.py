@@ -1,13 +1,15 @@
 """The one JSON parser for request bodies and JSON parameters: strict where `json.loads` is lax.
 
-`json.loads` accepts NaN and Infinity (not JSON, and the engine fails on them), keeps the
-last of duplicate keys (`"action": "read", "action": "delete"` would be decided as delete),
-and recurses until Python's stack gives out. Here each of those is an `InvalidRequest`.
+`json.loads` accepts NaN and Infinity (not JSON, and the engine fails on them; `1e400` reads
+as Infinity too), keeps the last of duplicate keys (`"action": "read", "action": "delete"`
+would be decided as delete), and recurses until Python's stack gives out. Here each of those
+is an `InvalidRequest`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -19,6 +21,14 @@ _NAMED_SEGMENTS = 2
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name}, which is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float, refusing one a float cannot hold (`1e400` would be inf)."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text}, a number beyond a double's range")
+    return value
 
 
 class _Duplicated(list):
@@ -52,7 +62,12 @@ def parse_json(raw: bytes | str, *, max_depth: int, field: str = "body") -> Any:
     except UnicodeDecodeError:
         raise InvalidRequest(f"the {field} is not valid UTF-8", field=field) from None
     try:
-        document = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
+        document = json.loads(
+            text,
+            parse_constant=_no_constants,
+            parse_float=_finite,
+            object_pairs_hook=_no_duplicates,
+        )
     except RecursionError:
         raise _too_deep(max_depth, field) from None
     except json.JSONDecodeError as exc:

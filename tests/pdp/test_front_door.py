@@ -121,7 +121,7 @@ def test_invalid_utf8_is_400_naming_the_body(client, pep, path):
     assert_pdp_error(post_raw(client, path, body, pep), 400, "body")
 
 
-@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e400", "-1E+400"])
 @pytest.mark.parametrize("path", DECISION_PATHS)
 def test_nan_and_infinity_are_400(client, pep, path, constant):
     body = json.dumps(valid_body(path, score=0)).replace('"score": 0', f'"score": {constant}')

@@ -290,6 +290,23 @@ def test_any_body_is_never_a_5xx_and_always_the_documented_shape(client, pep, pa
         assert_pdp_error(response, response.status_code)
 
 
+NUMBER_TOKENS = st.from_regex(r"\A-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,5})?([eE][+-]?[0-9]{1,3})?\Z")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    path=st.sampled_from(DECISION_PATHS),
+    value=JSON_VALUES.map(json.dumps) | NUMBER_TOKENS,
+)
+def test_any_attribute_value_is_decided_or_refused_never_a_5xx(client, pep, path, value):
+    """Well-formed requests carrying any JSON value (any number as written) in attributes."""
+    text = json.dumps(valid_body(path, value="VALUE")).replace('"VALUE"', value)
+    response = post_raw(client, path, text.encode(), pep)
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        assert_pdp_error(response, 400, "body")
+
+
 # --- with a real server: chunked bodies, whose length is unknown until they end -------------
 
 

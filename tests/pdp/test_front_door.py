@@ -5,6 +5,7 @@ engine's own error text."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -218,8 +219,13 @@ def test_the_depth_limit_is_a_setting(tmp_path, issuer):
         assert_pdp_error(over, 400, "resource.attributes")
 
 
-def test_engine_error_text_never_reaches_the_client(client, pep):
-    response = client.post("/v1/data/clash/value", json={"input": {"a": 1, "b": 2}}, headers=pep)
+def test_engine_error_text_never_reaches_the_client(client, pep, caplog):
+    caplog.set_level(logging.DEBUG, logger="pdp.data_api")
+    conflicting = {"input": {"a": "secret-value-1", "b": "secret-value-2"}}
+    response = client.post("/v1/data/clash/value", json=conflicting, headers=pep)
+    logged = [r.getMessage() for r in caplog.records if r.name == "pdp.data_api"]
+    assert any(m.startswith("evaluation of data.clash.value failed: ") for m in logged)
+    assert "secret-value" not in " ".join(logged)
     assert response.status_code == 500
     assert response.json() == {
         "code": "internal_error",

@@ -73,6 +73,7 @@ async def _read_input(request: Request) -> tuple[Any, bool]:
 
 
 def _parse(raw: bytes | str, max_depth: int, field: str) -> Any:
+    """The strict parser's refusal, in the Data API's shape."""
     try:
         return parse_json(raw, max_depth=max_depth, field=field)
     except InvalidRequest as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from uvicorn.server import ServerState
 
 from pdp.one_write import OneWriteHttpTools
+from tests.pdp.pdp_env import ACME, BOB
 from tests.support.decision_faults import (
     database_url,
     decide_body,
@@ -25,10 +26,14 @@ from tests.support.decision_faults import (
     stored_ids,
 )
 from tests.support.failover import (
+    DiesMidRequest,
+    LoadBalancer,
     nginx_binary,
+    render_nginx_conf,
     start_replica,
     stop_replica_under_load,
 )
+from tests.support.processes import free_port
 
 TOTAL = 2_000
 CONNECTIONS = 16
@@ -151,3 +156,54 @@ def test_a_response_leaves_in_one_write(keep_alive: bool) -> None:
     head, _, body = transport.writes[0].partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert json.loads(body) == {"allow": True}
+
+
+def _through_fresh_balancer(
+    nginx: str, upstream_ports: list[int], prefix: Path, send: Callable[[httpx.Client, str], int]
+) -> list[int]:
+    """Four requests through a new nginx (so no earlier failure has taken a replica out)."""
+    port = free_port()
+    balancer = LoadBalancer(nginx, render_nginx_conf(upstream_ports, port), prefix, port)
+    try:
+        with httpx.Client(timeout=30.0) as client:
+            return [send(client, balancer.url) for _ in range(4)]
+    finally:
+        balancer.stop()
+
+
+def test_nginx_retries_a_decision_a_replica_died_on_but_not_an_admin_write(
+    nginx: str, database: str, tmp_path: Path
+) -> None:
+    """One upstream reads each request and resets the connection: the shipped config sends a
+    decision on to the live replica, and answers 502 to an admin write rather than send it
+    twice."""
+    dying = DiesMidRequest()
+    replica = start_replica(database_url(database), tmp_path / "spool", tmp_path / "pdp.log")
+    ports = [dying.port, replica.port]
+    binding = {"subject_type": "user", "subject_id": BOB, "role": "commenter"}
+    try:
+        decided = _through_fresh_balancer(
+            nginx,
+            ports,
+            tmp_path / "nginx-decide",
+            lambda client, url: client.post(url + "/decide", json=decide_body()).status_code,
+        )
+        decisions_at_dying = len(dying.requests)
+        written = _through_fresh_balancer(
+            nginx,
+            ports,
+            tmp_path / "nginx-admin",
+            lambda client, url: (
+                client.post(
+                    f"{url}/admin/v1/tenants/{ACME}/role-bindings", json=binding
+                ).status_code
+            ),
+        )
+    finally:
+        replica.stop()
+        dying.close()
+    writes_at_dying = dying.requests[decisions_at_dying:]
+    assert decisions_at_dying >= 1
+    assert decided == [200] * 4
+    assert writes_at_dying and all(line.startswith("POST /admin/") for line in writes_at_dying)
+    assert written.count(502) == len(writes_at_dying)

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -80,6 +81,50 @@ def _accepts(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+class DiesMidRequest:
+    """An upstream that reads each request whole and then resets the connection without a
+    word, as a replica killed while deciding; keeps the request lines it was sent."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.requests: list[str] = []
+        threading.Thread(target=self._serve, name="dies-mid-request", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            with conn:
+                request = _read_request(conn)
+                if request:
+                    self.requests.append(request.split(b"\r\n", 1)[0].decode())
+                # Linger 0: close with a reset, as the kernel does for a killed process.
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    while length and len(body) < int(length.group(1)):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return data
 
 
 def start_replica(

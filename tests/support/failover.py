@@ -190,7 +190,8 @@ def decide_under_fault(
         thread.start()
     for thread in peps:
         thread.join()
-    fault_thread.join()
+    if fault_thread.ident is not None:  # not started when too few decisions were answered
+        fault_thread.join()
     return result
 
 

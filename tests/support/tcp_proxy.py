@@ -9,7 +9,9 @@ import threading
 
 class TcpProxy:
     """Forwards a local port to `target`. `cut()` drops every connection and refuses new ones
-    (accepted, then closed at once) until `restore()`."""
+    (accepted, then closed at once) until `restore()`. `stall()` makes the link silent
+    instead: connections stay open and new ones are accepted, but nothing is forwarded (it is
+    held) until `resume()`, as on a network that drops packets."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self._target = target
@@ -17,6 +19,8 @@ class TcpProxy:
         self.port = self._listener.getsockname()[1]
         self._up = threading.Event()
         self._up.set()
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         threading.Thread(target=self._accept, name="tcp-proxy", daemon=True).start()
@@ -31,6 +35,12 @@ class TcpProxy:
 
     def restore(self) -> None:
         self._up.set()
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     def close(self) -> None:
         self.cut()
@@ -59,6 +69,7 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,9 +14,17 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from pdp.api.app import create_app
-from pdp.directory.schemas import MAX_ATTRIBUTE_BYTES, MAX_ATTRIBUTE_DEPTH
+from pdp.directory.schemas import (
+    MAX_ATTRIBUTE_BYTES,
+    MAX_ATTRIBUTE_DEPTH,
+    ClientCreate,
+    CompanyCreate,
+    TenantUpdate,
+    UserCreate,
+)
 from pdp.services import Services
 from pdp.settings import Settings
 
@@ -53,34 +62,35 @@ def _token(*key: str) -> str:
 
 
 # (method, path under the tenant ("" = the tenant itself, None = the tenant collection),
-# raw JSON body or None, the field the 400 must name)
+# raw JSON body or None, the field the 400 must name). NaN and Infinity in a body are refused
+# at the door, before the route (`field` "body"); the schemas refuse them from anywhere else.
 CASES = {
     "tenant attributes NaN": (
         "POST",
         None,
         '{"name": "n", "attributes": {"a": NaN}}',
-        "attributes",
+        "body",
     ),
     "tenant attributes Infinity in a list": (
         "POST",
         None,
         '{"name": "n", "attributes": {"a": [1, Infinity]}}',
-        "attributes",
+        "body",
     ),
-    "tenant patch -Infinity": ("PATCH", "", '{"attributes": {"a": -Infinity}}', "attributes"),
+    "tenant patch -Infinity": ("PATCH", "", '{"attributes": {"a": -Infinity}}', "body"),
     "user attributes NaN": (
         "POST",
         "/users",
         '{"id": "u", "attributes": {"x": NaN}}',
-        "attributes",
+        "body",
     ),
     "client attributes Infinity": (
         "POST",
         "/clients",
         '{"id": "c", "attributes": {"x": {"y": Infinity}}}',
-        "attributes",
+        "body",
     ),
-    "company patch NaN": ("PATCH", "/companies/co", '{"attributes": {"x": NaN}}', "attributes"),
+    "company patch NaN": ("PATCH", "/companies/co", '{"attributes": {"x": NaN}}', "body"),
     "tenant name NUL": ("POST", None, '{"name": "ac\\u0000me"}', "name"),
     "tenant patch name NUL": ("PATCH", "", '{"name": "\\u0000"}', "name"),
     "attribute key NUL": (
@@ -139,6 +149,19 @@ def test_hostile_input_is_a_400_naming_the_field(admin, case):
     assert set(answer) == {"error", "message", "field"}
     for internal in ("psycopg", "sqlalchemy", "sqlite", "Traceback"):
         assert internal not in response.text
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("model", [TenantUpdate, UserCreate, ClientCreate, CompanyCreate])
+def test_schemas_refuse_non_finite_numbers_from_any_source(model, number):
+    """The directory file (YAML has `.nan` and `.inf`) goes through the same models."""
+    data = {"attributes": {"a": [{"b": number}]}}
+    if model is not TenantUpdate:
+        data["id"] = "x"
+    with pytest.raises(ValidationError) as error:
+        model.model_validate(data)
+    assert error.value.errors()[0]["loc"] == ("attributes",)
+    assert "attributes.a[0].b" in str(error.value)
 
 
 def test_attributes_at_the_limits_are_stored(admin):

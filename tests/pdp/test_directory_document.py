@@ -215,12 +215,18 @@ def test_load_document_yaml_and_json(tmp_path, document: dict[str, Any]) -> None
 
 _ids = st.text(alphabet="abcdefghij-_.0123456789", min_size=1, max_size=8)
 _roles = st.lists(st.sampled_from(["viewer", "editor", "admin", "auditor"]), max_size=3)
-_json_scalars = st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=5)
+# Storable text: no NUL (PostgreSQL cannot hold it) and no lone surrogate (UTF-8 cannot).
+_chars = st.characters(codec="utf-8", exclude_characters="\x00")
+_json_scalars = (
+    st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(_chars, max_size=5)
+)
 _attributes = st.dictionaries(
-    st.text(min_size=1, max_size=5),
+    st.text(_chars, min_size=1, max_size=5),
     st.recursive(
         _json_scalars,
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(_chars, max_size=3), inner)
+        ),
         max_leaves=4,
     ),
     max_size=3,

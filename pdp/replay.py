@@ -31,6 +31,7 @@ import httpx
 
 from pdp.data_api import document, logged_outcome, split_path
 from pdp.decision import PolicyFailure, evaluate_decision
+from pdp.decision_codec import UNREADABLE
 from pdp.decision_log import DecisionLogStore, DecisionQuery
 from pdp.directory.snapshot import DirectorySnapshot
 from pdp.engine import EvaluationError
@@ -264,6 +265,14 @@ def replay(
     for record in records:
         if not isinstance(record, dict) or not isinstance(record.get("allow"), bool):
             report.skipped["malformed record"] += 1
+            continue
+        if any(isinstance(v, dict) and UNREADABLE in v for v in record.values()):
+            report.skipped["unreadable record"] += 1
+            continue
+        if record.get("sanitised"):
+            # The log repaired what the database could not store (a NUL, a NaN): the input
+            # it holds is not the one that was decided, so replaying it would prove nothing.
+            report.skipped["repaired record"] += 1
             continue
         replayed = replay_record(record, policy, entrypoint, snapshot)
         if isinstance(replayed, str):

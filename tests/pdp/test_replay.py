@@ -204,6 +204,30 @@ def test_malformed_lines_are_skipped(tmp_path, recorded, capsys) -> None:
     assert code == 0 and report["skipped_reasons"]["malformed record"] == 2
 
 
+def test_repaired_and_unreadable_records_are_skipped_not_replayed(tmp_path, recorded, capsys):
+    """The log repairs (NUL, NaN) or cannot read some stored inputs; those inputs are not what
+    was decided, so replaying them would report changes the policy did not make."""
+    _, export = recorded
+    record = next(
+        r for r in map(json.loads, export.read_text().splitlines()) if r.get("input") is not None
+    )
+    flipped = {**record, "allow": not record["allow"]}
+    repaired = {**flipped, "decision_id": "repaired", "sanitised": ["input:nul"]}
+    unreadable = {
+        **flipped,
+        "decision_id": "unreadable",
+        "input": {"$unreadable": "nested_too_deep", "raw": "[[[[["},
+    }
+    path = tmp_path / "odd.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in (record, repaired, unreadable)))
+    code, report = _replay(
+        capsys, "--bundle", str(POLICIES), "--decisions", str(path), "--fail-on-change"
+    )
+    assert code == 0
+    assert (report["replayed"], report["changed"]) == (1, 0)
+    assert report["skipped_reasons"] == {"repaired record": 1, "unreadable record": 1}
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -431,7 +431,7 @@ class DecisionService:
         moment: datetime,
         policy: ActivePolicy | None,
     ) -> dict[str, Any]:
-        """The policy input DESIGN.md pins, with the PIP's facts and the computed context.
+        """The policy input of the contract (policies/README.md), with the PIP's facts and the computed context.
 
         A bundle that declares a decision-cache time granularity sees the request time rounded
         down to it (pdp.decision_cache), whether or not this replica caches.

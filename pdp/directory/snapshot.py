@@ -57,7 +57,7 @@ class SubjectFacts:
     email: str | None
 
     def to_input(self) -> dict[str, Any]:
-        """The `subject` of the policy input (DESIGN.md), as fresh objects the caller may
+        """The `subject` of the policy input (policies/README.md), as fresh objects the caller may
         extend (e.g. with `claims`) without touching the shared snapshot."""
         return {
             "id": self.id,

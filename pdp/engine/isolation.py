@@ -1,7 +1,7 @@
 """Run Rego tests so that a module which breaks the engine is named, and the others still run.
 
 One module can make rego-cpp fail every query of the interpreter it is loaded in, or crash
-it (DESIGN.md: a local variable shadowing `bits`), so every test errors with a message that
+it (a local variable shadowing `bits`), so every test errors with a message that
 names no file. The whole set first runs in one child, as before. When that fails without
 naming a file, or a test errors, children probe the modules one at a time, each with what it
 needs and a trivial rule next to it: the first module whose presence breaks the trivial rule

@@ -62,7 +62,7 @@ def test_failing_and_erroring_tests(capsys) -> None:
 
 
 def test_the_design_crash_construct_errors_without_killing_the_run(capsys) -> None:
-    """DESIGN.md's segfaulting construct (a local `bits` shadowing the built-in namespace)."""
+    """The segfaulting construct (a local `bits` shadowing the built-in namespace)."""
     code, lines, err = run(capsys, str(FIXTURES / "shadowed"), *DEMO)
     assert code == 2 and err == ""
     test_file = f"{FIXTURES / 'shadowed'}/policy_test.rego"

@@ -1,6 +1,6 @@
 """A module that breaks the engine is named at its file, and the tests that do not need it run.
 
-DESIGN.md's construct (a local variable shadowing the `bits` built-in namespace) makes
+The crashing construct (a local variable shadowing the `bits` built-in namespace) makes
 rego-cpp fail every query of an interpreter that loaded it, so without isolation every test
 of the set errors with `vector::_M_range_check` and no file named.
 """

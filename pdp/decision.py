@@ -27,7 +27,6 @@ from pdp.decision_cache import (
     DecisionCache,
     bucket_start,
     cache_key,
-    time_granularity,
 )
 from pdp.decision_log import DecisionLog, DecisionRecord
 from pdp.directory.snapshot import DirectorySnapshot, SubjectFacts
@@ -431,12 +430,13 @@ class DecisionService:
         moment: datetime,
         policy: ActivePolicy | None,
     ) -> dict[str, Any]:
-        """The policy input of the contract (policies/README.md), with the PIP's facts and the computed context.
+        """The policy input of the contract (policies/README.md), with the PIP's facts and the
+        computed context.
 
         A bundle that declares a decision-cache time granularity sees the request time rounded
         down to it (pdp.decision_cache), whether or not this replica caches.
         """
-        granularity = time_granularity(policy.compiled.source.metadata) if policy else None
+        granularity = policy.time_granularity if policy else None
         if granularity is not None:
             moment = bucket_start(moment, granularity)
         subject = facts.to_input()
@@ -464,7 +464,7 @@ class DecisionService:
         self, policy: ActivePolicy, tenant_revision: int, input_doc: dict[str, Any]
     ) -> CacheKey | None:
         """The decision's cache key, or None when this replica or the bundle does not cache."""
-        if not self.cache.enabled or time_granularity(policy.compiled.source.metadata) is None:
+        if not self.cache.enabled or policy.time_granularity is None:
             return None
         return cache_key(tenant_revision, input_doc)
 

@@ -19,6 +19,7 @@ from typing import Any
 from pdp.bundles.archive import BundleFormatError, read_archive, source_from_files
 from pdp.bundles.signing import SignatureError, require_trusted
 from pdp.bundles.store import BundleStore
+from pdp.decision_cache import time_granularity
 from pdp.engine import (
     CompiledPolicy,
     CompileError,
@@ -84,6 +85,8 @@ class ActivePolicy:
     evaluator: Evaluator
     networks: tuple[tuple[str, IPNetwork], ...]
     loaded_at: datetime
+    # The clock granularity the manifest declares (pdp.decision_cache); None: not cached.
+    time_granularity: int | None = None
     # Client IPs repeat; parsing and matching each one again is measurable per decision.
     _networks_of: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -231,6 +234,7 @@ class PolicyRuntime:
             evaluator=Evaluator(compiled),
             networks=parse_networks(source.data),
             loaded_at=datetime.now(UTC),
+            time_granularity=time_granularity(source.metadata),
         )
 
     def activate(self, policy: ActivePolicy) -> None:

@@ -1,0 +1,18 @@
+"""Cognito's operations, one function each: request dict in, response dict out (Cognito's shapes).
+
+Each module holds one area and exports `OPERATIONS`; sign-in modules also export
+`AUTH_FLOWS` and `CHALLENGES`, which `auth.sign_in_operations` dispatches on. Admin
+operations are only reached after SigV4 verification (see `api.cognito`).
+"""
+
+from __future__ import annotations
+
+from token_service.cognito.operations import auth, pools, users
+from token_service.cognito.operations.base import Operation
+
+OPERATIONS: dict[str, Operation] = {
+    **auth.OPERATIONS,
+    **pools.OPERATIONS,
+    **users.OPERATIONS,
+    **auth.sign_in_operations({**auth.AUTH_FLOWS}, {**auth.CHALLENGES}),
+}

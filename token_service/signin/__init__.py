@@ -1,0 +1,1 @@
+"""User sign-in beyond the first password check: challenges, SRP and second factors."""

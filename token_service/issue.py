@@ -1,5 +1,8 @@
 """Issuing and revoking tokens: password sign-in, refresh, client credentials, sign-out.
 
+Every way of signing a user in (password, SRP, a challenge's answer) ends in
+`Issuer.continue_sign_in`, which decides the next challenge or issues the tokens.
+
 Failures that must leave a trace (failed sign-ins counting towards lockout) are committed
 before the error is raised; every other failure rolls its transaction back, changing nothing.
 """
@@ -28,7 +31,9 @@ from token_service.errors import (
     UnsupportedTokenType,
 )
 from token_service.passwords import check_policy
-from token_service.store.models import Client, RefreshToken, User
+from token_service.signin.challenges import BAD_SESSION, Challenge, open_session, seal_session
+from token_service.signin.mfa import second_factor
+from token_service.store.models import Client, RefreshToken, SignInFailures, User
 from token_service.store.repositories import Repository
 from token_service.tokens import (
     USER_SCOPE,
@@ -41,8 +46,8 @@ from token_service.tokens import (
 )
 
 BAD_CREDENTIALS = "Incorrect username or password."
-SESSION_SECONDS = 180
-BAD_SESSION = "Invalid session for the user, session is expired."
+LOCKED_OUT = "Password attempts exceeded"
+NEW_PASSWORD_STEP = "NEW_PASSWORD_REQUIRED"
 
 
 def secret_hash(client_secret: str, username: str, client_id: str) -> str:
@@ -64,19 +69,6 @@ class UserTokens:
 
 
 @dataclass(frozen=True)
-class NewPasswordRequired:
-    """Correct password, but the user still has a temporary one (Cognito's challenge).
-
-    `session` is sealed (AES-GCM) so it cannot be forged or read; it names the client and the
-    user and expires after SESSION_SECONDS, like Cognito's.
-    """
-
-    username: str
-    attributes: dict[str, str]
-    session: str
-
-
-@dataclass(frozen=True)
 class MachineToken:
     access_token: str
     expires_in: int
@@ -87,7 +79,7 @@ class Issuer:
         self.core = core
 
     # client authentication
-    def _client(
+    def client(
         self, repo: Repository, client_id: str, pool_id: str | None = None, *, oauth: bool = False
     ) -> Client:
         """The client; unknown is Cognito's ResourceNotFound, or OAuth's invalid_client."""
@@ -111,7 +103,7 @@ class Issuer:
         if not presented or not hmac.compare_digest(secret.encode(), presented.encode()):
             raise InvalidClient("Client authentication failed.")
 
-    def _check_secret_hash(
+    def check_secret_hash(
         self, client: Client, usernames: list[str], presented: str | None
     ) -> None:
         """Cognito client authentication for sign-in: SECRET_HASH over one of `usernames`."""
@@ -138,35 +130,45 @@ class Issuer:
         secret_hash_value: str | None = None,
         pool_id: str | None = None,
         admin: bool = False,
-    ) -> UserTokens | NewPasswordRequired:
+    ) -> UserTokens | Challenge:
         """USER_PASSWORD_AUTH, or ADMIN_USER_PASSWORD_AUTH when `admin` (pool given)."""
         flow = "ALLOW_ADMIN_USER_PASSWORD_AUTH" if admin else "ALLOW_USER_PASSWORD_AUTH"
         if not username or not password:
             raise InvalidParameter("USERNAME and PASSWORD are required.")
         now = self.core.clock()
         with self.core.store.transaction() as repo:
-            client = self._client(repo, client_id, pool_id)
+            client = self.client(repo, client_id, pool_id)
             if flow not in client.explicit_auth_flows:
                 raise UnauthorizedClient("Auth flow not enabled for this client")
-            self._check_secret_hash(client, [username], secret_hash_value)
+            self.check_secret_hash(client, [username], secret_hash_value)
             failure = self._verify_password(repo, client.pool_id, username, password, now)
             if failure is None:
                 user = repo.user_by_username(client.pool_id, username)
                 assert user is not None
                 if not user.enabled:
                     failure = NotAuthorized("User is disabled.")
-                elif user.status == "FORCE_CHANGE_PASSWORD":
-                    session = self._seal_session(client, user, now)
-                    return NewPasswordRequired(user.username, dict(user.attributes), session)
                 else:
-                    return self._issue_user_tokens(repo, client, user, now, None)
+                    return self.continue_sign_in(repo, client, user, now, ["pwd"])
         assert failure is not None
         raise failure
 
-    def _seal_session(self, client: Client, user: User, now: float) -> str:
-        payload = json.dumps({"client": client.id, "sub": user.sub, "exp": now + SESSION_SECONDS})
-        sealed = self.core.sealer.seal(payload.encode(), "auth-session")
-        return base64.urlsafe_b64encode(sealed).decode()
+    def continue_sign_in(
+        self, repo: Repository, client: Client, user: User, now: float, amr: list[str]
+    ) -> UserTokens | Challenge:
+        """After a correct factor: a new password, then a second factor, then the tokens."""
+        if user.status == "FORCE_CHANGE_PASSWORD":
+            session = seal_session(self.core.sealer, client, user, NEW_PASSWORD_STEP, now, amr)
+            parameters = {
+                "USER_ID_FOR_SRP": user.username,
+                "requiredAttributes": "[]",
+                "userAttributes": json.dumps(user.attributes),
+            }
+            return Challenge(NEW_PASSWORD_STEP, parameters, session)
+        if "mfa" not in amr:
+            challenge = second_factor(self.core, repo, client, user, now, amr)
+            if challenge is not None:
+                return challenge
+        return self.issue_user_tokens(repo, client, user, now, None, amr)
 
     def respond_new_password(
         self,
@@ -176,67 +178,68 @@ class Issuer:
         new_password: str,
         *,
         secret_hash_value: str | None = None,
-    ) -> UserTokens:
-        """Answer NEW_PASSWORD_REQUIRED: set the permanent password and sign the user in."""
+    ) -> UserTokens | Challenge:
+        """Answer NEW_PASSWORD_REQUIRED: set the permanent password and go on signing in."""
         if not session or not username or not new_password:
             raise InvalidParameter("Session, USERNAME and NEW_PASSWORD are required.")
         now = self.core.clock()
-        try:
-            opened = self.core.sealer.open(
-                base64.urlsafe_b64decode(session.encode()), "auth-session"
-            )
-        except ValueError:
-            opened = None
-        claims = json.loads(opened) if opened else {}
         with self.core.store.transaction() as repo:
-            client = self._client(repo, client_id)
-            self._check_secret_hash(client, [username], secret_hash_value)
+            client = self.client(repo, client_id)
+            self.check_secret_hash(client, [username], secret_hash_value)
+            state = open_session(self.core.sealer, session, client, (NEW_PASSWORD_STEP,), now)
             user = repo.user_by_username(client.pool_id, username)
-            valid = (
-                claims.get("client") == client.id
-                and user is not None
-                and claims.get("sub") == user.sub
-                and claims.get("exp", 0) > now
-                and user.status == "FORCE_CHANGE_PASSWORD"
-            )
-            if not valid or user is None:
+            if user is None or state.sub != user.sub or user.status != "FORCE_CHANGE_PASSWORD":
                 raise NotAuthorized(BAD_SESSION)
             if not user.enabled:
                 raise NotAuthorized("User is disabled.")
             pool = repo.pool(client.pool_id)
             assert pool is not None
             check_policy(new_password, pool.password_policy)
-            user.password_hash = self.core.passwords.hash(new_password)
+            self.core.passwords.set(user, new_password)
             user.status = "CONFIRMED"
             user.updated_at = now
-            return self._issue_user_tokens(repo, client, user, now, None)
+            return self.continue_sign_in(repo, client, user, now, state.amr)
 
     def _verify_password(
         self, repo: Repository, pool_id: str, username: str, password: str, now: float
     ) -> NotAuthorized | None:
         """None when the password is right; records failures whether or not the user exists."""
-        failures = repo.failures(pool_id, username)
-        if failures.locked_until > now:
-            return NotAuthorized("Password attempts exceeded")
+        failures = self.lockout(repo, pool_id, username, now)
         user = repo.user_by_username(pool_id, username)
         if self.core.passwords.verify(user.password_hash if user else None, password):
             failures.count = 0
             return None
+        return self.record_failure(failures, now)
+
+    def lockout(self, repo: Repository, pool_id: str, username: str, now: float) -> SignInFailures:
+        """The username's failure row, locked for this transaction; raises while locked out."""
+        failures = repo.failures(pool_id, username)
+        if failures.locked_until > now:
+            raise NotAuthorized(LOCKED_OUT)
+        return failures
+
+    def record_failure(self, failures: SignInFailures, now: float) -> NotAuthorized:
+        """Count a failed factor and return the error to raise once the transaction commits.
+
+        Raising it inside the transaction would roll the count back: callers leave the
+        transaction first and raise after.
+        """
         settings = self.core.settings
         failures.count += 1
         if failures.count >= settings.lockout_threshold:
             failures.count = 0
             failures.locked_until = now + settings.lockout_seconds
-            return NotAuthorized("Password attempts exceeded")
+            return NotAuthorized(LOCKED_OUT)
         return NotAuthorized(BAD_CREDENTIALS)
 
-    def _issue_user_tokens(
+    def issue_user_tokens(
         self,
         repo: Repository,
         client: Client,
         user: User,
         now: float,
         session: RefreshToken | None,
+        amr: list[str] | None = None,
     ) -> UserTokens:
         """Access and ID tokens; a new sign-in also gets a refresh token (stored hashed)."""
         refresh_token = None
@@ -251,6 +254,7 @@ class Issuer:
                 auth_time=int(now),
                 expires_at=now + client.refresh_token_seconds,
                 revoked_at=None,
+                amr=list(amr or ["pwd"]),
             )
             repo.add(session)
         kid, private_key = self.core.keys.signer(repo, client.pool_id)
@@ -263,6 +267,7 @@ class Issuer:
             "origin_jti": session.origin_jti,
             "event_id": str(uuid.uuid4()),
             "auth_time": session.auth_time,
+            "amr": list(session.amr or ["pwd"]),
             "now": int(now),
         }
         access = user_access_claims(**common, ttl=client.access_token_seconds)
@@ -295,14 +300,14 @@ class Issuer:
             raise InvalidParameter("REFRESH_TOKEN is required.")
         now = self.core.clock()
         with self.core.store.transaction() as repo:
-            client = self._client(repo, client_id, pool_id, oauth=not cognito)
+            client = self.client(repo, client_id, pool_id, oauth=not cognito)
             if not cognito:
                 self._check_client_secret(client, client_secret)
             session = repo.refresh_token(_token_hash(refresh_token))
             user = repo.user_by_sub(session.user_sub) if session is not None else None
             if cognito:
                 names = [n for n in (username, user and user.username, user and user.sub) if n]
-                self._check_secret_hash(client, names or [""], secret_hash_value)
+                self.check_secret_hash(client, names or [""], secret_hash_value)
             if "ALLOW_REFRESH_TOKEN_AUTH" not in client.explicit_auth_flows:
                 raise UnauthorizedClient("Refresh token flow not enabled for this client")
             if session is None or user is None or session.client_id != client.id:
@@ -313,7 +318,7 @@ class Issuer:
                 raise InvalidGrant("Refresh Token has expired")
             if not user.enabled:
                 raise InvalidGrant("User is disabled.")
-            return self._issue_user_tokens(repo, client, user, now, session)
+            return self.issue_user_tokens(repo, client, user, now, session)
 
     # client credentials
     def client_credentials(
@@ -322,7 +327,7 @@ class Issuer:
         """A machine token; requested scopes must be the client's (none asked: all of them)."""
         now = self.core.clock()
         with self.core.store.transaction() as repo:
-            client = self._client(repo, client_id, oauth=True)
+            client = self.client(repo, client_id, oauth=True)
             if client.secret_sealed is None:
                 raise InvalidClient("Client authentication failed.")
             self._check_client_secret(client, client_secret)
@@ -348,7 +353,7 @@ class Issuer:
             raise InvalidParameter("Token is required.")
         now = self.core.clock()
         with self.core.store.transaction() as repo:
-            client = self._client(repo, client_id, oauth=True)
+            client = self.client(repo, client_id, oauth=True)
             self._check_client_secret(client, client_secret)
             if token.count(".") == 2:
                 raise UnsupportedTokenType("Only refresh tokens can be revoked.")

@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from token_service.errors import InvalidPassword
 from token_service.settings import Settings
+from token_service.store.models import User
 
 DEFAULT_POLICY: dict[str, Any] = {
     "MinimumLength": 8,
@@ -42,6 +43,10 @@ class Passwords:
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
+
+    def set(self, user: User, password: str) -> None:
+        """Give `user` this password: every stored form of it changes together."""
+        user.password_hash = self.hash(password)
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when `password` matches; a missing hash costs as much time as a real one."""

@@ -1,7 +1,8 @@
 """Claim shapes of the tokens, as Amazon Cognito shapes them, and their signing and checking.
 
 Claim order follows Cognito's tokens. `cognito:groups` is left out when the user is in no
-group, as Cognito does.
+group, as Cognito does. `amr` (RFC 8176: "pwd", "mfa", "otp") is ours: user pool tokens of
+Amazon Cognito carry none, and a policy that asks for a second factor needs it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def user_access_claims(
     origin_jti: str,
     event_id: str,
     auth_time: int,
+    amr: list[str],
     now: int,
     ttl: int,
 ) -> dict[str, Any]:
@@ -46,6 +48,7 @@ def user_access_claims(
         "token_use": "access",
         "scope": USER_SCOPE,
         "auth_time": auth_time,
+        "amr": amr,
         "exp": now + ttl,
         "iat": now,
         "jti": str(uuid.uuid4()),
@@ -64,6 +67,7 @@ def id_claims(
     origin_jti: str,
     event_id: str,
     auth_time: int,
+    amr: list[str],
     now: int,
     ttl: int,
 ) -> dict[str, Any]:
@@ -80,6 +84,7 @@ def id_claims(
             "event_id": event_id,
             "token_use": "id",
             "auth_time": auth_time,
+            "amr": amr,
             "exp": now + ttl,
             "iat": now,
             "jti": str(uuid.uuid4()),

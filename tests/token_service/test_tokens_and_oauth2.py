@@ -70,8 +70,9 @@ def test_user_access_token_claims(signed_in: dict[str, Any], pool: Pool) -> None
     claims = verify(signed_in["AccessToken"], pool)
     assert set(claims) == {
         "sub", "cognito:groups", "iss", "version", "client_id", "origin_jti", "event_id",
-        "token_use", "scope", "auth_time", "exp", "iat", "jti", "username",
+        "token_use", "scope", "auth_time", "amr", "exp", "iat", "jti", "username",
     }  # fmt: skip
+    assert claims["amr"] == ["pwd"]
     assert claims["sub"] == signed_in["sub"]
     assert claims["cognito:groups"] == ["admins", "readers"]
     assert claims["iss"] == pool.issuer
@@ -89,8 +90,10 @@ def test_id_token_claims(signed_in: dict[str, Any], pool: Pool) -> None:
     claims = verify(signed_in["IdToken"], pool, audience=pool.confidential_client)
     assert set(claims) == {
         "sub", "cognito:groups", "email_verified", "iss", "cognito:username", "origin_jti", "aud",
-        "event_id", "token_use", "auth_time", "exp", "iat", "jti", "email", "custom:tenant_id",
+        "event_id", "token_use", "auth_time", "amr", "exp", "iat", "jti", "email",
+        "custom:tenant_id",
     }  # fmt: skip
+    assert claims["amr"] == ["pwd"]
     access = verify(signed_in["AccessToken"], pool)
     assert claims["sub"] == signed_in["sub"]
     assert claims["email_verified"] is True

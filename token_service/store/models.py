@@ -32,6 +32,21 @@ class Pool(Base):
     custom_attributes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    # Columns added after the first release are nullable: `Store` adds them to older
+    # databases, and None means Cognito's default for a new pool.
+    # "OFF" (None), "OPTIONAL" or "ON".
+    mfa_configuration: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Cognito's AutoVerifiedAttributes: "email" and/or "phone_number".
+    auto_verified_attributes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # Cognito's UsernameAttributes ("email", "phone_number"): users sign in with those.
+    username_attributes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # AdminCreateUserConfig.AllowAdminCreateUserOnly: SignUp is refused when true.
+    admin_create_only: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # "ACTIVE" or "INACTIVE" (None): an active pool cannot be deleted.
+    deletion_protection: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Settings kept and described as given, without behaviour of their own here
+    # (VerificationMessageTemplate, AccountRecoverySetting, UserPoolTags, ...).
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Client(Base):
@@ -50,6 +65,21 @@ class Client(Base):
     refresh_token_seconds: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    # Browser sign-in (exact-match redirect targets) and federation, as Cognito names them.
+    callback_urls: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    logout_urls: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    default_redirect_uri: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    supported_identity_providers: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    read_attributes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    write_attributes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # "ENABLED" (None, Cognito's default for new clients) or "LEGACY".
+    prevent_user_existence_errors: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Cognito's RefreshTokenRotation: {"Feature": "ENABLED"|"DISABLED", "RetryGracePeriodSeconds": n}.
+    refresh_rotation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # AuthSessionValidity in minutes (3 to 15): how long a challenge's Session lives.
+    auth_session_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Settings kept and described as given (AnalyticsConfiguration, ...).
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ResourceServer(Base):
@@ -78,6 +108,13 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    # SRP-6a salt and verifier (hex), derived whenever a password is set: an argon2 hash
+    # cannot answer SRP. None for users whose password predates SRP support.
+    srp_salt: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    srp_verifier: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    # Cognito's UserMFASettingList and PreferredMfaSetting, e.g. ["SOFTWARE_TOKEN_MFA"].
+    mfa_enabled: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    mfa_preferred: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Group(Base):
@@ -125,6 +162,11 @@ class RefreshToken(Base):
     auth_time: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # How the user authenticated at this sign-in (RFC 8176 values: "pwd", "mfa", "otp").
+    amr: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # Refresh-token rotation: the token this one replaced stays usable until then.
+    previous_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    previous_valid_until: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class SignInFailures(Base):
@@ -136,3 +178,60 @@ class SignInFailures(Base):
     username_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     locked_until: Mapped[float] = mapped_column(Float)
+
+
+class TotpFactor(Base):
+    """A user's authenticator-app secret: pending until verified once with a code."""
+
+    __tablename__ = "totp_factors"
+
+    user_sub: Mapped[str] = mapped_column(ForeignKey("users.sub"), primary_key=True)
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    verified: Mapped[bool] = mapped_column(Boolean)
+    friendly_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # The last 30-second step a code was accepted for: no code is accepted twice.
+    last_step: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class VerificationCode(Base):
+    """A one-time code sent to a user (sign-up, password reset, attribute verification).
+
+    Only its hash is kept; it expires, is single-use, and wrong guesses are counted.
+    """
+
+    __tablename__ = "verification_codes"
+
+    user_sub: Mapped[str] = mapped_column(ForeignKey("users.sub"), primary_key=True)
+    # "signup", "forgot_password", or "verify:<attribute>".
+    purpose: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class OutboxMessage(Base):
+    """A message delivered (or to be delivered) to a user: the embedded default's mailbox."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[str] = mapped_column(String(64), index=True)
+    # "EMAIL" or "SMS", and the address it went to.
+    medium: Mapped[str] = mapped_column(String(8))
+    destination: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(256))
+    body: Mapped[str] = mapped_column(String(8192))
+    # "outbox" (kept here only) or "smtp" (sent), and when.
+    delivered_by: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class UsedNonce(Base):
+    """Single-use values (SRP secret blocks, challenge sessions) seen before their expiry."""
+
+    __tablename__ = "used_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, delete, event, func, or_, select, update
+from sqlalchemy import create_engine, delete, event, func, inspect, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -24,7 +24,10 @@ from token_service.store.models import (
     ResourceServer,
     SignInFailures,
     SigningKey,
+    TotpFactor,
+    UsedNonce,
     User,
+    VerificationCode,
 )
 
 
@@ -62,11 +65,39 @@ def _make_engine(url: str) -> Engine:
     return engine
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring a database made by an earlier release up to the models, additively.
+
+    New tables come from `create_all`; columns added to existing tables since are all
+    nullable, so adding them changes no row's meaning (None is the old behaviour).
+    """
+    missing = []
+    with engine.connect() as connection:
+        existing = inspect(connection)
+        tables = set(existing.get_table_names())
+        for table in Base.metadata.sorted_tables:
+            if table.name not in tables:
+                continue
+            present = {column["name"] for column in existing.get_columns(table.name)}
+            missing += [(table.name, c) for c in table.columns if c.name not in present]
+    if not missing:
+        return
+    with engine.begin() as connection:
+        for table_name, column in missing:
+            if not column.nullable:
+                raise RuntimeError(f"column {table_name}.{column.name} must be nullable")
+            kind = column.type.compile(dialect=engine.dialect)
+            connection.exec_driver_sql(
+                f'ALTER TABLE "{table_name}" ADD COLUMN "{column.name}" {kind}'
+            )
+
+
 class Store:
     """Owns the engine; hands out one `Repository` per transaction."""
 
     def __init__(self, database_url: str) -> None:
         self.engine = _make_engine(database_url)
+        _add_missing_columns(self.engine)
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -134,8 +165,8 @@ class Repository:
         return self.session.scalars(query).all()
 
     def delete_user(self, user: User) -> None:
-        self.session.execute(delete(Membership).where(Membership.user_sub == user.sub))
-        self.session.execute(delete(RefreshToken).where(RefreshToken.user_sub == user.sub))
+        for table in (Membership, RefreshToken, TotpFactor, VerificationCode):
+            self.session.execute(delete(table).where(table.user_sub == user.sub))
         self.delete(user)
 
     # groups
@@ -219,3 +250,15 @@ class Repository:
         )
         assert failures is not None
         return failures
+
+    # single-use values
+    def use_nonce(self, nonce: str, expires_at: float, now: float) -> bool:
+        """Record `nonce` as used; False when it was used before (a replay).
+
+        Expired entries are dropped on the way, so the table holds only live ones.
+        """
+        self.session.execute(delete(UsedNonce).where(UsedNonce.expires_at <= now))
+        if self.session.get(UsedNonce, nonce) is not None:
+            return False
+        self.add(UsedNonce(nonce=nonce, expires_at=expires_at))
+        return True

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from token_service.accounts.outbox import list_outbox
 from token_service.errors import TokenServiceError
 from token_service.services import Services, build_services
 from token_service.settings import Settings, SettingsError
@@ -246,6 +247,10 @@ def keys_rotate(s: Services, a: argparse.Namespace) -> Any:
 
 def keys_list(s: Services, a: argparse.Namespace) -> Any:
     return [key_view(k) for k in s.admin.list_keys(a.pool)]
+
+
+def outbox(s: Services, a: argparse.Namespace) -> Any:
+    return list_outbox(s.core, a.pool, a.to, a.limit)
 
 
 def serve(settings: Settings, a: argparse.Namespace) -> int:
@@ -507,6 +512,19 @@ def _parser() -> argparse.ArgumentParser:
         user_opt,
     )
     p.add_argument("--group", required=True)
+
+    p = commands.add_parser(
+        "outbox",
+        help="list delivered messages, newest first (without SMTP they hold the codes)",
+        description="List the outbox: messages delivered to users, newest first. Without "
+        "TOKEN_SERVICE_SMTP_URL a message here is the delivery and holds its code; with SMTP "
+        "each sent mail is recorded without the code.",
+        parents=[common],
+    )
+    p.add_argument("--pool", metavar="POOL_ID", help="only messages of this pool")
+    p.add_argument("--to", metavar="ADDRESS", help="only messages to this email or phone number")
+    p.add_argument("--limit", type=int, default=20, help="at most N messages (default 20)")
+    p.set_defaults(func=outbox)
 
     keys = group_of("keys", "signing keys")
     command(

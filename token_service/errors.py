@@ -121,3 +121,45 @@ class ConcurrentModification(TokenServiceError):
     cognito_type = "TooManyRequestsException"
     oauth_error = "temporarily_unavailable"
     oauth_status = 503
+
+
+class CodeMismatch(TokenServiceError):
+    """A one-time code (or TOTP code) is not the one expected."""
+
+    cognito_type = "CodeMismatchException"
+
+
+class ExpiredCode(TokenServiceError):
+    """A one-time code has expired or was already used."""
+
+    cognito_type = "ExpiredCodeException"
+
+
+class LimitExceeded(TokenServiceError):
+    """Too many wrong guesses at a one-time code: the code is void until a new one is sent."""
+
+    cognito_type = "LimitExceededException"
+
+
+class CodeDeliveryFailure(TokenServiceError):
+    """A code could not be delivered; the operation that would have sent it changed nothing."""
+
+    cognito_type = "CodeDeliveryFailureException"
+
+
+class UserNotConfirmed(TokenServiceError):
+    """A signed-up user gave the right password but has not confirmed the account yet."""
+
+    cognito_type = "UserNotConfirmedException"
+
+
+class PasswordResetRequired(TokenServiceError):
+    """An administrator reset the user's password: the user must finish ConfirmForgotPassword."""
+
+    cognito_type = "PasswordResetRequiredException"
+
+
+class AliasExists(TokenServiceError):
+    """An email that signs users in (UsernameAttributes) already belongs to another user."""
+
+    cognito_type = "AliasExistsException"

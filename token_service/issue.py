@@ -25,10 +25,12 @@ from token_service.errors import (
     InvalidParameter,
     InvalidScope,
     NotAuthorized,
+    PasswordResetRequired,
     ResourceNotFound,
     Unauthorized,
     UnauthorizedClient,
     UnsupportedTokenType,
+    UserNotConfirmed,
 )
 from token_service.passwords import check_policy
 from token_service.signin.challenges import BAD_SESSION, Challenge, open_session, seal_session
@@ -156,6 +158,11 @@ class Issuer:
         self, repo: Repository, client: Client, user: User, now: float, amr: list[str]
     ) -> UserTokens | Challenge:
         """After a correct factor: a new password, then a second factor, then the tokens."""
+        # Only the right password learns the account's state, as in Cognito.
+        if user.status == "UNCONFIRMED":
+            raise UserNotConfirmed("User is not confirmed.")
+        if user.status == "RESET_REQUIRED":
+            raise PasswordResetRequired("Password reset required for the user")
         if user.status == "FORCE_CHANGE_PASSWORD":
             session = seal_session(self.core.sealer, client, user, NEW_PASSWORD_STEP, now, amr)
             parameters = {

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from token_service.accounts.service import Accounts
 from token_service.admin import Admin
 from token_service.core import Core, build_core
 from token_service.issue import Issuer
@@ -17,6 +18,7 @@ class Services:
     core: Core
     admin: Admin
     issuer: Issuer
+    accounts: Accounts
 
     @property
     def settings(self) -> Settings:
@@ -25,4 +27,5 @@ class Services:
 
 def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:
     core = build_core(settings, clock)
-    return Services(core=core, admin=Admin(core), issuer=Issuer(core))
+    admin, issuer = Admin(core), Issuer(core)
+    return Services(core=core, admin=admin, issuer=issuer, accounts=Accounts(core, issuer, admin))

@@ -13,6 +13,7 @@ DEFAULT_PORT = 9229
 # The largest legitimate body (a pool with 50 custom attributes, a user with all of them at
 # Cognito's 2048-character value limit) is far below 1 MiB.
 DEFAULT_MAX_BODY_BYTES = 1 << 20
+DEFAULT_MAIL_FROM = "no-reply@localhost"
 
 
 class SettingsError(ValueError):
@@ -58,6 +59,16 @@ class Settings:
     sigv4_max_skew_seconds: int = 300
     # Largest request body read; larger ones get a 413 before they are read.
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Message delivery: SMTP server URL (smtp://, smtps://; empty = the outbox table only),
+    # the From address, and how long one SMTP exchange may take.
+    smtp_url: str = ""
+    mail_from: str = DEFAULT_MAIL_FROM
+    smtp_timeout_seconds: int = 10
+    # One-time codes: lifetimes (Cognito's: 24 h for sign-up and attribute verification,
+    # 1 h for a password reset) and the wrong guesses after which a code is void.
+    signup_code_seconds: int = 86400
+    reset_code_seconds: int = 3600
+    code_max_attempts: int = 5
 
     @property
     def service_url(self) -> str:
@@ -95,4 +106,10 @@ class Settings:
             max_body_bytes=_int(
                 "TOKEN_SERVICE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024
             ),
+            smtp_url=env("TOKEN_SERVICE_SMTP_URL") or "",
+            mail_from=env("TOKEN_SERVICE_MAIL_FROM") or DEFAULT_MAIL_FROM,
+            smtp_timeout_seconds=_int("TOKEN_SERVICE_SMTP_TIMEOUT_SECONDS", 10, minimum=1),
+            signup_code_seconds=_int("TOKEN_SERVICE_SIGNUP_CODE_SECONDS", 86400, minimum=1),
+            reset_code_seconds=_int("TOKEN_SERVICE_RESET_CODE_SECONDS", 3600, minimum=1),
+            code_max_attempts=_int("TOKEN_SERVICE_CODE_MAX_ATTEMPTS", 5, minimum=1),
         )

@@ -19,6 +19,7 @@ from token_service.store.models import (
     Client,
     Group,
     Membership,
+    OutboxMessage,
     Pool,
     RefreshToken,
     ResourceServer,
@@ -262,3 +263,22 @@ class Repository:
             return False
         self.add(UsedNonce(nonce=nonce, expires_at=expires_at))
         return True
+
+    # one-time codes and the outbox
+    def verification_code(self, user_sub: str, purpose: str) -> VerificationCode | None:
+        """The user's live code for `purpose`, row-locked so parallel guesses count one by one."""
+        return self.session.get(
+            VerificationCode, (user_sub, purpose), with_for_update=True, populate_existing=True
+        )
+
+    def outbox(
+        self, pool_id: str | None, destination: str | None, limit: int
+    ) -> Sequence[OutboxMessage]:
+        """Messages, newest first, optionally of one pool and to one address."""
+        query = select(OutboxMessage)
+        if pool_id is not None:
+            query = query.where(OutboxMessage.pool_id == pool_id)
+        if destination is not None:
+            query = query.where(func.lower(OutboxMessage.destination) == destination.lower())
+        query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        return self.session.scalars(query.limit(limit)).all()

@@ -7,12 +7,13 @@ operations are only reached after SigV4 verification (see `api.cognito`).
 
 from __future__ import annotations
 
-from token_service.cognito.operations import auth, pools, users
+from token_service.cognito.operations import accounts, auth, pools, users
 from token_service.cognito.operations.base import Operation
 
 OPERATIONS: dict[str, Operation] = {
     **auth.OPERATIONS,
     **pools.OPERATIONS,
     **users.OPERATIONS,
+    **accounts.OPERATIONS,
     **auth.sign_in_operations({**auth.AUTH_FLOWS}, {**auth.CHALLENGES}),
 }

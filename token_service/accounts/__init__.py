@@ -1,0 +1,1 @@
+"""Self-service accounts: sign-up, password reset, attribute verification, and code delivery."""

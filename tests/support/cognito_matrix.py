@@ -1,0 +1,132 @@
+"""The client-compatibility matrix: every row, and the endpoints rows run against.
+
+Rows live in `tests/support/matrix/`, one module per client family. The suite runs each row
+against a real `token-service serve` (tests/token_service/test_client_matrix.py); the
+benchmark `bench/cognito_compat.py` runs the same rows against moto's `moto_server` too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from tests.support.matrix import (
+    boto3_accounts,
+    boto3_auth,
+    boto3_mfa,
+    boto3_pools,
+    boto3_users,
+)
+from tests.support.matrix.core import Mismatch, Row, Target, missing
+from tests.support.processes import REPO
+
+__all__ = [
+    "ROWS",
+    "Mismatch",
+    "Outcome",
+    "Row",
+    "Target",
+    "missing",
+    "moto_target",
+    "ours_target",
+    "run_row",
+]
+
+ROWS: list[Row] = [
+    *boto3_pools.rows.all,
+    *boto3_users.rows.all,
+    *boto3_auth.rows.all,
+    *boto3_accounts.rows.all,
+    *boto3_mfa.rows.all,
+]
+_ids = [row.id for row in ROWS]
+assert len(_ids) == len(set(_ids)), "row ids must be unique"
+
+COGNITO_ISSUER_BASE = "https://cognito-idp.us-east-1.amazonaws.com"
+# moto sends nothing and accepts every code that lacks its own "moto-confirmation-code" prefix.
+MOTO_ANY_CODE = "123456"
+CODE = re.compile(r"\b(\d{6})\b")
+
+
+def moto_target(url: str) -> Target:
+    """moto's server: any credentials, Cognito's issuer, no messages to read codes from."""
+    return Target(
+        name="moto",
+        url=url,
+        access_key="AKIAMOTOTESTING00000",
+        secret_key="moto-testing-secret",
+        issuer_base=COGNITO_ISSUER_BASE,
+        read_code=lambda pool_id, destination: MOTO_ANY_CODE,
+    )
+
+
+def ours_target(url: str, env: Mapping[str, str]) -> Target:
+    """Our server at `url`, started with `env` (its admin credentials, store and sealing key,
+    which the CLI needs to read the outbox)."""
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "token_service.cli", *args],
+            env={**os.environ, **env},
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            raise Mismatch(f"token-service {args[0]} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    return Target(
+        name="ours",
+        url=url,
+        access_key=env["TOKEN_SERVICE_ADMIN_ACCESS_KEY_ID"],
+        secret_key=env["TOKEN_SERVICE_ADMIN_SECRET_ACCESS_KEY"],
+        issuer_base=env.get("TOKEN_SERVICE_ISSUER_BASE", url),
+        read_code=outbox_reader(cli),
+    )
+
+
+def outbox_reader(run_cli: Callable[..., str]) -> Callable[[str, str], str]:
+    """Read the newest code sent to an address from the service's outbox (`token-service
+    outbox --json`), as an operator of the embedded default reads it."""
+
+    def read(pool_id: str, destination: str) -> str:
+        listed = json.loads(
+            run_cli("outbox", "--pool", pool_id, "--to", destination, "--limit", "1", "--json")
+        )
+        messages = listed if isinstance(listed, list) else listed.get("messages", [])
+        for message in messages:
+            found = CODE.search(json.dumps(message))
+            if found:
+                return found.group(1)
+        raise Mismatch(f"no code delivered to {destination}")
+
+    return read
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One row's result on one endpoint: passed, failed (with the error), or skipped (why)."""
+
+    row: Row
+    status: str
+    detail: str = ""
+
+
+def run_row(row: Row, target: Target) -> Outcome:
+    """Run a row; never raises, so a benchmark can go on after a failure."""
+    reason = missing(row)
+    if reason:
+        return Outcome(row, "skip", reason)
+    try:
+        row.run(target)
+    except Exception as error:  # a row's failure is its result, whatever the client raised
+        detail = f"{type(error).__name__}: {error}"
+        return Outcome(row, "fail", detail.splitlines()[0][:400] if detail else "")
+    return Outcome(row, "pass")

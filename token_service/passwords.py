@@ -10,6 +10,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from token_service import srp
 from token_service.errors import InvalidPassword
 from token_service.settings import Settings
 from token_service.store.models import User
@@ -47,6 +48,18 @@ class Passwords:
     def set(self, user: User, password: str) -> None:
         """Give `user` this password: every stored form of it changes together."""
         user.password_hash = self.hash(password)
+        self._set_srp_verifier(user, password)
+
+    def backfill_srp_verifier(self, user: User, password: str) -> None:
+        """After a correct password: derive the SRP verifier of a user who has none yet."""
+        if user.srp_verifier is None:
+            self._set_srp_verifier(user, password)
+
+    @staticmethod
+    def _set_srp_verifier(user: User, password: str) -> None:
+        """SRP cannot use the argon2 hash: keep its salt and verifier, for USER_ID_FOR_SRP."""
+        derived = srp.derive_verifier(user.pool_id, user.username, password)
+        user.srp_salt, user.srp_verifier = derived.salt, derived.verifier
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when `password` matches; a missing hash costs as much time as a real one."""

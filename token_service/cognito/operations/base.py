@@ -36,6 +36,16 @@ def req_str(params: Params, name: str) -> str:
     return value
 
 
+def entry_str(values: Params, name: str) -> str:
+    """A required entry of a map parameter (AuthParameters, ChallengeResponses), as Cognito checks it."""
+    value = values.get(name)
+    if value is None or value == "":
+        raise InvalidParameter(f"Missing required parameter {name}")
+    if not isinstance(value, str):
+        raise InvalidParameter(f"{name} must be a string.")
+    return value
+
+
 def opt_str(params: Params, name: str) -> str | None:
     value = params.get(name)
     if value is not None and not isinstance(value, str):

@@ -7,6 +7,8 @@ Amazon Cognito carry none, and a policy that asks for a second factor needs it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import uuid
 from typing import Any
@@ -36,7 +38,9 @@ def user_access_claims(
     amr: list[str],
     now: int,
     ttl: int,
+    scope: str = USER_SCOPE,
 ) -> dict[str, Any]:
+    """`scope` is the user-pool scope for API sign-ins, the granted OAuth scopes otherwise."""
     return {
         "sub": sub,
         **_groups(groups),
@@ -46,7 +50,7 @@ def user_access_claims(
         "origin_jti": origin_jti,
         "event_id": event_id,
         "token_use": "access",
-        "scope": USER_SCOPE,
+        "scope": scope,
         "auth_time": auth_time,
         "amr": amr,
         "exp": now + ttl,
@@ -70,15 +74,23 @@ def id_claims(
     amr: list[str],
     now: int,
     ttl: int,
+    nonce: str | None = None,
+    at_hash: str | None = None,
 ) -> dict[str, Any]:
-    """ID token: identity claims plus every user attribute (so `custom:tenant_id`)."""
-    claims: dict[str, Any] = {"sub": sub, **_groups(groups)}
+    """ID token: identity claims plus every user attribute (so `custom:tenant_id`).
+
+    Tokens of the authorization-code grant also carry `at_hash` (first, as Cognito orders it)
+    and the authorization request's `nonce` (OpenID Connect Core 3.1.3.6 and 3.1.2.1).
+    """
+    claims: dict[str, Any] = {"at_hash": at_hash} if at_hash else {}
+    claims.update({"sub": sub, **_groups(groups)})
     if "email_verified" in attributes:
         claims["email_verified"] = attributes["email_verified"] == "true"
     claims.update(
         {
             "iss": issuer,
             "cognito:username": username,
+            **({"nonce": nonce} if nonce is not None else {}),
             "origin_jti": origin_jti,
             "aud": client_id,
             "event_id": event_id,
@@ -111,6 +123,12 @@ def machine_access_claims(
         "jti": str(uuid.uuid4()),
         "client_id": client_id,
     }
+
+
+def access_token_hash(access_token: str) -> str:
+    """OpenID Connect `at_hash` for RS256: base64url of the left half of SHA-256."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
 
 def sign(claims: dict[str, Any], kid: str, private_key: RSAPrivateKey) -> str:

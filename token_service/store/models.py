@@ -235,3 +235,41 @@ class UsedNonce(Base):
 
     nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class AuthorizationCode(Base):
+    """An OAuth authorization code (hashed): single-use, short-lived, bound to its request."""
+
+    __tablename__ = "authorization_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(64))
+    user_sub: Mapped[str] = mapped_column(String(36), index=True)
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    # RFC 7636 S256 challenge; None only for confidential clients that sent none.
+    code_challenge: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    nonce: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    # How and when the user authenticated in the hosted session the code came from.
+    amr: Mapped[list[str]] = mapped_column(JSON)
+    auth_time: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float)
+    # Set at redemption, with the sign-in it created: a second use revokes that sign-in.
+    used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    origin_jti: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class HostedSession(Base):
+    """A browser's sign-in at the hosted login, keyed by the hash of its cookie value."""
+
+    __tablename__ = "hosted_sessions"
+
+    cookie_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(String(64))
+    user_sub: Mapped[str] = mapped_column(String(36), index=True)
+    amr: Mapped[list[str]] = mapped_column(JSON)
+    auth_time: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)

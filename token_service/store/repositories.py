@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from token_service.errors import ConcurrentModification
 from token_service.store.models import (
+    AuthorizationCode,
     Base,
     Client,
     Group,
+    HostedSession,
     Membership,
     OutboxMessage,
     Pool,
@@ -166,7 +168,8 @@ class Repository:
         return self.session.scalars(query).all()
 
     def delete_user(self, user: User) -> None:
-        for table in (Membership, RefreshToken, TotpFactor, VerificationCode):
+        owned = (Membership, RefreshToken, TotpFactor, VerificationCode, HostedSession)
+        for table in (*owned, AuthorizationCode):
             self.session.execute(delete(table).where(table.user_sub == user.sub))
         self.delete(user)
 
@@ -224,9 +227,15 @@ class Repository:
         return self.session.scalars(query).first()
 
     def revoke_refresh_tokens(self, user_sub: str, now: float) -> None:
+        """End every sign-in of the user: refresh tokens and hosted-login sessions alike."""
         self.session.execute(
             update(RefreshToken)
             .where(RefreshToken.user_sub == user_sub, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        self.session.execute(
+            update(HostedSession)
+            .where(HostedSession.user_sub == user_sub, HostedSession.revoked_at.is_(None))
             .values(revoked_at=now)
         )
 

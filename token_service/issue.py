@@ -39,6 +39,7 @@ from token_service.store.models import Client, RefreshToken, SignInFailures, Use
 from token_service.store.repositories import Repository
 from token_service.tokens import (
     USER_SCOPE,
+    access_token_hash,
     id_claims,
     machine_access_claims,
     sign,
@@ -68,6 +69,8 @@ class UserTokens:
     id_token: str
     refresh_token: str | None
     expires_in: int
+    # The sign-in the tokens belong to (their `origin_jti`).
+    origin_jti: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,17 @@ class Issuer:
         if client.secret_sealed is None:
             return None
         return self.core.sealer.unseal(client.secret_sealed, "client-secret").decode()
+
+    def oauth_client(self, repo: Repository, client_id: str, presented: str | None) -> Client:
+        """OAuth client authentication at the token endpoint: the client, secret checked."""
+        client = self.client(repo, client_id, oauth=True)
+        self._check_client_secret(client, presented)
+        return client
+
+    def hosted_secret_hash(self, client: Client, username: str) -> str | None:
+        """The SECRET_HASH the hosted login answers challenges with, standing in for the app."""
+        secret = self._secret(client)
+        return secret_hash(secret, username, client.id) if secret is not None else None
 
     def _check_client_secret(self, client: Client, presented: str | None) -> None:
         """OAuth client authentication: confidential clients must present their secret."""
@@ -132,15 +146,20 @@ class Issuer:
         secret_hash_value: str | None = None,
         pool_id: str | None = None,
         admin: bool = False,
+        hosted: bool = False,
     ) -> UserTokens | Challenge:
-        """USER_PASSWORD_AUTH, or ADMIN_USER_PASSWORD_AUTH when `admin` (pool given)."""
+        """USER_PASSWORD_AUTH, or ADMIN_USER_PASSWORD_AUTH when `admin` (pool given).
+
+        `hosted`: the hosted login's form, which ExplicitAuthFlows do not govern (Cognito's
+        managed login signs in whatever API flows the client allows).
+        """
         flow = "ALLOW_ADMIN_USER_PASSWORD_AUTH" if admin else "ALLOW_USER_PASSWORD_AUTH"
         if not username or not password:
             raise InvalidParameter("USERNAME and PASSWORD are required.")
         now = self.core.clock()
         with self.core.store.transaction() as repo:
             client = self.client(repo, client_id, pool_id)
-            if flow not in client.explicit_auth_flows:
+            if not hosted and flow not in client.explicit_auth_flows:
                 raise UnauthorizedClient("Auth flow not enabled for this client")
             self.check_secret_hash(client, [username], secret_hash_value)
             failure = self._verify_password(repo, client.pool_id, username, password, now)
@@ -247,8 +266,17 @@ class Issuer:
         now: float,
         session: RefreshToken | None,
         amr: list[str] | None = None,
+        *,
+        scopes: list[str] | None = None,
+        nonce: str | None = None,
+        auth_time: int | None = None,
     ) -> UserTokens:
-        """Access and ID tokens; a new sign-in also gets a refresh token (stored hashed)."""
+        """Access and ID tokens; a new sign-in also gets a refresh token (stored hashed).
+
+        The authorization-code grant passes the granted `scopes` (the access token's `scope`,
+        and the ID token then gets `at_hash`), the request's `nonce` and the hosted session's
+        `auth_time`.
+        """
         refresh_token = None
         if session is None:
             refresh_token = secrets.token_urlsafe(64)
@@ -258,7 +286,7 @@ class Issuer:
                 pool_id=client.pool_id,
                 client_id=client.id,
                 user_sub=user.sub,
-                auth_time=int(now),
+                auth_time=int(now) if auth_time is None else auth_time,
                 expires_at=now + client.refresh_token_seconds,
                 revoked_at=None,
                 amr=list(amr or ["pwd"]),
@@ -277,13 +305,22 @@ class Issuer:
             "amr": list(session.amr or ["pwd"]),
             "now": int(now),
         }
-        access = user_access_claims(**common, ttl=client.access_token_seconds)
-        identity = id_claims(**common, attributes=user.attributes, ttl=client.id_token_seconds)
+        scope = {"scope": " ".join(scopes)} if scopes is not None else {}
+        access = user_access_claims(**common, ttl=client.access_token_seconds, **scope)
+        access_token = sign(access, kid, private_key)
+        identity = id_claims(
+            **common,
+            attributes=user.attributes,
+            ttl=client.id_token_seconds,
+            nonce=nonce,
+            at_hash=access_token_hash(access_token) if scopes is not None else None,
+        )
         return UserTokens(
-            access_token=sign(access, kid, private_key),
+            access_token=access_token,
             id_token=sign(identity, kid, private_key),
             refresh_token=refresh_token,
             expires_in=client.access_token_seconds,
+            origin_jti=session.origin_jti,
         )
 
     # refresh
@@ -372,8 +409,10 @@ class Issuer:
             if session.revoked_at is None:
                 session.revoked_at = now
 
-    def authenticate(self, access_token: str) -> tuple[User, dict[str, Any]]:
-        """The user and claims of a valid, unrevoked user access token."""
+    def authenticate(
+        self, access_token: str, scopes: tuple[str, ...] = (USER_SCOPE,)
+    ) -> tuple[User, dict[str, Any]]:
+        """The user and claims of a valid, unrevoked user access token with one of `scopes`."""
         issuer, kid = unverified_origin(access_token)
         pool_id = issuer.rsplit("/", 1)[-1]
         if issuer != self.core.settings.issuer(pool_id):
@@ -384,7 +423,7 @@ class Issuer:
             if key is None:
                 raise NotAuthorized("Invalid Access Token")
             claims = verify_access_token(access_token, key, issuer, now)
-            if USER_SCOPE not in str(claims.get("scope", "")).split():
+            if not set(scopes) & set(str(claims.get("scope", "")).split()):
                 raise NotAuthorized("Access token does not have required scopes")
             session = repo.sign_in(str(claims.get("origin_jti", "")))
             if session is None or session.revoked_at is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from token_service.accounts.service import Accounts
 from token_service.admin import Admin
 from token_service.core import Core, build_core
+from token_service.hosted.login import HostedLogin
 from token_service.issue import Issuer
 from token_service.settings import Settings
 
@@ -19,6 +20,7 @@ class Services:
     admin: Admin
     issuer: Issuer
     accounts: Accounts
+    hosted: HostedLogin
 
     @property
     def settings(self) -> Settings:
@@ -28,4 +30,10 @@ class Services:
 def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:
     core = build_core(settings, clock)
     admin, issuer = Admin(core), Issuer(core)
-    return Services(core=core, admin=admin, issuer=issuer, accounts=Accounts(core, issuer, admin))
+    return Services(
+        core=core,
+        admin=admin,
+        issuer=issuer,
+        accounts=Accounts(core, issuer, admin),
+        hosted=HostedLogin(core, issuer),
+    )

@@ -19,6 +19,7 @@ from token_service.errors import (
     UnsupportedGrantType,
 )
 from token_service.services import Services
+from token_service.tokens import USER_SCOPE
 
 router = APIRouter(prefix="/oauth2")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -32,7 +33,7 @@ def oauth_error_response(error: TokenServiceError) -> JSONResponse:
     return JSONResponse(body, status_code=error.oauth_status, headers=headers)
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request) -> dict[str, str]:
     """The urlencoded body; a parameter given twice is an error (RFC 6749 section 3.2)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
@@ -71,7 +72,7 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
 async def token(request: Request) -> Response:
     services: Services = request.app.state.services
     try:
-        form = await _form(request)
+        form = await read_form(request)
         client_id, secret = _client_credentials(request, form)
         grant = form.get("grant_type")
         body: dict[str, Any]
@@ -96,6 +97,8 @@ async def token(request: Request) -> Response:
                 "expires_in": tokens.expires_in,
                 "token_type": "Bearer",
             }
+        elif grant == "authorization_code":
+            body = await run_in_threadpool(_redeem_code, services, client_id, secret, form)
         elif not grant:
             raise InvalidParameter("grant_type is required.")
         else:
@@ -103,6 +106,31 @@ async def token(request: Request) -> Response:
     except TokenServiceError as error:
         return oauth_error_response(error)
     return JSONResponse(body, headers=NO_STORE)
+
+
+def _redeem_code(
+    services: Services, client_id: str, secret: str | None, form: dict[str, str]
+) -> dict[str, Any]:
+    """The code grant's answer: the ID token only when `openid` was granted, as Cognito."""
+    redeemed = services.hosted.codes.redeem(
+        client_id,
+        secret,
+        form.get("code", ""),
+        form.get("redirect_uri", ""),
+        form.get("code_verifier"),
+    )
+    tokens = redeemed.tokens
+    body: dict[str, Any] = {"access_token": tokens.access_token}
+    if "openid" in redeemed.scopes:
+        body["id_token"] = tokens.id_token
+    body.update(
+        {
+            "refresh_token": tokens.refresh_token,
+            "expires_in": tokens.expires_in,
+            "token_type": "Bearer",
+        }
+    )
+    return body
 
 
 @router.api_route("/userInfo", methods=["GET", "POST"])
@@ -117,7 +145,10 @@ async def user_info(request: Request) -> Response:
             headers={"WWW-Authenticate": 'Bearer realm="token-service"'},
         )
     try:
-        user, _ = await run_in_threadpool(services.issuer.authenticate, header[7:].strip())
+        # Cognito's userInfo takes tokens with `openid` (OAuth) or the user-pool scope (API).
+        user, _ = await run_in_threadpool(
+            services.issuer.authenticate, header[7:].strip(), ("openid", USER_SCOPE)
+        )
     except NotAuthorized as error:
         challenge = f'Bearer error="invalid_token", error_description="{error.message}"'
         return JSONResponse(
@@ -134,7 +165,7 @@ async def revoke(request: Request) -> Response:
     """RFC 7009: a valid, unknown or already revoked token all answer 200."""
     services: Services = request.app.state.services
     try:
-        form = await _form(request)
+        form = await read_form(request)
         client_id, secret = _client_credentials(request, form)
         await run_in_threadpool(services.issuer.revoke, form.get("token", ""), client_id, secret)
     except TokenServiceError as error:

@@ -1,0 +1,191 @@
+"""The browser's endpoints: `/oauth2/authorize`, the login pages and `/logout`.
+
+Routes only read the request and shape the page or redirect; `HostedLogin` decides.
+Every form post is checked against its CSRF token first; every response carries the
+hosted pages' security headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from token_service.api.oauth2 import read_form
+from token_service.errors import TokenServiceError
+from token_service.hosted import csrf, sessions
+from token_service.hosted.authorize import RedirectError, UntrustedRequest
+from token_service.hosted.login import Outcome, Page
+from token_service.hosted.pages import redirect, render
+from token_service.issue import NEW_PASSWORD_STEP
+from token_service.services import Services
+
+router = APIRouter()
+Items = Sequence[tuple[str, str]]
+BAD_FORM = "This form has expired or did not come from this page. Go back and try again."
+# The page each step's form posts to, and the template that shows it.
+STEPS = {
+    "login": ("/login", "login.html"),
+    NEW_PASSWORD_STEP: ("/login/new-password", "new_password.html"),
+}
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def _secure(request: Request, services: Services) -> bool:
+    """Cookies are Secure when this service is reached, or advertised, over https."""
+    settings = services.settings
+    return request.url.scheme == "https" or settings.issuer_base.startswith("https://")
+
+
+def _set_cookie(
+    response: Response, request: Request, name: str, value: str, max_age: int | None
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request, _services(request)),
+    )
+
+
+def _browser(request: Request) -> str:
+    """This browser's CSRF cookie value, a new one when it has none yet."""
+    return request.cookies.get(csrf.COOKIE) or csrf.new_browser_value()
+
+
+def _show(request: Request, page: Page) -> Response:
+    services = _services(request)
+    browser = _browser(request)
+    action, template = STEPS[page.step]
+    response = render(
+        template,
+        page.pool,
+        redirect_uri=page.request.redirect_uri,
+        action=f"{action}?{urlencode(page.request.query)}",
+        csrf=csrf.form_token(services.core.sealer, browser, page.step, services.core.clock()),
+        message=page.message,
+        username=page.username,
+        session=page.challenge.session if page.challenge else "",
+        links=[],
+    )
+    if request.cookies.get(csrf.COOKIE) != browser:
+        _set_cookie(response, request, csrf.COOKIE, browser, None)
+    return response
+
+
+def _answer(request: Request, outcome: Outcome) -> Response:
+    if isinstance(outcome, Page):
+        return _show(request, outcome)
+    response = redirect(outcome.location)
+    if outcome.session_cookie is not None:
+        _set_cookie(
+            response, request, sessions.COOKIE, outcome.session_cookie, sessions.SESSION_SECONDS
+        )
+    return response
+
+
+def _refused(error: UntrustedRequest | RedirectError | TokenServiceError) -> Response:
+    if isinstance(error, RedirectError):
+        return redirect(error.location)
+    return render("error.html", None, status=400, message=error.message)
+
+
+async def _form(request: Request, step: str) -> dict[str, str] | None:
+    """The posted form when its CSRF token is this browser's for `step`, else None."""
+    services = _services(request)
+    try:
+        form = await read_form(request)
+    except TokenServiceError:
+        return None
+    browser = request.cookies.get(csrf.COOKIE)
+    token = form.get(csrf.FIELD)
+    if not csrf.valid(services.core.sealer, browser, step, token, services.core.clock()):
+        return None
+    return form
+
+
+async def _run(request: Request, call: Callable[[], Outcome]) -> Response:
+    """Run a step of the hosted login off the event loop and answer with its outcome."""
+    try:
+        outcome = await run_in_threadpool(call)
+    except (UntrustedRequest, RedirectError, TokenServiceError) as error:
+        return _refused(error)
+    return _answer(request, outcome)
+
+
+async def _post(
+    request: Request, step: str, call: Callable[[Items, dict[str, str], str | None], Outcome]
+) -> Response:
+    """A step's form post: refused outright without its CSRF token, else `call`ed."""
+    form = await _form(request, step)
+    if form is None:
+        return render("error.html", None, status=403, message=BAD_FORM)
+    items = request.query_params.multi_items()
+    cookie = request.cookies.get(sessions.COOKIE)
+    return await _run(request, lambda: call(items, form, cookie))
+
+
+@router.get("/oauth2/authorize")
+async def authorize(request: Request) -> Response:
+    hosted = _services(request).hosted
+    items = request.query_params.multi_items()
+    return await _run(
+        request, lambda: hosted.authorize(items, request.cookies.get(sessions.COOKIE))
+    )
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    hosted = _services(request).hosted
+    return await _run(request, lambda: hosted.page(request.query_params.multi_items()))
+
+
+@router.post("/login")
+async def login_post(request: Request) -> Response:
+    hosted = _services(request).hosted
+    return await _post(
+        request,
+        "login",
+        lambda items, form, cookie: hosted.password(
+            items, form.get("username", "").strip(), form.get("password", ""), cookie
+        ),
+    )
+
+
+@router.post("/login/new-password")
+async def new_password_post(request: Request) -> Response:
+    hosted = _services(request).hosted
+    return await _post(
+        request,
+        NEW_PASSWORD_STEP,
+        lambda items, form, cookie: hosted.new_password(
+            items,
+            form.get("session", ""),
+            form.get("username", ""),
+            form.get("new_password", ""),
+            cookie,
+        ),
+    )
+
+
+@router.get("/logout")
+async def logout(request: Request) -> Response:
+    services = _services(request)
+    cookie = request.cookies.get(sessions.COOKIE)
+    try:
+        target = await run_in_threadpool(
+            services.hosted.logout, request.query_params.multi_items(), cookie
+        )
+    except (UntrustedRequest, RedirectError, TokenServiceError) as error:
+        return _refused(error)
+    response = redirect(target)
+    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="lax")
+    return response

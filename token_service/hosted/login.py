@@ -1,0 +1,195 @@
+"""The hosted login's decisions: SSO or a prompt, each sign-in step, codes, logout.
+
+Every factor is checked by the same `Issuer` calls the Cognito API makes (`password_auth`,
+`respond_new_password`, ...), so lockout, disabled users, password policy and challenges
+behave exactly as there; the hosted login stands in for the app (it answers with the
+SECRET_HASH of confidential clients itself). The tokens such a sign-in yields are never
+handed out: its sign-in row is closed at once and becomes the hosted session, and the app
+gets an authorization code, which `/oauth2/token` turns into its own tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from token_service.core import Core
+from token_service.errors import InvalidParameter, InvalidPassword, TokenServiceError
+from token_service.hosted.authorize import (
+    AuthorizationRequest,
+    RedirectError,
+    UntrustedRequest,
+    parse_authorization_request,
+    single_values,
+)
+from token_service.hosted.codes import CodeGrant
+from token_service.hosted.sessions import HostedSessions
+from token_service.issue import NEW_PASSWORD_STEP, Issuer, UserTokens
+from token_service.signin.challenges import Challenge
+from token_service.store.models import Pool
+
+BAD_INPUT = "Enter your username and password."
+EXPIRED_STEP = "This sign-in took too long. Sign in again."
+UNAVAILABLE_STEP = "This account needs a sign-in step the hosted login does not offer yet."
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Send the browser on; `session_cookie` is the new hosted session's, when one started."""
+
+    location: str
+    session_cookie: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of the sign-in: `step` is "login" or a challenge's name."""
+
+    step: str
+    request: AuthorizationRequest
+    pool: Pool
+    message: str | None = None
+    username: str = ""
+    challenge: Challenge | None = None
+
+
+Outcome = Redirect | Page
+
+
+def login_path(request: AuthorizationRequest) -> str:
+    """The login page for this request (Cognito's `/login` takes the authorize query)."""
+    return f"/login?{urlencode(request.query)}"
+
+
+class HostedLogin:
+    def __init__(self, core: Core, issuer: Issuer) -> None:
+        self.core = core
+        self.issuer = issuer
+        self.codes = CodeGrant(core, issuer)
+        self.sessions = HostedSessions(core)
+
+    def request(self, items: Sequence[tuple[str, str]]) -> tuple[AuthorizationRequest, Pool]:
+        """The checked request and its pool (UntrustedRequest or RedirectError otherwise)."""
+        with self.core.store.transaction() as repo:
+            request = parse_authorization_request(repo, items)
+            pool = repo.pool(request.client.pool_id)
+            assert pool is not None
+            return request, pool
+
+    def authorize(self, items: Sequence[tuple[str, str]], cookie: str | None) -> Outcome:
+        """A code at once for a live session (unless prompt=login), else the login page."""
+        request, pool = self.request(items)
+        if request.prompt != "login":
+            with self.core.store.transaction() as repo:
+                session = self.sessions.live(repo, cookie, pool.id)
+                if session is not None:
+                    code = self.codes.create(repo, request, session, self.core.clock())
+                    return Redirect(request.redirect(code=code))
+        if request.prompt == "none":
+            raise RedirectError(
+                request.redirect_uri, request.state, "login_required", "The user is not signed in."
+            )
+        return Redirect(login_path(request))
+
+    def page(self, items: Sequence[tuple[str, str]]) -> Page:
+        request, pool = self.request(items)
+        return Page("login", request, pool, username=request.login_hint or "")
+
+    def password(
+        self, items: Sequence[tuple[str, str]], username: str, password: str, cookie: str | None
+    ) -> Outcome:
+        """The login form's post: the Issuer's USER_PASSWORD_AUTH, as the app would call it."""
+        request, pool = self.request(items)
+        if not username or not password:
+            return Page("login", request, pool, BAD_INPUT, username)
+        client = request.client
+        try:
+            result = self.issuer.password_auth(
+                client.id,
+                username,
+                password,
+                secret_hash_value=self.issuer.hosted_secret_hash(client, username),
+                hosted=True,
+            )
+        except TokenServiceError as error:
+            return Page("login", request, pool, error.message, username)
+        return self._next(request, pool, username, result, cookie)
+
+    def new_password(
+        self,
+        items: Sequence[tuple[str, str]],
+        session: str,
+        username: str,
+        new_password: str,
+        cookie: str | None,
+    ) -> Outcome:
+        """NEW_PASSWORD_REQUIRED answered on its page."""
+        request, pool = self.request(items)
+        client = request.client
+        try:
+            result = self.issuer.respond_new_password(
+                client.id,
+                session,
+                username,
+                new_password,
+                secret_hash_value=self.issuer.hosted_secret_hash(client, username),
+            )
+        except (InvalidPassword, InvalidParameter) as error:
+            challenge = Challenge(NEW_PASSWORD_STEP, {}, session)
+            return Page(NEW_PASSWORD_STEP, request, pool, error.message, username, challenge)
+        except TokenServiceError:
+            return Page("login", request, pool, EXPIRED_STEP, username)
+        return self._next(request, pool, username, result, cookie)
+
+    def _next(
+        self,
+        request: AuthorizationRequest,
+        pool: Pool,
+        username: str,
+        result: UserTokens | Challenge,
+        cookie: str | None,
+    ) -> Outcome:
+        """A challenge's page, or (signed in) a new hosted session and a code for the app."""
+        if isinstance(result, Challenge):
+            if result.name != NEW_PASSWORD_STEP:
+                return Page("login", request, pool, UNAVAILABLE_STEP, username)
+            return Page(result.name, request, pool, None, username, result)
+        now = self.core.clock()
+        with self.core.store.transaction() as repo:
+            sign_in = repo.sign_in(result.origin_jti or "")
+            assert sign_in is not None
+            # The API-shaped tokens of this sign-in are never handed out: close their row.
+            sign_in.revoked_at = now
+            new_cookie, session = self.sessions.start(
+                repo,
+                pool.id,
+                sign_in.user_sub,
+                list(sign_in.amr or ["pwd"]),
+                sign_in.auth_time,
+                cookie,
+            )
+            code = self.codes.create(repo, request, session, now)
+        return Redirect(request.redirect(code=code), new_cookie)
+
+    def logout(self, items: Sequence[tuple[str, str]], cookie: str | None) -> str:
+        """End the browser's session; where to go next (a registered logout_uri, or login)."""
+        query = single_values(items)
+        with self.core.store.transaction() as repo:
+            client = repo.client(query.get("client_id", "")) if query.get("client_id") else None
+            if client is None:
+                raise UntrustedRequest("client_id is missing or names no app client.")
+            if "logout_uri" in query:
+                if query["logout_uri"] not in (client.logout_urls or []):
+                    raise UntrustedRequest(
+                        "logout_uri is not one of the app client's sign-out URLs."
+                    )
+                target = query["logout_uri"]
+            elif "redirect_uri" in query:
+                target = login_path(parse_authorization_request(repo, items))
+            else:
+                raise UntrustedRequest(
+                    "logout needs logout_uri, or redirect_uri and response_type."
+                )
+        self.sessions.end(cookie)
+        return target

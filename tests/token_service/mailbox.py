@@ -11,6 +11,7 @@ from email.message import Message
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.support.processes import free_port
 
@@ -24,7 +25,7 @@ class Mailbox:
     messages: list[Message] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
@@ -52,12 +53,38 @@ class Mailbox:
 
 
 class SmtpServer:
-    """aiosmtpd on a free port; `url` is what TOKEN_SERVICE_SMTP_URL should say."""
+    """aiosmtpd on a free port; `url` is what TOKEN_SERVICE_SMTP_URL should say.
 
-    def __init__(self) -> None:
+    With `credentials` (user, password) it demands AUTH, over plain text (no TLS in tests).
+    """
+
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
         self.mailbox = Mailbox()
         self.port = free_port()
-        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.logins: list[tuple[str, bool]] = []
+        auth: dict[str, Any] = {}
+        if credentials is not None:
+
+            def authenticate(
+                server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+            ) -> AuthResult:
+                ok = (
+                    isinstance(data, LoginPassword)
+                    and (
+                        data.login.decode(),
+                        data.password.decode(),
+                    )
+                    == credentials
+                )
+                self.logins.append((data.login.decode(), ok))
+                return AuthResult(success=ok)
+
+            auth = {
+                "authenticator": authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, **auth)
         self._controller.start()
         self.url = f"smtp://127.0.0.1:{self.port}"
 

@@ -44,9 +44,13 @@ def mask(attribute: str, value: str) -> str:
     return f"{local[:1]}***@{domain[:1]}***"
 
 
+def is_email(value: str) -> bool:
+    return _EMAIL_FORMAT.match(value) is not None
+
+
 def check_format(attributes: dict[str, str]) -> None:
     """Refuse an email address or phone number a code could not be sent to."""
-    if EMAIL in attributes and not _EMAIL_FORMAT.match(attributes[EMAIL]):
+    if EMAIL in attributes and not is_email(attributes[EMAIL]):
         raise InvalidParameter("Invalid email address format.")
     if PHONE in attributes and not _PHONE_FORMAT.match(attributes[PHONE]):
         raise InvalidParameter("Invalid phone number format.")

@@ -134,6 +134,8 @@ class Accounts:
             attributes = dict(attributes)
             alias_pool = dest.EMAIL in (pool.username_attributes or [])
             if alias_pool:
+                if not dest.is_email(username):
+                    raise InvalidParameter("Username should be an email.")
                 attributes[dest.EMAIL] = username
             dest.check_format(attributes)
             check_policy(password, pool.password_policy)

@@ -1,0 +1,389 @@
+"""Message delivery: the outbox (the embedded default), SMTP with AUTH, delivery failures that
+write nothing, the SMTP URL setting, message templates, and the one-time code check itself."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore import UNSIGNED
+from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.token_service.conftest import (
+    FAST_ARGON2,
+    PASSWORD,
+    Server,
+    cli_command,
+    cognito_client,
+    server_env,
+    start_server,
+    stop_server,
+)
+from tests.token_service.mailbox import SmtpServer
+from tests.token_service.test_accounts import make_mail_pool
+from token_service.accounts.codes import Codes
+from token_service.accounts.delivery import SmtpTarget, verification_message
+from token_service.errors import CodeMismatch, ExpiredCode, LimitExceeded
+from token_service.services import Services, build_services
+from token_service.settings import Settings
+from token_service.store.models import Pool, User
+
+CODE = re.compile(r"\b(\d{6})\b")
+
+
+def _error(call: Any, **kwargs: Any) -> dict[str, Any]:
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    return caught.value.response
+
+
+def _outbox(server: Server, *args: str) -> list[dict[str, Any]]:
+    listed = server.cli("outbox", "--json", *args)
+    assert listed.returncode == 0, listed.stderr
+    return list(json.loads(listed.stdout))
+
+
+@pytest.fixture(scope="module")
+def outbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """No TOKEN_SERVICE_SMTP_URL: the outbox table is the delivery."""
+    running = start_server(tmp_path_factory.mktemp("outbox"))
+    yield running
+    stop_server(running)
+
+
+# the outbox, read through the CLI
+
+
+def test_without_smtp_the_outbox_holds_the_code(outbox_server: Server) -> None:
+    admin = cognito_client(outbox_server.url)
+    public = cognito_client(outbox_server.url, signature_version=UNSIGNED)
+    pool = make_mail_pool(admin)
+    name = f"o{uuid.uuid4().hex[:8]}"
+    email = f"{name}@example.com"
+    public.sign_up(
+        ClientId=pool.client,
+        Username=name,
+        Password=PASSWORD,
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )
+    messages = _outbox(outbox_server, "--pool", pool.id, "--to", email.upper())
+    assert [(m["medium"], m["to"], m["delivered_by"]) for m in messages] == [
+        ("EMAIL", email, "outbox")
+    ]
+    assert messages[0]["subject"] == "Your verification code"
+    match = CODE.fullmatch(messages[0]["body"].removeprefix("Your verification code is ")[:-1])
+    assert match, messages[0]["body"]
+    public.confirm_sign_up(ClientId=pool.client, Username=name, ConfirmationCode=match.group(1))
+
+    public.forgot_password(ClientId=pool.client, Username=name)
+    newest = _outbox(outbox_server, "--pool", pool.id, "--to", email, "--limit", "1")
+    assert len(newest) == 1 and newest[0]["id"] > messages[0]["id"]
+    assert _outbox(outbox_server, "--pool", pool.id, "--to", "nobody@example.com") == []
+    text = outbox_server.cli("outbox", "--pool", pool.id)
+    assert text.returncode == 0 and f"to={email}" in text.stdout
+    refused = outbox_server.cli("outbox", "--limit", "0")
+    assert refused.returncode == 1 and "--limit" in refused.stderr
+
+
+def test_sms_codes_and_the_pools_template_go_to_the_outbox(outbox_server: Server) -> None:
+    admin = cognito_client(outbox_server.url)
+    public = cognito_client(outbox_server.url, signature_version=UNSIGNED)
+    pool_id = admin.create_user_pool(
+        PoolName="sms",
+        AutoVerifiedAttributes=["phone_number"],
+        VerificationMessageTemplate={
+            "SmsMessage": "Acme code: {####}",
+            "EmailMessage": "Acme mail code {####} - thanks",
+            "EmailSubject": "Acme verification",
+        },
+    )["UserPool"]["Id"]
+    client = admin.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="app", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+    phone = "+15550001234"
+    signed_up = public.sign_up(
+        ClientId=client,
+        Username="phoney",
+        Password=PASSWORD,
+        UserAttributes=[
+            {"Name": "phone_number", "Value": phone},
+            {"Name": "email", "Value": "phoney@example.com"},
+        ],
+    )
+    assert signed_up["CodeDeliveryDetails"] == {
+        "Destination": "+*******1234",
+        "DeliveryMedium": "SMS",
+        "AttributeName": "phone_number",
+    }
+    [sms] = _outbox(outbox_server, "--to", phone)
+    assert sms["medium"] == "SMS" and sms["subject"] == ""
+    code = re.fullmatch(r"Acme code: (\d{6})", sms["body"])
+    assert code, sms["body"]
+    public.confirm_sign_up(ClientId=client, Username="phoney", ConfirmationCode=code.group(1))
+    token = public.initiate_auth(
+        ClientId=client,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "phoney", "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]["AccessToken"]
+    attributes = {
+        a["Name"]: a["Value"] for a in public.get_user(AccessToken=token)["UserAttributes"]
+    }
+    assert attributes["phone_number_verified"] == "true"
+    assert attributes["email_verified"] == "false"
+    public.get_user_attribute_verification_code(AccessToken=token, AttributeName="email")
+    [mail] = _outbox(outbox_server, "--to", "phoney@example.com")
+    assert mail["subject"] == "Acme verification"
+    assert re.fullmatch(r"Acme mail code \d{6} - thanks", mail["body"]), mail["body"]
+
+
+# SMTP
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_with_credentials(tmp_path: Path) -> None:
+    smtp = SmtpServer(credentials=("mailer", "p@ss word"))
+    (tmp_path / "good").mkdir()
+    (tmp_path / "bad").mkdir()
+    good = start_server(
+        tmp_path / "good",
+        TOKEN_SERVICE_SMTP_URL=f"smtp://mailer:p%40ss%20word@127.0.0.1:{smtp.port}",
+    )
+    # A refused login leaves the exchange hanging until the SMTP timeout.
+    bad = start_server(
+        tmp_path / "bad",
+        TOKEN_SERVICE_SMTP_URL=f"smtp://mailer:wrong@127.0.0.1:{smtp.port}",
+        TOKEN_SERVICE_SMTP_TIMEOUT_SECONDS="1",
+    )
+    try:
+        for server, delivered in ((good, True), (bad, False)):
+            admin = cognito_client(server.url)
+            public = cognito_client(server.url, signature_version=UNSIGNED)
+            pool = make_mail_pool(admin)
+            email = f"{uuid.uuid4().hex[:8]}@example.com"
+            arguments = {
+                "ClientId": pool.client,
+                "Username": email.split("@")[0],
+                "Password": PASSWORD,
+                "UserAttributes": [{"Name": "email", "Value": email}],
+            }
+            if delivered:
+                public.sign_up(**arguments)
+                assert CODE.search(smtp.mailbox.to(email)[0].get_payload(decode=True).decode())
+            else:
+                failed = _error(public.sign_up, **arguments)
+                assert failed["Error"]["Code"] == "CodeDeliveryFailureException"
+                assert smtp.mailbox.to(email) == []
+            # The password never reaches the log, nor an error message.
+            assert "p@ss" not in server.log() and "wrong" not in server.log()
+        assert smtp.logins == [("mailer", True), ("mailer", False)]
+    finally:
+        stop_server(good)
+        stop_server(bad)
+        smtp.stop()
+
+
+def test_smtp_down_fails_the_operation_and_writes_nothing(tmp_path: Path) -> None:
+    down = SmtpServer()
+    down.stop()  # nothing listens on its port any more
+    server = start_server(tmp_path, TOKEN_SERVICE_SMTP_URL=down.url)
+    try:
+        admin = cognito_client(server.url)
+        public = cognito_client(server.url, signature_version=UNSIGNED)
+        pool = make_mail_pool(admin)
+        failed = _error(
+            public.sign_up,
+            ClientId=pool.client,
+            Username="nomail",
+            Password=PASSWORD,
+            UserAttributes=[{"Name": "email", "Value": "nomail@example.com"}],
+        )
+        assert failed["Error"]["Code"] == "CodeDeliveryFailureException"
+        assert failed["Error"]["Message"] == "Unable to deliver the verification code."
+        missing = _error(admin.admin_get_user, UserPoolId=pool.id, Username="nomail")
+        assert missing["Error"]["Code"] == "UserNotFoundException"
+
+        admin.admin_create_user(
+            UserPoolId=pool.id,
+            Username="known",
+            UserAttributes=[
+                {"Name": "email", "Value": "known@example.com"},
+                {"Name": "email_verified", "Value": "true"},
+            ],
+            MessageAction="SUPPRESS",
+        )
+        admin.admin_set_user_password(
+            UserPoolId=pool.id, Username="known", Password=PASSWORD, Permanent=True
+        )
+        reset = _error(public.forgot_password, ClientId=pool.client, Username="known")
+        assert reset["Error"]["Code"] == "CodeDeliveryFailureException"
+        no_code = _error(
+            public.confirm_forgot_password,
+            ClientId=pool.client,
+            Username="known",
+            ConfirmationCode="123456",
+            Password="N3w-Passw0rd!",
+        )
+        assert no_code["Error"]["Code"] == "CodeMismatchException"
+        token = public.initiate_auth(
+            ClientId=pool.client,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "known", "PASSWORD": PASSWORD},
+        )["AuthenticationResult"]["AccessToken"]
+        update = _error(
+            public.update_user_attributes,
+            AccessToken=token,
+            UserAttributes=[{"Name": "email", "Value": "moved@example.com"}],
+        )
+        assert update["Error"]["Code"] == "CodeDeliveryFailureException"
+        user = admin.admin_get_user(UserPoolId=pool.id, Username="known")
+        attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
+        assert (attributes["email"], attributes["email_verified"]) == (
+            "known@example.com",
+            "true",
+        )
+        reset_by_admin = _error(
+            admin.admin_reset_user_password, UserPoolId=pool.id, Username="known"
+        )
+        assert reset_by_admin["Error"]["Code"] == "CodeDeliveryFailureException"
+        assert admin.admin_get_user(UserPoolId=pool.id, Username="known")["UserStatus"] == (
+            "CONFIRMED"
+        )
+        assert _outbox(server) == []
+        assert "Traceback" not in server.log()
+    finally:
+        stop_server(server)
+
+
+def test_a_malformed_smtp_url_stops_the_service(tmp_path: Path) -> None:
+    for url in (
+        "http://mail.example.com",
+        "smtp://",
+        "smtp://mailer:s3cretpw@host:notaport",
+        "smtp://host?starttls=maybe",
+    ):
+        refused = subprocess.run(
+            [*cli_command(), "outbox"],
+            env=server_env(tmp_path, TOKEN_SERVICE_SMTP_URL=url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 1, url
+        assert refused.stderr.startswith("token-service: error: TOKEN_SERVICE_SMTP_URL"), url
+        assert "s3cretpw" not in refused.stderr
+
+
+def test_smtp_urls() -> None:
+    assert SmtpTarget.parse("smtp://mail.example.com") == SmtpTarget(
+        "mail.example.com", 25, False, False, None, None
+    )
+    assert SmtpTarget.parse("smtps://u%3Ax:p%2Fw@mail.example.com") == SmtpTarget(
+        "mail.example.com", 465, True, False, "u:x", "p/w"
+    )
+    assert SmtpTarget.parse("smtp://mail.example.com:587?starttls=true") == SmtpTarget(
+        "mail.example.com", 587, False, True, None, None
+    )
+
+
+# templates
+
+
+def _pool(extra: dict[str, Any] | None) -> Pool:
+    return Pool(id="us-east-1_TemplateA", extra=extra)
+
+
+def test_templates_fall_back_to_cognitos_defaults() -> None:
+    default = verification_message(_pool(None), "EMAIL", "a@example.com", "123456")
+    assert (default.subject, default.body) == (
+        "Your verification code",
+        "Your verification code is 123456.",
+    )
+    assert "123456" not in default.audit_body
+    legacy = verification_message(
+        _pool({"EmailVerificationMessage": "Code {####}!", "EmailVerificationSubject": "Hi"}),
+        "EMAIL",
+        "a@example.com",
+        "654321",
+    )
+    assert (legacy.subject, legacy.body) == ("Hi", "Code 654321!")
+    # A template without the placeholder would deliver no code: the default is used instead.
+    broken = verification_message(
+        _pool({"VerificationMessageTemplate": {"SmsMessage": "no code here"}}), "SMS", "+1", "1"
+    )
+    assert broken.body == "Your verification code is 1."
+
+
+# the code check, as a property
+
+
+@pytest.fixture(scope="module")
+def code_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Services, User]]:
+    tmp = tmp_path_factory.mktemp("codes")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp / 'codes.db'}",
+        key_file=str(tmp / "key"),
+        code_max_attempts=3,
+        argon2_time_cost=int(FAST_ARGON2["TOKEN_SERVICE_ARGON2_TIME_COST"]),
+        argon2_memory_kib=int(FAST_ARGON2["TOKEN_SERVICE_ARGON2_MEMORY_KIB"]),
+        argon2_parallelism=int(FAST_ARGON2["TOKEN_SERVICE_ARGON2_PARALLELISM"]),
+    )
+    services = build_services(settings)
+    pool = services.admin.create_pool("codes")
+    user = services.admin.create_user(pool.id, "coder", {})
+    yield services, user
+    services.core.store.dispose()
+
+
+@settings(max_examples=150, deadline=None)
+@given(guess=st.one_of(st.from_regex(r"\A\d{6}\Z"), st.text(max_size=12)), reuse=st.booleans())
+def test_only_the_exact_live_code_passes(
+    code_store: tuple[Services, User], guess: str, reuse: bool
+) -> None:
+    services, user = code_store
+    codes: Codes = services.accounts.codes
+    store, now = services.core.store, 1_000_000.0
+    with store.transaction() as repo:
+        code = codes.issue(repo, user, "signup", now)
+    assert re.fullmatch(r"\d{6}", code)
+    with store.transaction() as repo:
+        failure = codes.check(repo, user, "signup", guess, now + 1)
+    if guess == code:
+        assert failure is None
+    else:
+        assert isinstance(failure, CodeMismatch)
+    if reuse or guess == code:
+        with store.transaction() as repo:
+            second = codes.check(repo, user, "signup", code, now + 2)
+        # The right code passes once, never twice.
+        assert (second is None) == (guess != code)
+    with store.transaction() as repo:
+        late = codes.check(repo, user, "signup", code, now + codes.lifetime("signup") + 1)
+    assert isinstance(late, ExpiredCode)
+
+
+def test_wrong_guesses_void_the_code(code_store: tuple[Services, User]) -> None:
+    services, user = code_store
+    codes = services.accounts.codes
+    store, now = services.core.store, 2_000_000.0
+    with store.transaction() as repo:
+        code = codes.issue(repo, user, "forgot_password", now)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    results = []
+    for guess in (wrong, wrong, wrong, code):
+        with store.transaction() as repo:
+            results.append(type(codes.check(repo, user, "forgot_password", guess, now)))
+    assert results == [CodeMismatch, CodeMismatch, LimitExceeded, LimitExceeded]
+    with store.transaction() as repo:
+        fresh = codes.issue(repo, user, "forgot_password", now)
+        assert codes.check(repo, user, "forgot_password", fresh, now) is None
+    with store.transaction() as repo:
+        stored = repo.verification_code(user.sub, "forgot_password")
+        assert stored is not None and fresh not in stored.code_hash

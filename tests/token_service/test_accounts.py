@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def make_mail_pool(cognito: Any, **pool_args: Any) -> MailPool:
     )["UserPool"]["Id"]
     flows = [
         "ALLOW_USER_PASSWORD_AUTH",
+        "ALLOW_USER_SRP_AUTH",
         "ALLOW_ADMIN_USER_PASSWORD_AUTH",
         "ALLOW_REFRESH_TOKEN_AUTH",
     ]
@@ -376,6 +378,60 @@ def test_wrong_reused_and_too_many_codes(
     )
     assert _code_of(reused) == "ExpiredCodeException"
     _sign_in(public, mail_pool, username, NEW_PASSWORD)
+
+
+def test_parallel_wrong_codes_are_counted_one_by_one(
+    public: Any, smtp: SmtpServer, mail_pool: MailPool
+) -> None:
+    username, email = _address()
+    _sign_up(public, mail_pool, username, email)
+    code = smtp.mailbox.last_code(email)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+
+    def guess(_: int) -> str:
+        try:
+            public.confirm_sign_up(
+                ClientId=mail_pool.client, Username=username, ConfirmationCode=wrong
+            )
+        except ClientError as error:
+            return _code_of(error.response)
+        return "accepted"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = sorted(pool.map(guess, range(8)))
+    # TOKEN_SERVICE_CODE_MAX_ATTEMPTS=3: two mismatches, then the code is void for everyone.
+    assert answers == ["CodeMismatchException"] * 2 + ["LimitExceededException"] * 6
+
+
+def test_srp_sign_in_learns_the_account_state_after_the_right_password(
+    mail_server: Server, admin: Any, public: Any, smtp: SmtpServer, mail_pool: MailPool
+) -> None:
+    username, email = _address()
+    _sign_up(public, mail_pool, username, email)
+
+    def srp(password: str) -> str:
+        user = Cognito(
+            mail_pool.id,
+            mail_pool.client,
+            username=username,
+            boto3_client_kwargs={"endpoint_url": mail_server.url},
+            access_key=ACCESS_KEY_ID,
+            secret_key=SECRET_ACCESS_KEY,
+        )
+        try:
+            user.authenticate(password)
+        except ClientError as error:
+            return _code_of(error.response)
+        return "signed in"
+
+    assert srp("Wr0ng-password!") == "NotAuthorizedException"
+    assert srp(PASSWORD) == "UserNotConfirmedException"
+    public.confirm_sign_up(
+        ClientId=mail_pool.client, Username=username, ConfirmationCode=smtp.mailbox.last_code(email)
+    )
+    assert srp(PASSWORD) == "signed in"
+    admin.admin_reset_user_password(UserPoolId=mail_pool.id, Username=username)
+    assert srp(PASSWORD) == "PasswordResetRequiredException"
 
 
 def test_expired_codes_are_refused(tmp_path: Path, smtp: SmtpServer) -> None:

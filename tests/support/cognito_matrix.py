@@ -21,6 +21,9 @@ from tests.support.matrix import (
     boto3_mfa,
     boto3_pools,
     boto3_users,
+    js_amplify,
+    js_identity,
+    pycognito_rows,
 )
 from tests.support.matrix.core import Mismatch, Row, Target, missing
 from tests.support.processes import REPO
@@ -43,6 +46,9 @@ ROWS: list[Row] = [
     *boto3_auth.rows.all,
     *boto3_accounts.rows.all,
     *boto3_mfa.rows.all,
+    *pycognito_rows.rows.all,
+    *js_identity.rows.all,
+    *js_amplify.rows.all,
 ]
 _ids = [row.id for row in ROWS]
 assert len(_ids) == len(set(_ids)), "row ids must be unique"

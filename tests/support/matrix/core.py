@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import importlib.util
 import json
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,12 +27,12 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.support.cognito_js import missing_requirements
 from tests.support.processes import REPO
 
 PASSWORD = "Corr3ct-Horse!"
 OTHER_PASSWORD = "N3w-Battery-Staple!"
 REGION = "us-east-1"
-NODE_MODULES = REPO / ".venv" / "node" / "node_modules"
 AWS_CLI = REPO / ".venv" / "awscli" / "bin" / "aws"
 # Claims Cognito puts in every user access and ID token (its documented token payloads).
 ACCESS_CLAIMS = {
@@ -151,11 +150,9 @@ def missing(row: Row) -> str | None:
             if not AWS_CLI.exists():
                 return "AWS CLI v1 not installed in .venv/awscli (scripts/test installs it)"
         elif need.startswith("node:"):
-            package = need.removeprefix("node:")
-            if shutil.which("node") is None:
-                return "Node.js is not installed"
-            if not (NODE_MODULES / package).is_dir():
-                return f"npm package {package} not installed under .venv/node (scripts/test)"
+            reason = missing_requirements([need.removeprefix("node:")])
+            if reason:
+                return reason
         elif importlib.util.find_spec(need) is None:
             return f"Python package {need} not installed"
     return None
@@ -240,18 +237,27 @@ def verify_token(
     return payload
 
 
+def verify_pair(
+    target: Target, pool_id: str, access_token: str, id_token: str, client_id: str, username: str
+) -> dict[str, Any]:
+    """A sign-in's access and ID tokens verify, both name the user; the access claims."""
+    access = verify_token(target, pool_id, access_token, "access", client_id)
+    identity = verify_token(target, pool_id, id_token, "id", client_id)
+    equal(access["username"], username, "access token username")
+    equal(identity["cognito:username"], username, "ID token cognito:username")
+    equal(access["sub"], identity["sub"], "sub of access and ID tokens")
+    return access
+
+
 def verify_sign_in(
     target: Target, pool_id: str, result: dict[str, Any], client_id: str, username: str
 ) -> dict[str, Any]:
     """An AuthenticationResult as Cognito's: Bearer, ExpiresIn, both tokens naming the user."""
     equal(result.get("TokenType"), "Bearer", "TokenType")
     check(isinstance(result.get("ExpiresIn"), int), "ExpiresIn missing")
-    access = verify_token(target, pool_id, result["AccessToken"], "access", client_id)
-    identity = verify_token(target, pool_id, result["IdToken"], "id", client_id)
-    equal(access["username"], username, "access token username")
-    equal(identity["cognito:username"], username, "ID token cognito:username")
-    equal(access["sub"], identity["sub"], "sub of access and ID tokens")
-    return access
+    return verify_pair(
+        target, pool_id, result["AccessToken"], result["IdToken"], client_id, username
+    )
 
 
 def to_json(value: Any) -> str:

@@ -8,8 +8,10 @@ import re
 import subprocess
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from botocore import UNSIGNED
@@ -293,6 +295,22 @@ def test_smtp_urls() -> None:
     )
 
 
+@given(
+    user=st.text(min_size=1, max_size=20),
+    password=st.text(min_size=1, max_size=20),
+    port=st.integers(min_value=1, max_value=65535),
+    secure=st.booleans(),
+    starttls=st.booleans(),
+)
+def test_smtp_url_credentials_round_trip(
+    user: str, password: str, port: int, secure: bool, starttls: bool
+) -> None:
+    scheme = "smtps" if secure else "smtp"
+    url = f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@mail.example.com:{port}"
+    parsed = SmtpTarget.parse(url + ("?starttls=true" if starttls else ""))
+    assert parsed == SmtpTarget("mail.example.com", port, secure, starttls, user, password)
+
+
 # templates
 
 
@@ -324,12 +342,11 @@ def test_templates_fall_back_to_cognitos_defaults() -> None:
 # the code check, as a property
 
 
-@pytest.fixture(scope="module")
-def code_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Services, User]]:
-    tmp = tmp_path_factory.mktemp("codes")
+def _code_services(database_url: str, key_file: Path) -> tuple[Services, User]:
+    """The real services on their own store, with one user to send codes to."""
     settings = Settings(
-        database_url=f"sqlite:///{tmp / 'codes.db'}",
-        key_file=str(tmp / "key"),
+        database_url=database_url,
+        key_file=str(key_file),
         code_max_attempts=3,
         argon2_time_cost=int(FAST_ARGON2["TOKEN_SERVICE_ARGON2_TIME_COST"]),
         argon2_memory_kib=int(FAST_ARGON2["TOKEN_SERVICE_ARGON2_MEMORY_KIB"]),
@@ -337,7 +354,13 @@ def code_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Servi
     )
     services = build_services(settings)
     pool = services.admin.create_pool("codes")
-    user = services.admin.create_user(pool.id, "coder", {})
+    return services, services.admin.create_user(pool.id, "coder", {})
+
+
+@pytest.fixture(scope="module")
+def code_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Services, User]]:
+    tmp = tmp_path_factory.mktemp("codes")
+    services, user = _code_services(f"sqlite:///{tmp / 'codes.db'}", tmp / "key")
     yield services, user
     services.core.store.dispose()
 
@@ -369,21 +392,32 @@ def test_only_the_exact_live_code_passes(
     assert isinstance(late, ExpiredCode)
 
 
-def test_wrong_guesses_void_the_code(code_store: tuple[Services, User]) -> None:
-    services, user = code_store
-    codes = services.accounts.codes
-    store, now = services.core.store, 2_000_000.0
-    with store.transaction() as repo:
-        code = codes.issue(repo, user, "forgot_password", now)
-    wrong = f"{(int(code) + 1) % 10**6:06d}"
-    results = []
-    for guess in (wrong, wrong, wrong, code):
+def test_wrong_guesses_void_the_code(database_url: str, tmp_path: Path) -> None:
+    services, user = _code_services(database_url, tmp_path / "key")
+    codes, store, now = services.accounts.codes, services.core.store, 2_000_000.0
+    try:
         with store.transaction() as repo:
-            results.append(type(codes.check(repo, user, "forgot_password", guess, now)))
-    assert results == [CodeMismatch, CodeMismatch, LimitExceeded, LimitExceeded]
-    with store.transaction() as repo:
-        fresh = codes.issue(repo, user, "forgot_password", now)
-        assert codes.check(repo, user, "forgot_password", fresh, now) is None
-    with store.transaction() as repo:
-        stored = repo.verification_code(user.sub, "forgot_password")
-        assert stored is not None and fresh not in stored.code_hash
+            code = codes.issue(repo, user, "forgot_password", now)
+        wrong = f"{(int(code) + 1) % 10**6:06d}"
+        results = []
+        for guess in (wrong, wrong, wrong, code):
+            with store.transaction() as repo:
+                results.append(type(codes.check(repo, user, "forgot_password", guess, now)))
+        assert results == [CodeMismatch, CodeMismatch, LimitExceeded, LimitExceeded]
+
+        with store.transaction() as repo:
+            fresh = codes.issue(repo, user, "forgot_password", now)
+            stored = repo.verification_code(user.sub, "forgot_password")
+            assert stored is not None and fresh not in stored.code_hash
+
+        def guess(_: int) -> str:
+            with store.transaction() as repo:
+                failure = codes.check(repo, user, "forgot_password", wrong, now)
+            return type(failure).__name__
+
+        # Each check locks the code's row: parallel guesses are counted one after the other.
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers = sorted(pool.map(guess, range(6)))
+        assert answers == ["CodeMismatch"] * 2 + ["LimitExceeded"] * 4
+    finally:
+        services.core.store.dispose()

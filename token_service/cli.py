@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from token_service.accounts.outbox import list_outbox
 from token_service.errors import TokenServiceError
+from token_service.hosted.branding import set_branding
 from token_service.services import Services, build_services
 from token_service.settings import Settings, SettingsError
 from token_service.store.models import Client, Group, Pool, ResourceServer, SigningKey, User
@@ -146,6 +147,11 @@ def pool_list(s: Services, a: argparse.Namespace) -> Any:
 def pool_show(s: Services, a: argparse.Namespace) -> Any:
     pool, users = s.admin.describe_pool(a.pool)
     return {**pool_view(pool), "users": users}
+
+
+def pool_branding(s: Services, a: argparse.Namespace) -> Any:
+    stored = set_branding(s.core, a.pool, a.logo_url, a.primary_color, a.clear)
+    return {"pool_id": a.pool, "branding": stored}
 
 
 def resource_server_create(s: Services, a: argparse.Namespace) -> Any:
@@ -386,6 +392,10 @@ def _parser() -> argparse.ArgumentParser:
     command(pools, "list", pool_list, "list user pools")
     p = command(pools, "show", pool_show, "show one user pool")
     p.add_argument("pool", metavar="POOL_ID")
+    p = command(pools, "branding", pool_branding, "the hosted login's logo and colour", pool_opt)
+    p.add_argument("--logo-url", help="https URL of a logo shown above the forms")
+    p.add_argument("--primary-color", help="#RRGGBB of the buttons and the page's accent")
+    p.add_argument("--clear", action="store_true", help="remove what was set before")
 
     servers = group_of("resource-server", "resource servers and their custom scopes")
     p = command(servers, "create", resource_server_create, "create a resource server", pool_opt)

@@ -23,9 +23,11 @@ from tests.support.matrix import (
     boto3_users,
     js_amplify,
     js_identity,
+    jwt_rows,
+    oauth_rows,
     pycognito_rows,
 )
-from tests.support.matrix.core import Mismatch, Row, Target, missing
+from tests.support.matrix.core import COGNITO_ISSUER_BASE, Mismatch, Row, Target, missing
 from tests.support.processes import REPO
 
 __all__ = [
@@ -49,11 +51,16 @@ ROWS: list[Row] = [
     *pycognito_rows.rows.all,
     *js_identity.rows.all,
     *js_amplify.rows.all,
+    *oauth_rows.authlib_rows.all,
+    *oauth_rows.oauthlib_rows.all,
+    *jwt_rows.jose_rows.all,
+    *jwt_rows.pyjwt_rows.all,
+    *jwt_rows.verify_rows.all,
+    *jwt_rows.discovery_rows.all,
 ]
 _ids = [row.id for row in ROWS]
 assert len(_ids) == len(set(_ids)), "row ids must be unique"
 
-COGNITO_ISSUER_BASE = "https://cognito-idp.us-east-1.amazonaws.com"
 # moto sends nothing and accepts every code that lacks its own "moto-confirmation-code" prefix.
 MOTO_ANY_CODE = "123456"
 CODE = re.compile(r"\b(\d{6})\b")

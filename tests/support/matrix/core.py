@@ -33,6 +33,7 @@ from tests.support.processes import REPO
 PASSWORD = "Corr3ct-Horse!"
 OTHER_PASSWORD = "N3w-Battery-Staple!"
 REGION = "us-east-1"
+COGNITO_ISSUER_BASE = f"https://cognito-idp.{REGION}.amazonaws.com"
 AWS_CLI = REPO / ".venv" / "awscli" / "bin" / "aws"
 # Claims Cognito puts in every user access and ID token (its documented token payloads).
 ACCESS_CLAIMS = {
@@ -208,10 +209,16 @@ def attribute(attributes: list[dict[str, str]], name: str) -> str | None:
 
 
 def verify_token(
-    target: Target, pool_id: str, token: str, use: str, client_id: str
+    target: Target,
+    pool_id: str,
+    token: str,
+    use: str,
+    client_id: str,
+    required: set[str] | None = None,
 ) -> dict[str, Any]:
     """Verify as Cognito's documentation says (RS256 under the pool's JWKS, iss, token_use,
-    aud or client_id) and require every claim Cognito puts in that kind of token."""
+    aud or client_id) and require every claim Cognito puts in that kind of token (a user's,
+    unless `required` names another set)."""
     header = jwt.get_unverified_header(token)
     keys = {key["kid"]: key for key in target.jwks(pool_id)["keys"]}
     check(header.get("kid") in keys, f"token kid {header.get('kid')!r} is not in the pool's JWKS")
@@ -229,7 +236,8 @@ def verify_token(
     except jwt.PyJWTError as error:
         raise Mismatch(f"{use} token does not verify: {error}") from None
     equal(payload.get("token_use"), use, "token_use")
-    required = ACCESS_CLAIMS if use == "access" else ID_CLAIMS
+    if required is None:
+        required = ACCESS_CLAIMS if use == "access" else ID_CLAIMS
     absent = required - payload.keys()
     check(not absent, f"{use} token lacks Cognito's claims {sorted(absent)}")
     if use == "access":

@@ -163,3 +163,21 @@ class AliasExists(TokenServiceError):
     """An email that signs users in (UsernameAttributes) already belongs to another user."""
 
     cognito_type = "AliasExistsException"
+
+
+class EnableSoftwareTokenMFA(TokenServiceError):
+    """VerifySoftwareToken got a wrong code: the authenticator is not enrolled."""
+
+    cognito_type = "EnableSoftwareTokenMFAException"
+
+
+class SoftwareTokenMFANotFound(TokenServiceError):
+    """No authenticator factor where one is needed (pool without TOTP, user without one)."""
+
+    cognito_type = "SoftwareTokenMFANotFoundException"
+
+
+class InvalidSmsRoleTrustRelationship(TokenServiceError):
+    """An SMS role was named, but this service cannot assume roles to send SMS."""
+
+    cognito_type = "InvalidSmsRoleTrustRelationshipException"

@@ -70,15 +70,28 @@ def seal_session(
     return base64.urlsafe_b64encode(sealed).decode()
 
 
+def _payload(sealer: Sealer, session: str | None) -> Any:
+    try:
+        opened = sealer.open(base64.urlsafe_b64decode((session or "").encode()), _PURPOSE)
+        return json.loads(opened) if opened else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def session_client_id(sealer: Sealer, session: str | None) -> str:
+    """The client a genuine session was made for, for operations that take no ClientId
+    (AssociateSoftwareToken, VerifySoftwareToken); open it with `open_session` after."""
+    payload = _payload(sealer, session)
+    if not isinstance(payload, dict) or not isinstance(payload.get("client"), str):
+        raise NotAuthorized(BAD_SESSION)
+    return payload["client"]
+
+
 def open_session(
     sealer: Sealer, session: str | None, client: Client, steps: tuple[str, ...], now: float
 ) -> SessionState:
     """The session's state when it is genuine, this client's, for one of `steps` and live."""
-    try:
-        opened = sealer.open(base64.urlsafe_b64decode((session or "").encode()), _PURPOSE)
-        payload = json.loads(opened) if opened else None
-    except (ValueError, UnicodeDecodeError):
-        payload = None
+    payload = _payload(sealer, session)
     if (
         not isinstance(payload, dict)
         or payload.get("client") != client.id

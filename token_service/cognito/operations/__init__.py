@@ -7,7 +7,7 @@ operations are only reached after SigV4 verification (see `api.cognito`).
 
 from __future__ import annotations
 
-from token_service.cognito.operations import accounts, auth, pools, users
+from token_service.cognito.operations import accounts, auth, mfa, pools, users
 from token_service.cognito.operations.base import Operation
 
 OPERATIONS: dict[str, Operation] = {
@@ -15,5 +15,6 @@ OPERATIONS: dict[str, Operation] = {
     **pools.OPERATIONS,
     **users.OPERATIONS,
     **accounts.OPERATIONS,
-    **auth.sign_in_operations({**auth.AUTH_FLOWS}, {**auth.CHALLENGES}),
+    **mfa.OPERATIONS,
+    **auth.sign_in_operations({**auth.AUTH_FLOWS}, {**auth.CHALLENGES, **mfa.CHALLENGES}),
 }

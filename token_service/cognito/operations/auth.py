@@ -20,7 +20,7 @@ from token_service.cognito.operations.base import (
     opt_str,
     req_str,
 )
-from token_service.cognito.operations.shapes import auth_shape
+from token_service.cognito.operations.shapes import auth_shape, user_mfa_shape
 from token_service.errors import InvalidParameter
 from token_service.services import Services
 
@@ -114,7 +114,11 @@ def sign_in_operations(
 
 def get_user(services: Services, params: Params) -> dict[str, Any]:
     user, _ = services.issuer.authenticate(req_str(params, "AccessToken"))
-    return {"Username": user.username, "UserAttributes": user_attributes(user)}
+    return {
+        "Username": user.username,
+        "UserAttributes": user_attributes(user),
+        **user_mfa_shape(user),
+    }
 
 
 def global_sign_out(services: Services, params: Params) -> dict[str, Any]:

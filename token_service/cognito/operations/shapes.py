@@ -31,7 +31,7 @@ def pool_shape(pool: Pool, users: int) -> dict[str, Any]:
         "Policies": {"PasswordPolicy": pool.password_policy},
         "SchemaAttributes": schema,
         "UsernameConfiguration": {"CaseSensitive": False},
-        "MfaConfiguration": "OFF",
+        "MfaConfiguration": pool.mfa_configuration or "OFF",
         "EstimatedNumberOfUsers": users,
         "CreationDate": pool.created_at,
         "LastModifiedDate": pool.updated_at,
@@ -74,6 +74,16 @@ def user_shape(user: User, attributes_key: str = "Attributes") -> dict[str, Any]
         "Enabled": user.enabled,
         "UserStatus": user.status,
     }
+
+
+def user_mfa_shape(user: User) -> dict[str, Any]:
+    """GetUser's and AdminGetUser's MFA members, present only when set (as in Cognito)."""
+    shape: dict[str, Any] = {}
+    if user.mfa_enabled:
+        shape["UserMFASettingList"] = list(user.mfa_enabled)
+    if user.mfa_preferred:
+        shape["PreferredMfaSetting"] = user.mfa_preferred
+    return shape
 
 
 def group_shape(group: Group) -> dict[str, Any]:

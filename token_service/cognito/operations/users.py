@@ -12,7 +12,7 @@ from token_service.cognito.operations.base import (
     opt_str,
     req_str,
 )
-from token_service.cognito.operations.shapes import group_shape, user_shape
+from token_service.cognito.operations.shapes import group_shape, user_mfa_shape, user_shape
 from token_service.services import Services
 
 
@@ -38,7 +38,7 @@ def admin_set_user_password(services: Services, params: Params) -> dict[str, Any
 
 def admin_get_user(services: Services, params: Params) -> dict[str, Any]:
     user = services.admin.get_user(req_str(params, "UserPoolId"), req_str(params, "Username"))
-    return user_shape(user, "UserAttributes")
+    return {**user_shape(user, "UserAttributes"), **user_mfa_shape(user)}
 
 
 def admin_disable_user(services: Services, params: Params) -> dict[str, Any]:

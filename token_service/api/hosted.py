@@ -19,6 +19,7 @@ from token_service.hosted import csrf, sessions
 from token_service.hosted.authorize import RedirectError, UntrustedRequest
 from token_service.hosted.login import Outcome, Page
 from token_service.hosted.pages import redirect, render
+from token_service.hosted.self_service import CONFIRM, FORGOT, RESET, SIGN_UP, SelfService
 from token_service.issue import NEW_PASSWORD_STEP
 from token_service.services import Services
 
@@ -29,6 +30,10 @@ BAD_FORM = "This form has expired or did not come from this page. Go back and tr
 STEPS = {
     "login": ("/login", "login.html"),
     NEW_PASSWORD_STEP: ("/login/new-password", "new_password.html"),
+    FORGOT: ("/forgotPassword", "forgot.html"),
+    RESET: ("/confirmForgotPassword", "reset.html"),
+    SIGN_UP: ("/signup", "signup.html"),
+    CONFIRM: ("/confirmUser", "confirm.html"),
 }
 
 
@@ -61,20 +66,31 @@ def _browser(request: Request) -> str:
     return request.cookies.get(csrf.COOKIE) or csrf.new_browser_value()
 
 
+def _links(page: Page, query: str) -> list[dict[str, str]]:
+    """The login page's ways out: password recovery, and sign-up where the pool allows it."""
+    links = [{"href": f"/forgotPassword?{query}", "text": "Forgot your password?"}]
+    if not page.pool.admin_create_only:
+        links.append({"href": f"/signup?{query}", "text": "Need an account? Sign up"})
+    return links
+
+
 def _show(request: Request, page: Page) -> Response:
     services = _services(request)
     browser = _browser(request)
     action, template = STEPS[page.step]
+    query = urlencode(page.request.query)
     response = render(
         template,
         page.pool,
         redirect_uri=page.request.redirect_uri,
-        action=f"{action}?{urlencode(page.request.query)}",
+        action=f"{action}?{query}",
         csrf=csrf.form_token(services.core.sealer, browser, page.step, services.core.clock()),
         message=page.message,
+        notice=page.notice,
         username=page.username,
         session=page.challenge.session if page.challenge else "",
-        links=[],
+        links=_links(page, query) if page.step == "login" else [],
+        login_href=f"/login?{query}",
     )
     if request.cookies.get(csrf.COOKIE) != browser:
         _set_cookie(response, request, csrf.COOKIE, browser, None)
@@ -172,6 +188,75 @@ async def new_password_post(request: Request) -> Response:
             form.get("username", ""),
             form.get("new_password", ""),
             cookie,
+        ),
+    )
+
+
+def _self_service(request: Request) -> SelfService:
+    services = _services(request)
+    return SelfService(services.hosted, services.accounts)
+
+
+@router.get("/forgotPassword")
+async def forgot_page(request: Request) -> Response:
+    pages = _self_service(request)
+    return await _run(request, lambda: pages.page(request.query_params.multi_items(), FORGOT))
+
+
+@router.post("/forgotPassword")
+async def forgot_post(request: Request) -> Response:
+    pages = _self_service(request)
+    return await _post(
+        request,
+        FORGOT,
+        lambda items, form, cookie: pages.forgot(items, form.get("username", "").strip()),
+    )
+
+
+@router.post("/confirmForgotPassword")
+async def reset_post(request: Request) -> Response:
+    pages = _self_service(request)
+    return await _post(
+        request,
+        RESET,
+        lambda items, form, cookie: pages.reset(
+            items,
+            form.get("username", ""),
+            form.get("code", "").strip(),
+            form.get("new_password", ""),
+        ),
+    )
+
+
+@router.get("/signup")
+async def sign_up_page(request: Request) -> Response:
+    pages = _self_service(request)
+    return await _run(request, lambda: pages.page(request.query_params.multi_items(), SIGN_UP))
+
+
+@router.post("/signup")
+async def sign_up_post(request: Request) -> Response:
+    pages = _self_service(request)
+    return await _post(
+        request,
+        SIGN_UP,
+        lambda items, form, cookie: pages.sign_up(
+            items,
+            form.get("username", "").strip(),
+            form.get("email", "").strip(),
+            form.get("password", ""),
+        ),
+    )
+
+
+@router.post("/confirmUser")
+async def confirm_post(request: Request) -> Response:
+    pages = _self_service(request)
+    return await _post(
+        request,
+        CONFIRM,
+        lambda items, form, cookie: pages.confirm(
+            items, form.get("username", ""), form.get("code", "").strip()
         ),
     )
 

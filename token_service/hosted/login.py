@@ -52,6 +52,8 @@ class Page:
     message: str | None = None
     username: str = ""
     challenge: Challenge | None = None
+    # Information that is not an error (a code was sent, a password was changed).
+    notice: str | None = None
 
 
 Outcome = Redirect | Page

@@ -83,7 +83,10 @@ def make_oauth_pool(cognito: Any, name: str) -> OAuthPool:
     )
     web = oauth_client(cognito, pool_id, "web", secret=True)
     no_oauth = cognito.create_user_pool_client(
-        UserPoolId=pool_id, ClientName="api-only", CallbackURLs=[CALLBACK]
+        UserPoolId=pool_id,
+        ClientName="api-only",
+        CallbackURLs=[CALLBACK],
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
     )["UserPoolClient"]["ClientId"]
     return OAuthPool(
         id=pool_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -372,3 +373,52 @@ def test_aws_jwt_verify_accepts_the_code_grants_tokens(
     results = verify_with_cognito_verifier(apps.pool, jwks, cases)
     assert [r["ok"] for r in results] == [True, True, False], results
     assert SCOPES  # the HTTP tests' scope list is the superset of this pool's
+
+
+def test_mfa_setup_then_the_code_step_in_the_browser(
+    browser: Any, server: Server, http: httpx.Client, cognito: Any, callback: Callback
+) -> None:
+    import pyotp
+
+    apps = make_apps(cognito, callback, "Second factor")
+    cognito.set_user_pool_mfa_config(
+        UserPoolId=apps.pool,
+        MfaConfiguration="ON",
+        SoftwareTokenMfaConfiguration={"Enabled": True},
+    )
+    verifier, challenge = pkce()
+    browser.goto(authorize_url(server, apps, apps.spa, challenge))
+    fill_login(browser, "alice", PASSWORD)
+    assert browser.get_by_role("heading").inner_text() == "Set up your authenticator app"
+    secret = browser.inner_text("#secret-code")
+    assert browser.inner_text("#otpauth-uri") == (
+        f"otpauth://totp/Second%20factor:alice?secret={secret}&issuer=Second%20factor"
+    )
+    totp = pyotp.TOTP(secret)
+    browser.get_by_label("Code from the app").fill("000000" if totp.now() != "000000" else "111111")
+    browser.get_by_role("button", name="Verify and sign in").click()
+    assert (
+        browser.get_by_role("alert").inner_text()
+        == "Code mismatch and fail enable Software Token MFA"
+    )
+    assert browser.inner_text("#secret-code") == secret
+    browser.get_by_label("Code from the app").fill(totp.now())
+    browser.get_by_role("button", name="Verify and sign in").click()
+    browser.wait_for_url(f"{apps.redirect_uri}?**")
+    body = redeem(
+        http, apps.spa, query_of(browser.url)["code"], verifier, redirect_uri=apps.redirect_uri
+    )
+    assert claims(body.json()["id_token"])["amr"] == ["pwd", "mfa"]
+    # Next sign-in: the code step. A code counts once, so the app's next one is used.
+    verifier, challenge = pkce()
+    browser.goto(authorize_url(server, apps, apps.spa, challenge, prompt="login"))
+    fill_login(browser, "alice", PASSWORD)
+    assert browser.get_by_role("heading").inner_text() == "Enter your code"
+    browser.get_by_label("Code").fill(totp.at(time.time() + 30))
+    browser.get_by_role("button", name="Sign in").click()
+    browser.wait_for_url(f"{apps.redirect_uri}?**")
+    body = redeem(
+        http, apps.spa, query_of(browser.url)["code"], verifier, redirect_uri=apps.redirect_uri
+    )
+    access = claims(body.json()["access_token"])
+    assert access["amr"] == ["pwd", "mfa"]

@@ -17,11 +17,12 @@ from token_service.api.oauth2 import read_form
 from token_service.errors import TokenServiceError
 from token_service.hosted import csrf, sessions
 from token_service.hosted.authorize import RedirectError, UntrustedRequest
-from token_service.hosted.login import Outcome, Page
+from token_service.hosted.outcomes import Outcome, Page
 from token_service.hosted.pages import redirect, render
 from token_service.hosted.self_service import CONFIRM, FORGOT, RESET, SIGN_UP, SelfService
 from token_service.issue import NEW_PASSWORD_STEP
 from token_service.services import Services
+from token_service.signin.mfa import MFA_SETUP, SOFTWARE_TOKEN_MFA
 
 router = APIRouter()
 Items = Sequence[tuple[str, str]]
@@ -30,6 +31,8 @@ BAD_FORM = "This form has expired or did not come from this page. Go back and tr
 STEPS = {
     "login": ("/login", "login.html"),
     NEW_PASSWORD_STEP: ("/login/new-password", "new_password.html"),
+    SOFTWARE_TOKEN_MFA: ("/login/mfa", "mfa.html"),
+    MFA_SETUP: ("/login/mfa-setup", "mfa_setup.html"),
     FORGOT: ("/forgotPassword", "forgot.html"),
     RESET: ("/confirmForgotPassword", "reset.html"),
     SIGN_UP: ("/signup", "signup.html"),
@@ -89,6 +92,7 @@ def _show(request: Request, page: Page) -> Response:
         notice=page.notice,
         username=page.username,
         session=page.challenge.session if page.challenge else "",
+        parameters=page.challenge.parameters if page.challenge else {},
         links=_links(page, query) if page.step == "login" else [],
         login_href=f"/login?{query}",
     )
@@ -187,6 +191,42 @@ async def new_password_post(request: Request) -> Response:
             form.get("session", ""),
             form.get("username", ""),
             form.get("new_password", ""),
+            cookie,
+        ),
+    )
+
+
+@router.post("/login/mfa")
+async def mfa_post(request: Request) -> Response:
+    hosted = _services(request).hosted
+    return await _post(
+        request,
+        SOFTWARE_TOKEN_MFA,
+        lambda items, form, cookie: hosted.authenticator_code(
+            items,
+            form.get("session", ""),
+            form.get("username", ""),
+            form.get("code", "").strip(),
+            cookie,
+        ),
+    )
+
+
+@router.post("/login/mfa-setup")
+async def mfa_setup_post(request: Request) -> Response:
+    hosted = _services(request).hosted
+    return await _post(
+        request,
+        MFA_SETUP,
+        lambda items, form, cookie: hosted.authenticator_setup(
+            items,
+            form.get("session", ""),
+            form.get("username", ""),
+            form.get("code", "").strip(),
+            {
+                "SECRET_CODE": form.get("secret_code", ""),
+                "OTPAUTH_URI": form.get("otpauth_uri", ""),
+            },
             cookie,
         ),
     )

@@ -11,11 +11,16 @@ gets an authorization code, which `/oauth2/token` turns into its own tokens.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from token_service.core import Core
-from token_service.errors import InvalidParameter, InvalidPassword, TokenServiceError
+from token_service.errors import (
+    CodeMismatch,
+    EnableSoftwareTokenMFA,
+    InvalidParameter,
+    InvalidPassword,
+    TokenServiceError,
+)
 from token_service.hosted.authorize import (
     AuthorizationRequest,
     RedirectError,
@@ -24,39 +29,20 @@ from token_service.hosted.authorize import (
     single_values,
 )
 from token_service.hosted.codes import CodeGrant
+from token_service.hosted.outcomes import Outcome, Page, Redirect
+from token_service.hosted.second_factor import STEPS as SECOND_FACTOR_STEPS
+from token_service.hosted.second_factor import SecondFactor
 from token_service.hosted.sessions import HostedSessions
 from token_service.issue import NEW_PASSWORD_STEP, Issuer, UserTokens
-from token_service.signin.challenges import Challenge
+from token_service.signin.challenges import BAD_SESSION, Challenge
+from token_service.signin.mfa import MFA_SETUP, SOFTWARE_TOKEN_MFA
 from token_service.store.models import Pool
 
 BAD_INPUT = "Enter your username and password."
 EXPIRED_STEP = "This sign-in took too long. Sign in again."
 UNAVAILABLE_STEP = "This account needs a sign-in step the hosted login does not offer yet."
-
-
-@dataclass(frozen=True)
-class Redirect:
-    """Send the browser on; `session_cookie` is the new hosted session's, when one started."""
-
-    location: str
-    session_cookie: str | None = None
-
-
-@dataclass(frozen=True)
-class Page:
-    """A page of the sign-in: `step` is "login" or a challenge's name."""
-
-    step: str
-    request: AuthorizationRequest
-    pool: Pool
-    message: str | None = None
-    username: str = ""
-    challenge: Challenge | None = None
-    # Information that is not an error (a code was sent, a password was changed).
-    notice: str | None = None
-
-
-Outcome = Redirect | Page
+# Errors that leave the user on the step's page to try again; any other ends the attempt.
+RETRYABLE = (InvalidPassword, InvalidParameter, CodeMismatch, EnableSoftwareTokenMFA)
 
 
 def login_path(request: AuthorizationRequest) -> str:
@@ -70,6 +56,7 @@ class HostedLogin:
         self.issuer = issuer
         self.codes = CodeGrant(core, issuer)
         self.sessions = HostedSessions(core)
+        self.second_factor = SecondFactor(issuer)
 
     def request(self, items: Sequence[tuple[str, str]]) -> tuple[AuthorizationRequest, Pool]:
         """The checked request and its pool (UntrustedRequest or RedirectError otherwise)."""
@@ -137,12 +124,59 @@ class HostedLogin:
                 new_password,
                 secret_hash_value=self.issuer.hosted_secret_hash(client, username),
             )
-        except (InvalidPassword, InvalidParameter) as error:
+        except RETRYABLE as error:
             challenge = Challenge(NEW_PASSWORD_STEP, {}, session)
             return Page(NEW_PASSWORD_STEP, request, pool, error.message, username, challenge)
-        except TokenServiceError:
-            return Page("login", request, pool, EXPIRED_STEP, username)
+        except TokenServiceError as error:
+            return self._ended(request, pool, username, error)
         return self._next(request, pool, username, result, cookie)
+
+    def authenticator_code(
+        self,
+        items: Sequence[tuple[str, str]],
+        session: str,
+        username: str,
+        code: str,
+        cookie: str | None,
+    ) -> Outcome:
+        """SOFTWARE_TOKEN_MFA answered on its page."""
+        request, pool = self.request(items)
+        try:
+            result = self.second_factor.answer_code(request.client, session, username, code)
+        except RETRYABLE as error:
+            challenge = Challenge(SOFTWARE_TOKEN_MFA, {}, session)
+            return Page(SOFTWARE_TOKEN_MFA, request, pool, error.message, username, challenge)
+        except TokenServiceError as error:
+            return self._ended(request, pool, username, error)
+        return self._next(request, pool, username, result, cookie)
+
+    def authenticator_setup(
+        self,
+        items: Sequence[tuple[str, str]],
+        session: str,
+        username: str,
+        code: str,
+        shown: dict[str, str],
+        cookie: str | None,
+    ) -> Outcome:
+        """MFA_SETUP answered on its page; `shown` is what the page displayed, to show again."""
+        request, pool = self.request(items)
+        try:
+            result = self.second_factor.answer_setup(request.client, session, username, code)
+        except RETRYABLE as error:
+            challenge = Challenge(MFA_SETUP, shown, session)
+            return Page(MFA_SETUP, request, pool, error.message, username, challenge)
+        except TokenServiceError as error:
+            return self._ended(request, pool, username, error)
+        return self._next(request, pool, username, result, cookie)
+
+    @staticmethod
+    def _ended(
+        request: AuthorizationRequest, pool: Pool, username: str, error: TokenServiceError
+    ) -> Page:
+        """A step that cannot go on (lockout, expired or spent session): back to the login."""
+        message = EXPIRED_STEP if error.message == BAD_SESSION else error.message
+        return Page("login", request, pool, message, username)
 
     def _next(
         self,
@@ -154,7 +188,9 @@ class HostedLogin:
     ) -> Outcome:
         """A challenge's page, or (signed in) a new hosted session and a code for the app."""
         if isinstance(result, Challenge):
-            if result.name != NEW_PASSWORD_STEP:
+            if result.name == MFA_SETUP:
+                result = self.second_factor.enrol(result, pool, username)
+            elif result.name not in (NEW_PASSWORD_STEP, *SECOND_FACTOR_STEPS):
                 return Page("login", request, pool, UNAVAILABLE_STEP, username)
             return Page(result.name, request, pool, None, username, result)
         now = self.core.clock()

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from token_service.accounts.service import Accounts
 from token_service.errors import TokenServiceError
-from token_service.hosted.login import HostedLogin, Page
+from token_service.hosted.login import HostedLogin
+from token_service.hosted.outcomes import Page
 
 FORGOT, RESET, SIGN_UP, CONFIRM = "forgot", "reset", "signup", "confirm"
 PASSWORD_CHANGED = "Your password was changed. Sign in with your new password."

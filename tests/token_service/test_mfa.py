@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -401,25 +404,52 @@ def test_codes_are_judged_by_step_and_never_accepted_twice(cognito, unsigned_cog
         )
 
 
-def test_a_code_accepted_once_is_refused_in_parallel(cognito, unsigned_cognito, optional):
-    from concurrent.futures import ThreadPoolExecutor
+@pytest.fixture
+def store_server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    """A server on SQLite or PostgreSQL, threshold 5, whose lock outlasts the test."""
+    running = start_server(
+        tmp_path,
+        TOKEN_SERVICE_DATABASE_URL=database_url,
+        TOKEN_SERVICE_LOCKOUT_THRESHOLD="5",
+        TOKEN_SERVICE_LOCKOUT_SECONDS="600",
+    )
+    yield running
+    stop_server(running)
 
+
+def _parallel_answers(server: Server, values: list[str]) -> list[str]:
+    """Enrol a user, open one session per value, answer them all at once: the outcomes."""
+    admin = cognito_client(server.url)
+    pool = make_pool(admin, server, "mfa-parallel")
+    set_mode(admin, pool.id, "OPTIONAL")
     name = username()
-    create_user(cognito, optional.id, name)
-    secret, at = enrol(unsigned_cognito, optional, name)
-    sessions = [password_step(unsigned_cognito, optional, name)["Session"] for _ in range(2)]
-    sent = code(secret, at)
+    create_user(admin, pool.id, name)
+    secret, at = enrol(admin, pool, name)
+    sessions = [password_step(admin, pool, name)["Session"] for _ in values]
+    start = threading.Barrier(len(values))
 
-    def attempt(session: str) -> str:
+    def attempt(session: str, value: str) -> str:
+        start.wait()
         try:
-            answer(unsigned_cognito, optional, name, session, sent)
+            answer(admin, pool, name, session, value.format(now=code(secret, at)))
         except ClientError as error:
-            return error.response["Error"]["Code"]
+            return error.response["Error"]["Code"] + ": " + error.response["Error"]["Message"]
         return "tokens"
 
-    with ThreadPoolExecutor(2) as pool:
-        outcomes = sorted(pool.map(attempt, sessions))
-    assert outcomes == ["CodeMismatchException", "tokens"]
+    with ThreadPoolExecutor(len(values)) as workers:
+        return sorted(workers.map(attempt, sessions, values))
+
+
+def test_one_code_sent_in_parallel_signs_in_once(store_server):
+    # five: the four refused stay under the threshold (each counts as a wrong code)
+    outcomes = _parallel_answers(store_server, ["{now}"] * 5)
+    assert outcomes == [": ".join(WRONG_CODE)] * 4 + ["tokens"]
+
+
+def test_parallel_wrong_codes_are_counted_up_to_the_threshold(store_server):
+    outcomes = _parallel_answers(store_server, ["000000", "999999"] * 5)
+    # four refused as wrong, the fifth locks the username, and the rest find it locked
+    assert outcomes == [": ".join(WRONG_CODE)] * 4 + [": ".join(LOCKED)] * 6
 
 
 # sessions

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tests.support.matrix import (
+    awscli_rows,
     boto3_accounts,
     boto3_auth,
     boto3_mfa,
@@ -49,6 +50,7 @@ ROWS: list[Row] = [
     *boto3_accounts.rows.all,
     *boto3_mfa.rows.all,
     *pycognito_rows.rows.all,
+    *awscli_rows.rows.all,
     *js_identity.rows.all,
     *js_amplify.rows.all,
     *oauth_rows.authlib_rows.all,

@@ -31,6 +31,7 @@ from tests.token_service.conftest import (
     start_server,
     stop_server,
 )
+from token_service.hosted.branding import contrast, text_on
 
 CALLBACK = "http://127.0.0.1:9/callback"
 OTHER_CALLBACK = "https://app.example.com/auth/callback?tenant=acme"
@@ -662,3 +663,18 @@ def test_no_code_or_state_reaches_the_log(
     log = server.log()
     for value in (answer["code"], params["state"], params["nonce"], challenge, verifier, PASSWORD):
         assert value not in log
+
+
+@given(color=st.from_regex(r"#[0-9a-fA-F]{6}", fullmatch=True))
+def test_button_text_meets_wcag_aa_on_any_primary_colour(color: str) -> None:
+    text = text_on(color)
+    assert text in ("#000000", "#ffffff")
+    assert contrast(color, text) >= 4.5
+
+
+def test_branding_is_refused_unless_well_formed(server: Server, oauth: OAuthPool) -> None:
+    for option in (["--primary-color", "red"], ["--logo-url", "http://insecure.example/l.png"]):
+        result = server.cli("pool", "branding", "--pool", oauth.id, *option)
+        assert result.returncode == 1 and "error:" in result.stderr
+    unknown = server.cli("pool", "branding", "--pool", "us-east-1_nosuchpool", "--clear")
+    assert unknown.returncode == 1

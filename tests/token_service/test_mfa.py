@@ -732,6 +732,13 @@ def test_wrong_codes_count_toward_the_username_lockout(locking, locking_pool):
     # locked: the right code and the right password are refused too
     assert refusal(public, pool, name, session, code(secret, at)) == LOCKED
     assert error_of(password_step, public=public, pool=pool, name=name) == LOCKED
+    # an administrator's AdminSetUserPassword lifts the lock: one more wrong code is just wrong
+    admin.admin_set_user_password(
+        UserPoolId=pool.id, Username=name, Password=PASSWORD, Permanent=True
+    )
+    session = password_step(public, pool, name)["Session"]
+    assert refusal(public, pool, name, session, wrong) == WRONG_CODE
+    assert "AuthenticationResult" in answer(public, pool, name, session, code(secret, at))
     assert_no_secrets(locking, secret, wrong)
 
 

@@ -235,8 +235,9 @@ class SoftwareTokens:
         Too many wrong codes lock the username, however many correct passwords came between.
         """
         locked = self.issuer.record_failure(counters.shared, now)
+        codes_lock = counters.codes.locked_until
         self.issuer.record_failure(counters.codes, now)
-        if counters.codes.locked_until > now:
+        if counters.codes.locked_until != codes_lock:  # this failure reached the threshold
             counters.shared.count = 0
             counters.shared.locked_until = max(
                 counters.shared.locked_until, counters.codes.locked_until

@@ -25,9 +25,12 @@ from token_service.store.models import Client, Group, Pool, ResourceServer, Sign
 
 FLOWS = {
     "password": "ALLOW_USER_PASSWORD_AUTH",
+    "srp": "ALLOW_USER_SRP_AUTH",
     "admin-password": "ALLOW_ADMIN_USER_PASSWORD_AUTH",
     "refresh": "ALLOW_REFRESH_TOKEN_AUTH",
 }
+# `client create` without --flow: sign-in by password or SRP, and refresh.
+DEFAULT_CLI_FLOWS = ("password", "srp", "refresh")
 OAUTH_FLOWS = ("client_credentials",)
 
 
@@ -166,7 +169,7 @@ def resource_server_list(s: Services, a: argparse.Namespace) -> Any:
 
 
 def client_create(s: Services, a: argparse.Namespace) -> Any:
-    explicit = [FLOWS[f] for f in a.flow if f in FLOWS] if a.flow else None
+    explicit = [FLOWS[f] for f in (a.flow or DEFAULT_CLI_FLOWS) if f in FLOWS]
     oauth = [f for f in a.flow if f in OAUTH_FLOWS]
     created = s.admin.create_client(
         a.pool,
@@ -178,6 +181,7 @@ def client_create(s: Services, a: argparse.Namespace) -> Any:
         access_token_seconds=a.access_token_minutes * 60,
         id_token_seconds=a.id_token_minutes * 60,
         refresh_token_seconds=a.refresh_token_days * 86400,
+        validity_units={"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"},
     )
     return client_view(created.client, created.secret)
 
@@ -427,7 +431,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         choices=[*FLOWS, *OAUTH_FLOWS],
-        help="allowed flow (repeatable; default: password and refresh)",
+        help="allowed flow (repeatable; default: password, srp and refresh)",
     )
     p.add_argument(
         "--scope", action="append", default=[], help="allowed scope, e.g. pdp/decide (repeatable)"

@@ -181,3 +181,9 @@ class InvalidSmsRoleTrustRelationship(TokenServiceError):
     """An SMS role was named, but this service cannot assume roles to send SMS."""
 
     cognito_type = "InvalidSmsRoleTrustRelationshipException"
+
+
+class RefreshTokenReuse(InvalidGrant):
+    """A refresh token replaced by rotation was presented again: its sign-in is revoked."""
+
+    cognito_type = "RefreshTokenReuseException"

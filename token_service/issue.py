@@ -21,7 +21,6 @@ from typing import Any
 from token_service.core import Core
 from token_service.errors import (
     InvalidClient,
-    InvalidGrant,
     InvalidParameter,
     InvalidScope,
     NotAuthorized,
@@ -59,7 +58,7 @@ def secret_hash(client_secret: str, username: str, client_id: str) -> str:
     return base64.b64encode(digest.digest()).decode()
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -103,7 +102,7 @@ class Issuer:
     def oauth_client(self, repo: Repository, client_id: str, presented: str | None) -> Client:
         """OAuth client authentication at the token endpoint: the client, secret checked."""
         client = self.client(repo, client_id, oauth=True)
-        self._check_client_secret(client, presented)
+        self.check_client_secret(client, presented)
         return client
 
     def hosted_secret_hash(self, client: Client, username: str) -> str | None:
@@ -111,7 +110,7 @@ class Issuer:
         secret = self._secret(client)
         return secret_hash(secret, username, client.id) if secret is not None else None
 
-    def _check_client_secret(self, client: Client, presented: str | None) -> None:
+    def check_client_secret(self, client: Client, presented: str | None) -> None:
         """OAuth client authentication: confidential clients must present their secret."""
         secret = self._secret(client)
         if secret is None:
@@ -166,6 +165,8 @@ class Issuer:
             if failure is None:
                 user = repo.user_by_username(client.pool_id, username)
                 assert user is not None
+                # Users whose password predates SRP get their verifier now.
+                self.core.passwords.backfill_srp_verifier(user, password)
                 if not user.enabled:
                     failure = NotAuthorized("User is disabled.")
                 else:
@@ -281,7 +282,7 @@ class Issuer:
         if session is None:
             refresh_token = secrets.token_urlsafe(64)
             session = RefreshToken(
-                token_hash=_token_hash(refresh_token),
+                token_hash=token_hash(refresh_token),
                 origin_jti=str(uuid.uuid4()),
                 pool_id=client.pool_id,
                 client_id=client.id,
@@ -323,47 +324,6 @@ class Issuer:
             origin_jti=session.origin_jti,
         )
 
-    # refresh
-    def refresh(
-        self,
-        client_id: str,
-        refresh_token: str,
-        *,
-        client_secret: str | None = None,
-        secret_hash_value: str | None = None,
-        username: str | None = None,
-        pool_id: str | None = None,
-        cognito: bool = False,
-    ) -> UserTokens:
-        """New access and ID tokens for a live refresh token of this client's enabled user.
-
-        OAuth callers authenticate with the client secret, Cognito callers with SECRET_HASH
-        (over USERNAME, or the token's user's username or sub).
-        """
-        if not refresh_token:
-            raise InvalidParameter("REFRESH_TOKEN is required.")
-        now = self.core.clock()
-        with self.core.store.transaction() as repo:
-            client = self.client(repo, client_id, pool_id, oauth=not cognito)
-            if not cognito:
-                self._check_client_secret(client, client_secret)
-            session = repo.refresh_token(_token_hash(refresh_token))
-            user = repo.user_by_sub(session.user_sub) if session is not None else None
-            if cognito:
-                names = [n for n in (username, user and user.username, user and user.sub) if n]
-                self.check_secret_hash(client, names or [""], secret_hash_value)
-            if "ALLOW_REFRESH_TOKEN_AUTH" not in client.explicit_auth_flows:
-                raise UnauthorizedClient("Refresh token flow not enabled for this client")
-            if session is None or user is None or session.client_id != client.id:
-                raise InvalidGrant("Invalid Refresh Token")
-            if session.revoked_at is not None:
-                raise InvalidGrant("Refresh Token has been revoked")
-            if session.expires_at <= now:
-                raise InvalidGrant("Refresh Token has expired")
-            if not user.enabled:
-                raise InvalidGrant("User is disabled.")
-            return self.issue_user_tokens(repo, client, user, now, session)
-
     # client credentials
     def client_credentials(
         self, client_id: str, client_secret: str | None, scope: str | None
@@ -374,7 +334,7 @@ class Issuer:
             client = self.client(repo, client_id, oauth=True)
             if client.secret_sealed is None:
                 raise InvalidClient("Client authentication failed.")
-            self._check_client_secret(client, client_secret)
+            self.check_client_secret(client, client_secret)
             if "client_credentials" not in client.oauth_flows:
                 raise UnauthorizedClient("The client is not allowed the client_credentials grant.")
             requested = scope.split() if scope else list(client.scopes)
@@ -398,10 +358,10 @@ class Issuer:
         now = self.core.clock()
         with self.core.store.transaction() as repo:
             client = self.client(repo, client_id, oauth=True)
-            self._check_client_secret(client, client_secret)
+            self.check_client_secret(client, client_secret)
             if token.count(".") == 2:
                 raise UnsupportedTokenType("Only refresh tokens can be revoked.")
-            session = repo.refresh_token(_token_hash(token))
+            session = repo.refresh_token(token_hash(token))
             if session is None:
                 return
             if session.client_id != client.id:

@@ -85,8 +85,14 @@ def test_client_secret_is_returned_at_creation_only_when_generated(
     public = cognito.create_user_pool_client(UserPoolId=pool.id, ClientName="spa")["UserPoolClient"]
     assert "ClientSecret" not in public
     assert public["UserPoolId"] == pool.id
-    assert public["AccessTokenValidity"] == 8 * 3600
-    assert public["RefreshTokenValidity"] == 30 * 86400
+    # Cognito's defaults, in its default units (hours, hours, days).
+    assert public["AccessTokenValidity"] == 8
+    assert public["RefreshTokenValidity"] == 30
+    assert public["TokenValidityUnits"] == {
+        "AccessToken": "hours",
+        "IdToken": "hours",
+        "RefreshToken": "days",
+    }
 
 
 def test_client_with_unknown_scope_is_refused(cognito: Any, pool: Pool) -> None:

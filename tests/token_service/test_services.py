@@ -18,6 +18,7 @@ from tests.token_service.conftest import PASSWORD
 from token_service.errors import InvalidClient, InvalidGrant, InvalidPassword, NotAuthorized
 from token_service.issue import UserTokens, secret_hash
 from token_service.passwords import DEFAULT_POLICY, Passwords, check_policy
+from token_service.refresh import refresh_tokens
 from token_service.services import Services, build_services
 from token_service.settings import Settings
 from token_service.tokens import sign
@@ -84,12 +85,15 @@ def sign_in(world: World, password: str = PASSWORD) -> UserTokens:
 def test_refresh_token_expires(world: World) -> None:
     tokens = sign_in(world)
     assert tokens.refresh_token is not None
-    refresh = world.services.issuer.refresh
+    issuer, token = world.services.issuer, tokens.refresh_token
     world.clock.now += 3599
-    assert refresh(world.client_id, tokens.refresh_token, client_secret=world.secret).access_token
+    refreshed = refresh_tokens(
+        issuer, world.client_id, token, channel="oauth", client_secret=world.secret
+    )
+    assert refreshed.access_token
     world.clock.now += 2
     with pytest.raises(InvalidGrant, match="expired"):
-        refresh(world.client_id, tokens.refresh_token, client_secret=world.secret)
+        refresh_tokens(issuer, world.client_id, token, channel="oauth", client_secret=world.secret)
 
 
 def test_access_token_expires(world: World) -> None:

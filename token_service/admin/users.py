@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from token_service.admin.base import AdminBase
-from token_service.admin.paging import page_offset, page_token
+from token_service.admin.paging import paginate
 from token_service.errors import InvalidParameter, UsernameExists
 from token_service.passwords import check_policy
 from token_service.store.models import Pool, User
@@ -36,6 +36,8 @@ STANDARD_ATTRIBUTES = frozenset(
         "website",
     ]
 )
+# Attributes with a `_verified` flag that a change of value clears.
+_VERIFIABLE = ("email", "phone_number")
 _FILTER = re.compile(r'^\s*([\w:]+)\s*(=|\^=)\s*"((?:[^"\\]|\\.)*)"\s*$')
 
 
@@ -146,16 +148,49 @@ class UserAdmin(AdminBase):
         match = _FILTER.match(filter_) if filter_ else None
         if filter_ and match is None:
             raise InvalidParameter("Error while parsing filter.")
-        offset = page_offset(token)
         with self.core.store.transaction() as repo:
             self.require_pool(repo, pool_id)
             users = list(repo.users(pool_id))
         if match:
             name, op, value = match.group(1), match.group(2), match.group(3).replace('\\"', '"')
             users = [u for u in users if _matches(_filter_value(u, name), op, value)]
-        page = users[offset : offset + limit]
-        more = offset + limit < len(users)
-        return UserPage(page, page_token(offset + limit) if more else None)
+        return UserPage(*paginate(users, limit, token))
+
+    def update_attributes(self, pool_id: str, username: str, attributes: dict[str, str]) -> None:
+        """Set attributes (an empty value deletes one); a changed email or phone number
+        is unverified again unless its `_verified` flag is set in the same call."""
+        with self.core.store.transaction() as repo:
+            pool = self.require_pool(repo, pool_id)
+            user = self.require_user(repo, pool_id, username)
+            self._check_attributes(pool, attributes)
+            updated = dict(user.attributes)
+            for name, value in attributes.items():
+                flag = f"{name}_verified"
+                if name in _VERIFIABLE and updated.get(name) != value and flag not in attributes:
+                    updated[flag] = "false"
+                if value:
+                    updated[name] = value
+                else:
+                    updated.pop(name, None)
+            user.attributes = updated
+            user.updated_at = self.core.clock()
+
+    def delete_attributes(self, pool_id: str, username: str, names: list[str]) -> None:
+        """Remove attributes; `sub` cannot be removed, names outside the schema are refused."""
+        if "sub" in names:
+            raise InvalidParameter("Cannot modify an immutable attribute: sub")
+        with self.core.store.transaction() as repo:
+            pool = self.require_pool(repo, pool_id)
+            user = self.require_user(repo, pool_id, username)
+            self._check_attributes(pool, dict.fromkeys(names, "false"))
+            user.attributes = {k: v for k, v in user.attributes.items() if k not in names}
+            user.updated_at = self.core.clock()
+
+    def global_sign_out(self, pool_id: str, username: str) -> None:
+        """Revoke every sign-in of the user: refresh fails, access tokens fail at GetUser."""
+        with self.core.store.transaction() as repo:
+            user = self.require_user(repo, pool_id, username)
+            repo.revoke_refresh_tokens(user.sub, self.core.clock())
 
 
 def _filter_value(user: User, name: str) -> str | None:

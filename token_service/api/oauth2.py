@@ -18,6 +18,7 @@ from token_service.errors import (
     TokenServiceError,
     UnsupportedGrantType,
 )
+from token_service.refresh import refresh_tokens
 from token_service.services import Services
 from token_service.tokens import USER_SCOPE
 
@@ -87,8 +88,12 @@ async def token(request: Request) -> Response:
             }
         elif grant == "refresh_token":
             tokens = await run_in_threadpool(
-                lambda: services.issuer.refresh(
-                    client_id, form.get("refresh_token", ""), client_secret=secret
+                lambda: refresh_tokens(
+                    services.issuer,
+                    client_id,
+                    form.get("refresh_token", ""),
+                    channel="oauth",
+                    client_secret=secret,
                 )
             )
             body = {
@@ -97,6 +102,9 @@ async def token(request: Request) -> Response:
                 "expires_in": tokens.expires_in,
                 "token_type": "Bearer",
             }
+            # Present only when the client rotates refresh tokens.
+            if tokens.refresh_token is not None:
+                body["refresh_token"] = tokens.refresh_token
         elif grant == "authorization_code":
             body = await run_in_threadpool(_redeem_code, services, client_id, secret, form)
         elif not grant:

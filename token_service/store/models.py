@@ -126,6 +126,8 @@ class Group(Base):
     precedence: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    # Cognito's RoleArn, kept and described (no identity pool here assumes it).
+    role_arn: Mapped[str | None] = mapped_column(String(2048), nullable=True)
 
 
 class Membership(Base):
@@ -167,6 +169,22 @@ class RefreshToken(Base):
     # Refresh-token rotation: the token this one replaced stays usable until then.
     previous_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     previous_valid_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class RetiredRefreshToken(Base):
+    """A refresh token replaced by rotation: presented again, it revokes its whole sign-in.
+
+    Kept until the sign-in itself would have expired.
+    """
+
+    __tablename__ = "retired_refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origin_jti: Mapped[str] = mapped_column(String(36), index=True)
+    pool_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_sub: Mapped[str] = mapped_column(String(36), index=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class SignInFailures(Base):
@@ -273,3 +291,37 @@ class HostedSession(Base):
     created_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class PartnerSecret(Base):
+    """An HS256 secret issued to a partner for sign-in links to one app client (sealed)."""
+
+    __tablename__ = "partner_secrets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # Longest lifetime (exp - iat) a link signed with this secret may claim.
+    max_link_seconds: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class SignInEvent(Base):
+    """A hosted sign-in event: attempt, failure, MFA step, session start or end, link use."""
+
+    __tablename__ = "sign_in_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    result: Mapped[str] = mapped_column(String(8))
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_sub: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    username: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    ip: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(512))
+    reason: Mapped[str | None] = mapped_column(String(256), nullable=True)

@@ -25,6 +25,7 @@ from token_service.store.models import (
     Pool,
     RefreshToken,
     ResourceServer,
+    RetiredRefreshToken,
     SignInFailures,
     SigningKey,
     TotpFactor,
@@ -140,6 +141,19 @@ class Repository:
         query = select(func.count()).select_from(User).where(User.pool_id == pool_id)
         return int(self.session.scalar(query) or 0)
 
+    def delete_pool(self, pool: Pool) -> None:
+        """The pool and every row of it: rows of its users (tables keyed by `user_sub`
+        only), then each table's rows with its `pool_id`, dependents first."""
+        subs = select(User.sub).where(User.pool_id == pool.id).scalar_subquery()
+        tables = [t for t in reversed(Base.metadata.sorted_tables) if t.name != Pool.__tablename__]
+        for table in tables:
+            if "pool_id" not in table.c and "user_sub" in table.c:
+                self.session.execute(delete(table).where(table.c.user_sub.in_(subs)))
+        for table in tables:
+            if "pool_id" in table.c:
+                self.session.execute(delete(table).where(table.c.pool_id == pool.id))
+        self.delete(pool)
+
     # clients and resource servers
     def client(self, client_id: str) -> Client | None:
         return self.session.get(Client, client_id)
@@ -155,6 +169,12 @@ class Repository:
         query = select(ResourceServer).where(ResourceServer.pool_id == pool_id)
         return self.session.scalars(query.order_by(ResourceServer.identifier)).all()
 
+    def delete_client(self, client: Client) -> None:
+        """The client and the sign-ins made through it."""
+        for table in (RefreshToken, RetiredRefreshToken):
+            self.session.execute(delete(table).where(table.client_id == client.id))
+        self.delete(client)
+
     # users
     def user_by_username(self, pool_id: str, username: str) -> User | None:
         query = select(User).where(User.pool_id == pool_id, User.username_key == username.lower())
@@ -169,7 +189,7 @@ class Repository:
 
     def delete_user(self, user: User) -> None:
         owned = (Membership, RefreshToken, TotpFactor, VerificationCode, HostedSession)
-        for table in (*owned, AuthorizationCode):
+        for table in (*owned, AuthorizationCode, RetiredRefreshToken):
             self.session.execute(delete(table).where(table.user_sub == user.sub))
         self.delete(user)
 
@@ -183,6 +203,24 @@ class Repository:
 
     def membership(self, pool_id: str, group: str, sub: str) -> Membership | None:
         return self.session.get(Membership, (pool_id, group, sub))
+
+    def members(self, group: Group) -> Sequence[User]:
+        """The group's users, by username."""
+        query = (
+            select(User)
+            .join(Membership, Membership.user_sub == User.sub)
+            .where(Membership.pool_id == group.pool_id, Membership.group_name == group.name)
+        )
+        return self.session.scalars(query.order_by(User.username_key)).all()
+
+    def delete_group(self, group: Group) -> None:
+        """The group and its memberships."""
+        self.session.execute(
+            delete(Membership).where(
+                Membership.pool_id == group.pool_id, Membership.group_name == group.name
+            )
+        )
+        self.delete(group)
 
     def groups_of(self, user: User) -> Sequence[Group]:
         """The user's groups, by precedence (lowest first, as Cognito orders cognito:groups)."""
@@ -225,6 +263,30 @@ class Repository:
     def sign_in(self, origin_jti: str) -> RefreshToken | None:
         query = select(RefreshToken).where(RefreshToken.origin_jti == origin_jti)
         return self.session.scalars(query).first()
+
+    def rotated_from(self, token_hash: str) -> RefreshToken | None:
+        """The sign-in whose refresh token replaced this one at the last rotation."""
+        query = select(RefreshToken).where(RefreshToken.previous_hash == token_hash)
+        return self.session.scalars(query).first()
+
+    def retired_refresh_token(self, token_hash: str) -> RetiredRefreshToken | None:
+        return self.session.get(RetiredRefreshToken, token_hash)
+
+    def retire_refresh_token(self, session: RefreshToken, now: float) -> None:
+        """Keep the hash of a rotated-out token until its sign-in ends; drop the ended ones."""
+        self.session.execute(
+            delete(RetiredRefreshToken).where(RetiredRefreshToken.expires_at <= now)
+        )
+        self.add(
+            RetiredRefreshToken(
+                token_hash=session.token_hash,
+                origin_jti=session.origin_jti,
+                pool_id=session.pool_id,
+                client_id=session.client_id,
+                user_sub=session.user_sub,
+                expires_at=session.expires_at,
+            )
+        )
 
     def revoke_refresh_tokens(self, user_sub: str, now: float) -> None:
         """End every sign-in of the user: refresh tokens and hosted-login sessions alike."""

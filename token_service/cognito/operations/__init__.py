@@ -7,14 +7,30 @@ operations are only reached after SigV4 verification (see `api.cognito`).
 
 from __future__ import annotations
 
-from token_service.cognito.operations import accounts, auth, mfa, pools, users
+from token_service.cognito.operations import (
+    accounts,
+    auth,
+    clients,
+    groups,
+    mfa,
+    pools,
+    refresh,
+    srp,
+    users,
+)
 from token_service.cognito.operations.base import Operation
 
 OPERATIONS: dict[str, Operation] = {
     **auth.OPERATIONS,
     **pools.OPERATIONS,
+    **clients.OPERATIONS,
+    **groups.OPERATIONS,
+    **refresh.OPERATIONS,
     **users.OPERATIONS,
     **accounts.OPERATIONS,
     **mfa.OPERATIONS,
-    **auth.sign_in_operations({**auth.AUTH_FLOWS}, {**auth.CHALLENGES, **mfa.CHALLENGES}),
+    **auth.sign_in_operations(
+        {**auth.AUTH_FLOWS, **srp.AUTH_FLOWS},
+        {**auth.CHALLENGES, **srp.CHALLENGES, **mfa.CHALLENGES},
+    ),
 }

@@ -22,6 +22,7 @@ from token_service.cognito.operations.base import (
 )
 from token_service.cognito.operations.shapes import auth_shape, user_mfa_shape
 from token_service.errors import InvalidParameter
+from token_service.refresh import refresh_tokens
 from token_service.services import Services
 
 
@@ -40,13 +41,14 @@ def _password(services: Services, params: Params, pool_id: str | None) -> Result
 
 def _refresh(services: Services, params: Params, pool_id: str | None) -> Result:
     auth = dict_param(params, "AuthParameters")
-    tokens = services.issuer.refresh(
+    tokens = refresh_tokens(
+        services.issuer,
         req_str(params, "ClientId"),
         str(auth.get("REFRESH_TOKEN", "")),
+        channel="initiate_auth",
         secret_hash_value=auth.get("SECRET_HASH"),
         username=auth.get("USERNAME"),
         pool_id=pool_id,
-        cognito=True,
     )
     return auth_shape(tokens)
 

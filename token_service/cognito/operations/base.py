@@ -93,3 +93,10 @@ def opt_bool(params: Params, name: str) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise InvalidParameter(f"{name} must be a boolean.")
     return value
+
+
+def str_list(params: Params, name: str) -> list[str]:
+    values = list_param(params, name)
+    if not all(isinstance(v, str) for v in values):
+        raise InvalidParameter(f"{name} must be a list of strings.")
+    return values

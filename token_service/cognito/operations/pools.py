@@ -1,27 +1,62 @@
-"""Pools, app clients and resource servers (admin operations)."""
+"""User pools (admin operations): create, describe, update, list, delete."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from token_service.admin import DEFAULT_REFRESH_SECONDS, DEFAULT_TOKEN_SECONDS, STANDARD_ATTRIBUTES
+from token_service.admin import STANDARD_ATTRIBUTES
+from token_service.admin.paging import check_limit
+from token_service.admin.pools import EXTRA_SETTINGS, PoolSettings
 from token_service.cognito.operations.base import (
     Operation,
     Params,
     dict_param,
     list_param,
     opt_int,
+    opt_str,
     req_str,
+    str_list,
 )
-from token_service.cognito.operations.shapes import client_shape, pool_shape
+from token_service.cognito.operations.shapes import (
+    page_shape,
+    pool_description_shape,
+    pool_shape,
+)
 from token_service.errors import InvalidParameter
 from token_service.services import Services
 
-_UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+def pool_settings(params: Params) -> PoolSettings:
+    """The settings CreateUserPool and UpdateUserPool share; omitted ones take defaults."""
+    policies = dict_param(params, "Policies")
+    if set(policies) - {"PasswordPolicy", "SignInPolicy"}:
+        raise InvalidParameter("Policies takes PasswordPolicy and SignInPolicy.")
+    if dict_param(params, "LambdaConfig"):
+        raise InvalidParameter("LambdaConfig: Lambda triggers are not supported.")
+    admin_config = dict(dict_param(params, "AdminCreateUserConfig"))
+    allow_admin_only = admin_config.pop("AllowAdminCreateUserOnly", False)
+    if not isinstance(allow_admin_only, bool):
+        raise InvalidParameter("AdminCreateUserConfig.AllowAdminCreateUserOnly must be a boolean.")
+    extra = {
+        name: params[name]
+        for name in EXTRA_SETTINGS
+        if name in params and name not in ("SignInPolicy", "AdminCreateUserConfig")
+    }
+    if "SignInPolicy" in policies:
+        extra["SignInPolicy"] = policies["SignInPolicy"]
+    if admin_config:
+        extra["AdminCreateUserConfig"] = admin_config
+    return PoolSettings(
+        password_policy=dict_param(policies, "PasswordPolicy"),
+        mfa_configuration=opt_str(params, "MfaConfiguration"),
+        auto_verified_attributes=str_list(params, "AutoVerifiedAttributes"),
+        admin_create_only=allow_admin_only,
+        deletion_protection=opt_str(params, "DeletionProtection") or "INACTIVE",
+        extra=extra,
+    )
 
 
 def create_user_pool(services: Services, params: Params) -> dict[str, Any]:
-    policy = dict_param(dict_param(params, "Policies"), "PasswordPolicy")
     custom = []
     for item in list_param(params, "Schema"):
         name = item.get("Name") if isinstance(item, dict) else None
@@ -29,8 +64,13 @@ def create_user_pool(services: Services, params: Params) -> dict[str, Any]:
             raise InvalidParameter("Schema entries need a Name.")
         if name.removeprefix("custom:") not in STANDARD_ATTRIBUTES and name != "sub":
             custom.append(name.removeprefix("custom:"))
+    if dict_param(params, "UsernameConfiguration").get("CaseSensitive") is True:
+        raise InvalidParameter("UsernameConfiguration: case-sensitive usernames are not supported.")
     pool = services.admin.create_pool(
-        req_str(params, "PoolName"), password_policy=policy, custom_attributes=custom
+        req_str(params, "PoolName"),
+        custom_attributes=custom,
+        username_attributes=str_list(params, "UsernameAttributes"),
+        settings=pool_settings(params),
     )
     return {"UserPool": pool_shape(pool, 0)}
 
@@ -40,65 +80,32 @@ def describe_user_pool(services: Services, params: Params) -> dict[str, Any]:
     return {"UserPool": pool_shape(pool, users)}
 
 
-def _validity(params: Params, name: str, unit_key: str, default_unit: str, default: int) -> int:
-    value = opt_int(params, name)
-    if value is None:
-        return default
-    unit = dict_param(params, "TokenValidityUnits").get(unit_key, default_unit)
-    if unit not in _UNIT_SECONDS:
+def update_user_pool(services: Services, params: Params) -> dict[str, Any]:
+    services.admin.update_pool(
+        req_str(params, "UserPoolId"), opt_str(params, "PoolName"), pool_settings(params)
+    )
+    return {}
+
+
+def delete_user_pool(services: Services, params: Params) -> dict[str, Any]:
+    services.admin.delete_pool(req_str(params, "UserPoolId"))
+    return {}
+
+
+def list_user_pools(services: Services, params: Params) -> dict[str, Any]:
+    if params.get("MaxResults") is None:
         raise InvalidParameter(
-            f"TokenValidityUnits.{unit_key} must be one of {sorted(_UNIT_SECONDS)}."
+            "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must not be null"
         )
-    return value * _UNIT_SECONDS[unit]
-
-
-def create_user_pool_client(services: Services, params: Params) -> dict[str, Any]:
-    flows = params.get("ExplicitAuthFlows")
-    created = services.admin.create_client(
-        req_str(params, "UserPoolId"),
-        req_str(params, "ClientName"),
-        generate_secret=bool(params.get("GenerateSecret", False)),
-        explicit_auth_flows=list_param(params, "ExplicitAuthFlows") if flows is not None else None,
-        oauth_flows=list_param(params, "AllowedOAuthFlows"),
-        scopes=list_param(params, "AllowedOAuthScopes"),
-        access_token_seconds=_validity(
-            params, "AccessTokenValidity", "AccessToken", "hours", DEFAULT_TOKEN_SECONDS
-        ),
-        id_token_seconds=_validity(
-            params, "IdTokenValidity", "IdToken", "hours", DEFAULT_TOKEN_SECONDS
-        ),
-        refresh_token_seconds=_validity(
-            params, "RefreshTokenValidity", "RefreshToken", "days", DEFAULT_REFRESH_SECONDS
-        ),
-    )
-    return {"UserPoolClient": client_shape(created.client, created.secret)}
-
-
-def create_resource_server(services: Services, params: Params) -> dict[str, Any]:
-    scopes = []
-    for item in list_param(params, "Scopes"):
-        if not isinstance(item, dict) or not isinstance(item.get("ScopeName"), str):
-            raise InvalidParameter("Scopes entries need a ScopeName.")
-        scopes.append((item["ScopeName"], str(item.get("ScopeDescription", ""))))
-    server = services.admin.create_resource_server(
-        req_str(params, "UserPoolId"),
-        req_str(params, "Identifier"),
-        req_str(params, "Name"),
-        scopes,
-    )
-    return {
-        "ResourceServer": {
-            "UserPoolId": server.pool_id,
-            "Identifier": server.identifier,
-            "Name": server.name,
-            "Scopes": server.scopes,
-        }
-    }
+    limit = check_limit("maxResults", opt_int(params, "MaxResults"), 60)
+    pools, token = services.admin.pool_page(limit, opt_str(params, "NextToken"))
+    return page_shape("UserPools", [pool_description_shape(p) for p in pools], token)
 
 
 OPERATIONS: dict[str, Operation] = {
     "CreateUserPool": Operation(create_user_pool, admin=True),
     "DescribeUserPool": Operation(describe_user_pool, admin=True),
-    "CreateUserPoolClient": Operation(create_user_pool_client, admin=True),
-    "CreateResourceServer": Operation(create_resource_server, admin=True),
+    "UpdateUserPool": Operation(update_user_pool, admin=True),
+    "DeleteUserPool": Operation(delete_user_pool, admin=True),
+    "ListUserPools": Operation(list_user_pools, admin=True),
 }

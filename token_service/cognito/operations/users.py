@@ -1,4 +1,4 @@
-"""Users and groups (admin operations)."""
+"""Users (admin operations): create, read, change attributes, enable, sign out, delete."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from token_service.cognito.operations.base import (
     Operation,
     Params,
     attributes_param,
+    list_param,
     opt_int,
     opt_str,
     req_str,
 )
-from token_service.cognito.operations.shapes import group_shape, user_mfa_shape, user_shape
+from token_service.cognito.operations.shapes import user_mfa_shape, user_shape
+from token_service.errors import InvalidParameter
 from token_service.services import Services
 
 
@@ -76,35 +78,32 @@ def list_users(services: Services, params: Params) -> dict[str, Any]:
     return response
 
 
-def create_group(services: Services, params: Params) -> dict[str, Any]:
-    group = services.admin.create_group(
+def admin_update_user_attributes(services: Services, params: Params) -> dict[str, Any]:
+    if params.get("UserAttributes") is None:
+        raise InvalidParameter(
+            "1 validation error detected: Value at 'userAttributes' failed to satisfy constraint: Member must not be null"
+        )
+    services.admin.update_attributes(
         req_str(params, "UserPoolId"),
-        req_str(params, "GroupName"),
-        description=opt_str(params, "Description"),
-        precedence=opt_int(params, "Precedence"),
-    )
-    return {"Group": group_shape(group)}
-
-
-def admin_add_user_to_group(services: Services, params: Params) -> dict[str, Any]:
-    services.admin.add_to_group(
-        req_str(params, "UserPoolId"), req_str(params, "Username"), req_str(params, "GroupName")
+        req_str(params, "Username"),
+        attributes_param(params, "UserAttributes"),
     )
     return {}
 
 
-def admin_remove_user_from_group(services: Services, params: Params) -> dict[str, Any]:
-    services.admin.remove_from_group(
-        req_str(params, "UserPoolId"), req_str(params, "Username"), req_str(params, "GroupName")
+def admin_delete_user_attributes(services: Services, params: Params) -> dict[str, Any]:
+    names = list_param(params, "UserAttributeNames")
+    if params.get("UserAttributeNames") is None or not all(isinstance(n, str) for n in names):
+        raise InvalidParameter("UserAttributeNames must be a list of attribute names.")
+    services.admin.delete_attributes(
+        req_str(params, "UserPoolId"), req_str(params, "Username"), names
     )
     return {}
 
 
-def admin_list_groups_for_user(services: Services, params: Params) -> dict[str, Any]:
-    groups = services.admin.groups_for_user(
-        req_str(params, "UserPoolId"), req_str(params, "Username")
-    )
-    return {"Groups": [group_shape(g) for g in groups]}
+def admin_user_global_sign_out(services: Services, params: Params) -> dict[str, Any]:
+    services.admin.global_sign_out(req_str(params, "UserPoolId"), req_str(params, "Username"))
+    return {}
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -115,8 +114,7 @@ OPERATIONS: dict[str, Operation] = {
     "AdminEnableUser": Operation(admin_enable_user, admin=True),
     "AdminDeleteUser": Operation(admin_delete_user, admin=True),
     "ListUsers": Operation(list_users, admin=True),
-    "CreateGroup": Operation(create_group, admin=True),
-    "AdminAddUserToGroup": Operation(admin_add_user_to_group, admin=True),
-    "AdminRemoveUserFromGroup": Operation(admin_remove_user_from_group, admin=True),
-    "AdminListGroupsForUser": Operation(admin_list_groups_for_user, admin=True),
+    "AdminUpdateUserAttributes": Operation(admin_update_user_attributes, admin=True),
+    "AdminDeleteUserAttributes": Operation(admin_delete_user_attributes, admin=True),
+    "AdminUserGlobalSignOut": Operation(admin_user_global_sign_out, admin=True),
 }

@@ -163,6 +163,18 @@ def _sign_in(public: Any, pool: MailPool, username: str, password: str = PASSWOR
     return str(result["AuthenticationResult"]["AccessToken"])
 
 
+def _pycognito(server: Server, pool: MailPool, username: str) -> Cognito:
+    """pycognito's client for one user; admin credentials for its Admin* calls."""
+    return Cognito(
+        pool.id,
+        pool.client,
+        username=username,
+        access_key=ACCESS_KEY_ID,
+        secret_key=SECRET_ACCESS_KEY,
+        boto3_client_kwargs={"endpoint_url": server.url},
+    )
+
+
 def _attributes(public: Any, access_token: str) -> dict[str, str]:
     user = public.get_user(AccessToken=access_token)
     return {a["Name"]: a["Value"] for a in user["UserAttributes"]}
@@ -410,16 +422,8 @@ def test_srp_sign_in_learns_the_account_state_after_the_right_password(
     _sign_up(public, mail_pool, username, email)
 
     def srp(password: str) -> str:
-        user = Cognito(
-            mail_pool.id,
-            mail_pool.client,
-            username=username,
-            boto3_client_kwargs={"endpoint_url": mail_server.url},
-            access_key=ACCESS_KEY_ID,
-            secret_key=SECRET_ACCESS_KEY,
-        )
         try:
-            user.authenticate(password)
+            _pycognito(mail_server, mail_pool, username).authenticate(password)
         except ClientError as error:
             return _code_of(error.response)
         return "signed in"
@@ -758,16 +762,8 @@ def test_pycognito_drives_every_self_service_step(
 ) -> None:
     username, email = _address()
 
-    def cognito(**tokens: Any) -> Cognito:
-        return Cognito(
-            mail_pool.id,
-            mail_pool.client,
-            username=username,
-            access_key=ACCESS_KEY_ID,
-            secret_key=SECRET_ACCESS_KEY,
-            boto3_client_kwargs={"endpoint_url": mail_server.url},
-            **tokens,
-        )
+    def cognito() -> Cognito:
+        return _pycognito(mail_server, mail_pool, username)
 
     user = cognito()
     user.set_base_attributes(email=email)

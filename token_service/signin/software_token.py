@@ -118,30 +118,32 @@ class SoftwareTokens:
         now = self.core.clock()
         signed_in = self.issuer.authenticate(access_token)[0] if access_token else None
         with self.core.store.transaction() as repo:
-            if session:
-                client, user, state = self._setup_session(repo, session, now)
-            else:
-                assert signed_in is not None
-                user = self._reload(repo, signed_in)
+            user, setup = self._enrolling(repo, signed_in, session, now)
             pool = repo.pool(user.pool_id)
             if pool is None or pool_mfa(pool) == "OFF":
                 raise SoftwareTokenMFANotFound(
                     "Software Token MFA is not enabled for the user pool."
                 )
             secret = new_secret()
+            sealed = seal_secret(self.core, user, secret)
             row = factor(repo, user)
-            if row is None:
-                row = TotpFactor(user_sub=user.sub, last_step=0)
-                repo.session.add(row)
             # A new secret is unverified: until a code from it is verified it protects nothing.
-            row.secret_sealed = seal_secret(self.core, user, secret)
-            row.verified = False
-            row.friendly_name = None
-            row.created_at = now
-            repo.session.flush()
+            if row is None:
+                pending = TotpFactor(
+                    user_sub=user.sub,
+                    secret_sealed=sealed,
+                    verified=False,
+                    friendly_name=None,
+                    last_step=0,
+                    created_at=now,
+                )
+                repo.add(pending)
+            else:
+                row.secret_sealed, row.verified, row.friendly_name = sealed, False, None
+                row.created_at = now
             next_session = None
-            if session:
-                next_session = self._next_session(client, user, state, MFA_SETUP)
+            if setup is not None:
+                next_session = self._next_session(*setup, user, MFA_SETUP)
             return Enrolment(secret, next_session)
 
     def verify(
@@ -164,12 +166,7 @@ class SoftwareTokens:
         now = self.core.clock()
         signed_in = self.issuer.authenticate(access_token)[0] if access_token else None
         with self.core.store.transaction() as repo:
-            state = None
-            if session:
-                client, user, state = self._setup_session(repo, session, now)
-            else:
-                assert signed_in is not None
-                user = self._reload(repo, signed_in)
+            user, setup = self._enrolling(repo, signed_in, session, now)
             row = factor(repo, user)
             if row is None:
                 raise SoftwareTokenMFANotFound(NO_USER_FACTOR)
@@ -182,13 +179,13 @@ class SoftwareTokens:
                 row.verified = True
                 row.last_step = step
                 row.friendly_name = friendly_name
-                if state is None:
+                if setup is None:
                     return Enrolment(None, None)
-                self._use(repo, state, now)
+                self._use(repo, setup[1], now)
                 user.mfa_enabled = sorted({*enabled_types(user), SOFTWARE_TOKEN_MFA})
                 user.mfa_preferred = SOFTWARE_TOKEN_MFA
                 user.updated_at = now
-                return Enrolment(None, self._next_session(client, user, state, MFA_SETUP_VERIFIED))
+                return Enrolment(None, self._next_session(*setup, user, MFA_SETUP_VERIFIED))
         raise failure
 
     # challenges
@@ -260,10 +257,14 @@ class SoftwareTokens:
             raise NotAuthorized("User is disabled.")
         return client, user, state
 
-    def _setup_session(
-        self, repo: Repository, session: str, now: float
-    ) -> tuple[Client, User, SessionState]:
-        """The client, user and state of an MFA_SETUP session (enrolment before sign-in)."""
+    def _enrolling(
+        self, repo: Repository, signed_in: User | None, session: str | None, now: float
+    ) -> tuple[User, tuple[Client, SessionState] | None]:
+        """The enrolling user: the access token's, or an MFA_SETUP session's with its client
+        and state (enrolment before the sign-in ends)."""
+        if not session:
+            assert signed_in is not None
+            return self._reload(repo, signed_in), None
         client = repo.client(session_client_id(self.core.sealer, session))
         if client is None:
             raise NotAuthorized(BAD_SESSION)
@@ -273,7 +274,7 @@ class SoftwareTokens:
             raise NotAuthorized(BAD_SESSION)
         if not user.enabled:
             raise NotAuthorized("User is disabled.")
-        return client, user, state
+        return user, (client, state)
 
     @staticmethod
     def _reload(repo: Repository, user: User) -> User:
@@ -289,7 +290,7 @@ class SoftwareTokens:
         if not repo.use_nonce(state.nonce, state.expires_at, now):
             raise NotAuthorized(BAD_SESSION)
 
-    def _next_session(self, client: Client, user: User, state: SessionState, step: str) -> str:
+    def _next_session(self, client: Client, state: SessionState, user: User, step: str) -> str:
         """A session for the next step that expires when the one it follows would have."""
         issued = state.expires_at - session_seconds(client)
         return seal_session(self.core.sealer, client, user, step, issued, state.amr)

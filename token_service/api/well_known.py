@@ -6,10 +6,19 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from token_service.admin import STANDARD_ATTRIBUTES
 from token_service.errors import ResourceNotFound
 from token_service.services import Services
 
 router = APIRouter()
+# Client authentication at the token and revocation endpoints (HTTP Basic or form fields).
+AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+# What ID tokens may carry: the standard claims, the user's attributes and Cognito's own.
+ID_TOKEN_CLAIMS = sorted(
+    {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "jti"}
+    | {"cognito:username", "cognito:groups", "origin_jti", "event_id", "token_use"}
+    | STANDARD_ATTRIBUTES
+)
 
 
 def _not_found(error: ResourceNotFound) -> JSONResponse:
@@ -48,7 +57,10 @@ async def openid_configuration(pool_id: str, request: Request) -> Response:
             "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": AUTH_METHODS,
+            "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+            "response_modes_supported": ["query"],
+            "claims_supported": ID_TOKEN_CLAIMS,
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "email", "phone", "profile"],

@@ -40,7 +40,7 @@ _VALIDITIES = (
 )
 
 
-def _optionalstr_list(params: Params, name: str) -> list[str] | None:
+def _optional_str_list(params: Params, name: str) -> list[str] | None:
     return str_list(params, name) if params.get(name) is not None else None
 
 
@@ -68,7 +68,7 @@ def client_settings(params: Params) -> ClientSettings:
     }
     revocation = opt_bool(params, "EnableTokenRevocation")
     return ClientSettings(
-        explicit_auth_flows=_optionalstr_list(params, "ExplicitAuthFlows"),
+        explicit_auth_flows=_optional_str_list(params, "ExplicitAuthFlows"),
         oauth_flows=str_list(params, "AllowedOAuthFlows"),
         scopes=str_list(params, "AllowedOAuthScopes"),
         oauth_flows_user_pool_client=opt_bool(params, "AllowedOAuthFlowsUserPoolClient"),
@@ -80,8 +80,8 @@ def client_settings(params: Params) -> ClientSettings:
         logout_urls=str_list(params, "LogoutURLs"),
         default_redirect_uri=opt_str(params, "DefaultRedirectURI"),
         supported_identity_providers=str_list(params, "SupportedIdentityProviders"),
-        read_attributes=_optionalstr_list(params, "ReadAttributes"),
-        write_attributes=_optionalstr_list(params, "WriteAttributes"),
+        read_attributes=_optional_str_list(params, "ReadAttributes"),
+        write_attributes=_optional_str_list(params, "WriteAttributes"),
         prevent_user_existence_errors=opt_str(params, "PreventUserExistenceErrors") or "ENABLED",
         enable_token_revocation=True if revocation is None else revocation,
         auth_session_minutes=opt_int(params, "AuthSessionValidity") or DEFAULT_AUTH_SESSION_MINUTES,

@@ -31,6 +31,6 @@ def build_core(settings: Settings, clock: Callable[[], float] = time.time) -> Co
         store=Store(settings.database_url),
         sealer=sealer,
         keys=Keys(sealer),
-        passwords=Passwords(settings),
+        passwords=Passwords(settings, sealer),
         clock=clock,
     )

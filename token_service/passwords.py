@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 import string
 from functools import cached_property
@@ -12,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from token_service import srp
 from token_service.errors import InvalidPassword
+from token_service.sealing import Sealer
 from token_service.settings import Settings
 from token_service.store.models import User
 
@@ -28,14 +30,20 @@ SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
 
 
 class Passwords:
-    """Argon2id hashing with costs from settings; also burns equal time for unknown users."""
+    """Argon2id hashing with costs from settings; also burns equal time for unknown users.
 
-    def __init__(self, settings: Settings) -> None:
+    Setting a password also keeps its SRP verifier, sealed: a verifier can be tested against
+    guesses far faster than an argon2 hash, so a stolen database alone must not hold it in
+    clear. `sealer` is needed for that (every service has one; hashing alone does not).
+    """
+
+    def __init__(self, settings: Settings, sealer: Sealer | None = None) -> None:
         self._hasher = PasswordHasher(
             time_cost=settings.argon2_time_cost,
             memory_cost=settings.argon2_memory_kib,
             parallelism=settings.argon2_parallelism,
         )
+        self._sealer = sealer
 
     @cached_property
     def _decoy(self) -> str:
@@ -52,14 +60,27 @@ class Passwords:
 
     def backfill_srp_verifier(self, user: User, password: str) -> None:
         """After a correct password: derive the SRP verifier of a user who has none yet."""
-        if user.srp_verifier is None:
+        if self.srp_verifier(user) is None:
             self._set_srp_verifier(user, password)
 
-    @staticmethod
-    def _set_srp_verifier(user: User, password: str) -> None:
+    def srp_verifier(self, user: User) -> int | None:
+        """The user's SRP verifier; None when there is none (or it does not open)."""
+        if not user.srp_salt or not user.srp_verifier or self._sealer is None:
+            return None
+        try:
+            opened = self._sealer.open(base64.b64decode(user.srp_verifier), _srp_purpose(user))
+        except ValueError:
+            return None
+        return int.from_bytes(opened) if opened else None
+
+    def _set_srp_verifier(self, user: User, password: str) -> None:
         """SRP cannot use the argon2 hash: keep its salt and verifier, for USER_ID_FOR_SRP."""
+        if self._sealer is None:
+            raise RuntimeError("storing an SRP verifier needs the sealing key")
         derived = srp.derive_verifier(user.pool_id, user.username, password)
-        user.srp_salt, user.srp_verifier = derived.salt, derived.verifier
+        # Sealed as bytes (384), which keeps the stored text within the column's 1024.
+        sealed = self._sealer.seal(bytes.fromhex(derived.verifier), _srp_purpose(user))
+        user.srp_salt, user.srp_verifier = derived.salt, base64.b64encode(sealed).decode()
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when `password` matches; a missing hash costs as much time as a real one."""
@@ -67,6 +88,11 @@ class Passwords:
             return self._hasher.verify(stored_hash or self._decoy, password) and bool(stored_hash)
         except (VerificationError, InvalidHashError):
             return False
+
+
+def _srp_purpose(user: User) -> str:
+    """Sealed verifiers are bound to their user: one cannot be moved to another row."""
+    return f"srp-verifier:{user.sub}"
 
 
 def check_policy(password: str, policy: dict[str, Any]) -> None:

@@ -98,8 +98,10 @@ def test_provisioning_output(demo: dict[str, Any]) -> None:
     assert demo["pep"]["scopes"] == ["pdp/decide"]
     assert len(demo["pep"]["client_secret"]) == 51
     assert "client_secret" not in demo["web"]
+    # The CLI's default flows: password, SRP and refresh.
     assert demo["web"]["explicit_auth_flows"] == [
         "ALLOW_USER_PASSWORD_AUTH",
+        "ALLOW_USER_SRP_AUTH",
         "ALLOW_REFRESH_TOKEN_AUTH",
     ]
     assert demo["user"]["sub"] == demo["sub"]

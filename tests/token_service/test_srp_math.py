@@ -143,7 +143,8 @@ def test_what_parses_is_the_moment_the_text_names(text: str) -> None:
     canonical = srp.format_timestamp(moment).split(" ")
     assert canonical[1] == named[1]
     assert int(canonical[2]) == int(named[2])
-    assert canonical[3:] == named[3:]
+    assert canonical[3:5] == named[3:5]
+    assert int(canonical[5]) == int(named[5])
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -88,6 +89,8 @@ class _Block:
 
     client_id: str
     pool_id: str
+    alias_pool: bool
+    login: str  # the USERNAME the sign-in started with: its failures count for it
     user_id: str
     sub: str | None
     a: int
@@ -122,10 +125,12 @@ class SrpSignIn:
             client = self._client(repo, client_id, pool_id)
             self.issuer.check_secret_hash(client, [username], secret_hash_value)
             self.issuer.lockout(repo, client.pool_id, username, now)
+            pool = repo.pool(client.pool_id)
             found = repo.user_by_username(client.pool_id, username)
-            chosen = self._secrets(client.pool_id, username, found)
+            alias_pool = bool(pool and pool.username_attributes)
+            chosen = self._secrets(client.pool_id, username, found, alias_pool)
             key = srp.server_key(chosen.verifier)
-            block = self._seal(client, chosen, a, key, now)
+            block = self._seal(client, username, chosen, a, key, now, alias_pool)
         parameters = {
             "SALT": chosen.salt,
             "SRP_B": f"{key.B:x}",
@@ -155,14 +160,16 @@ class SrpSignIn:
             client = self._client(repo, client_id, pool_id)
             self.issuer.check_secret_hash(client, [username], secret_hash_value)
             block = self._open(sealed, client, now)
-            named = username.lower() in (block.user_id.lower(), (block.sub or "").lower())
+            names = (block.login, block.user_id, block.sub or "")
+            named = username.lower() in (name.lower() for name in names)
             if not named or abs(moment.timestamp() - now) > TIMESTAMP_SKEW_SECONDS:
                 raise NotAuthorized(BAD_CREDENTIALS)
-            failures = self.issuer.lockout(repo, block.pool_id, block.user_id, now)
+            failures = self.issuer.lockout(repo, block.pool_id, block.login, now)
             if not repo.use_nonce(f"srp:{block.nonce}", block.expires_at, now):
                 raise NotAuthorized(BAD_CREDENTIALS)
-            user = repo.user_by_sub(block.sub) if block.sub else None
-            chosen = self._secrets(block.pool_id, block.user_id, user)
+            # Looked up for decoys too (no sub matches ""), so both cost one query.
+            user = repo.user_by_sub(block.sub or "")
+            chosen = self._secrets(block.pool_id, block.login, user, block.alias_pool)
             session_key = srp.session_key(block.a, block.key, chosen.verifier)
             expected = srp.claim_signature(
                 session_key or b"",
@@ -188,10 +195,17 @@ class SrpSignIn:
             raise UnauthorizedClient(FLOW_NOT_ENABLED)
         return client
 
-    def _secrets(self, pool_id: str, username: str, user: User | None) -> _Secrets:
-        """The user's own salt and verifier, or the username's decoy ones."""
-        if user is not None and user.srp_salt and user.srp_verifier:
-            return _Secrets(user, user.username, user.srp_salt, int(user.srp_verifier, 16))
+    def _secrets(
+        self, pool_id: str, username: str, user: User | None, alias_pool: bool
+    ) -> _Secrets:
+        """The user's own salt and verifier, or the username's decoy ones.
+
+        In pools where users sign in with their email (`UsernameAttributes`), a user's
+        USER_ID_FOR_SRP is their generated username, a UUID; a decoy's is a UUID too.
+        """
+        verifier = self.core.passwords.srp_verifier(user) if user is not None else None
+        if user is not None and user.srp_salt and verifier is not None:
+            return _Secrets(user, user.username, user.srp_salt, verifier)
         key = _decoy_key(self.core.settings)
         label = f"{pool_id}\x00{username.lower()}".encode()
         salt = hmac.new(key, b"salt\x00" + label, hashlib.sha256).digest()[:16]
@@ -201,14 +215,27 @@ class SrpSignIn:
             for i in range(12)
         )
         verifier = int.from_bytes(stream) % srp.N
-        return _Secrets(None, username, srp.pad_hex(int.from_bytes(salt)), verifier)
+        user_id = username
+        if alias_pool:
+            seed = hmac.new(key, b"user-id\x00" + label, hashlib.sha256).digest()[:16]
+            user_id = str(uuid.UUID(bytes=seed, version=4))
+        return _Secrets(None, user_id, srp.pad_hex(int.from_bytes(salt)), verifier)
 
     def _seal(
-        self, client: Client, chosen: _Secrets, a: int, key: srp.ServerKey, now: float
+        self,
+        client: Client,
+        login: str,
+        chosen: _Secrets,
+        a: int,
+        key: srp.ServerKey,
+        now: float,
+        alias_pool: bool,
     ) -> str:
         payload = {
             "client": client.id,
             "pool": client.pool_id,
+            "alias_pool": alias_pool,
+            "login": login,
             "user": chosen.user_id,
             "sub": chosen.user.sub if chosen.user is not None else None,
             "a": f"{a:x}",
@@ -228,6 +255,8 @@ class SrpSignIn:
             block = _Block(
                 client_id=str(payload["client"]),
                 pool_id=str(payload["pool"]),
+                alias_pool=bool(payload["alias_pool"]),
+                login=str(payload["login"]),
                 user_id=str(payload["user"]),
                 sub=str(payload["sub"]) if payload["sub"] else None,
                 a=int(payload["a"], 16),

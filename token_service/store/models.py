@@ -108,8 +108,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
-    # SRP-6a salt and verifier (hex), derived whenever a password is set: an argon2 hash
-    # cannot answer SRP. None for users whose password predates SRP support.
+    # SRP-6a salt (hex) and verifier (AES-GCM sealed, base64), derived whenever a password is
+    # set: an argon2 hash cannot answer SRP. None for users whose password predates SRP support.
     srp_salt: Mapped[str | None] = mapped_column(String(64), nullable=True)
     srp_verifier: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     # Cognito's UserMFASettingList and PreferredMfaSetting, e.g. ["SOFTWARE_TOKEN_MFA"].

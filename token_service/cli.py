@@ -46,6 +46,11 @@ def pool_view(pool: Pool) -> dict[str, Any]:
         "region": pool.region,
         "custom_attributes": pool.custom_attributes,
         "password_policy": pool.password_policy,
+        "mfa_configuration": pool.mfa_configuration or "OFF",
+        "deletion_protection": pool.deletion_protection or "INACTIVE",
+        "auto_verified_attributes": pool.auto_verified_attributes or [],
+        "username_attributes": pool.username_attributes or [],
+        "admin_create_only": bool(pool.admin_create_only),
         "jwks_path": f"/{pool.id}/.well-known/jwks.json",
         "created_at": pool.created_at,
     }
@@ -63,6 +68,12 @@ def client_view(client: Client, secret: str | None = None) -> dict[str, Any]:
         "access_token_seconds": client.access_token_seconds,
         "id_token_seconds": client.id_token_seconds,
         "refresh_token_seconds": client.refresh_token_seconds,
+        "callback_urls": client.callback_urls or [],
+        "logout_urls": client.logout_urls or [],
+        "default_redirect_uri": client.default_redirect_uri,
+        "read_attributes": client.read_attributes,
+        "write_attributes": client.write_attributes,
+        "refresh_token_rotation": client.refresh_rotation or {"Feature": "DISABLED"},
     }
     if secret is not None:
         view["client_secret"] = secret

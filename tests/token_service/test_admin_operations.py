@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,11 +12,11 @@ from typing import Any
 import pytest
 import sqlalchemy
 from botocore.exceptions import ClientError
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.token_service.conftest import PASSWORD, Server, cognito_client
-from tests.token_service.test_cognito_api import error_of
+from tests.token_service.test_cognito_api import error_of, signed_post
 from token_service.admin import DEFAULT_AUTH_FLOWS
 from token_service.admin.paging import page_offset, paginate
 from token_service.errors import InvalidParameter
@@ -46,6 +47,12 @@ def new_pool(cognito: Any, **settings: Any) -> Fresh:
 @pytest.fixture
 def fresh(cognito: Any) -> Iterator[Fresh]:
     yield new_pool(cognito)
+
+
+@pytest.fixture(scope="module")
+def fresh_for_fuzz(cognito: Any) -> Fresh:
+    """A pool the fuzzing may change or delete: every answer must still be Cognito's."""
+    return new_pool(cognito)
 
 
 @pytest.fixture(scope="module")
@@ -778,3 +785,79 @@ def test_any_token_is_an_offset_or_refused(token: str) -> None:
         assert page_offset(token) >= 0
     except InvalidParameter as error:
         assert error.message == "Invalid pagination token."
+
+
+MY_OPERATIONS = [
+    "AdminUpdateUserAttributes",
+    "AdminDeleteUserAttributes",
+    "AdminUserGlobalSignOut",
+    "GetGroup",
+    "UpdateGroup",
+    "DeleteGroup",
+    "ListGroups",
+    "ListUsersInGroup",
+    "ListUserPools",
+    "UpdateUserPool",
+    "DeleteUserPool",
+    "ListUserPoolClients",
+    "DescribeUserPoolClient",
+    "UpdateUserPoolClient",
+    "DeleteUserPoolClient",
+    "ListResourceServers",
+    "DescribeResourceServer",
+    "UpdateResourceServer",
+    "DeleteResourceServer",
+    "GetTokensFromRefreshToken",
+]
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+PARAMETER_NAMES = [
+    "UserPoolId",
+    "Username",
+    "GroupName",
+    "ClientId",
+    "Identifier",
+    "Name",
+    "Limit",
+    "MaxResults",
+    "NextToken",
+    "UserAttributes",
+    "UserAttributeNames",
+    "Precedence",
+    "RoleArn",
+    "Scopes",
+    "CallbackURLs",
+    "RefreshTokenRotation",
+    "TokenValidityUnits",
+    "AccessTokenValidity",
+    "Policies",
+    "DeletionProtection",
+    "AccountRecoverySetting",
+    "AdminCreateUserConfig",
+    "RefreshToken",
+    "ClientSecret",
+]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    operation=st.sampled_from(MY_OPERATIONS),
+    params=st.dictionaries(st.sampled_from(PARAMETER_NAMES), JSON, max_size=6),
+)
+def test_any_parameters_get_a_cognito_error_never_a_crash(
+    server: Server, fresh_for_fuzz: Fresh, operation: str, params: dict[str, Any]
+) -> None:
+    """Whatever the values, the answer is a success or a 400 in Cognito's shape."""
+    body = json.dumps({"UserPoolId": fresh_for_fuzz.id, **params}).encode()
+    answer = signed_post(server, operation, body)
+    assert answer.status_code in (200, 400), answer.text
+    if answer.status_code == 400:
+        assert answer.json()["__type"].endswith("Exception")
+        assert "Traceback" not in answer.text

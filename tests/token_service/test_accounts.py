@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore import UNSIGNED
 from botocore.exceptions import ClientError
@@ -804,3 +805,40 @@ def test_codes_never_reach_the_server_log(
     assert codes
     log = mail_server.log()
     assert [c for c in codes if re.search(rf"\b{c}\b", log)] == []
+
+
+def test_malformed_requests_name_the_parameter(mail_server: Server, mail_pool: MailPool) -> None:
+    def call(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        response = httpx.post(
+            mail_server.url,
+            content=json.dumps(params),
+            headers={
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": f"AWSCognitoIdentityProviderService.{operation}",
+            },
+            timeout=10,
+        )
+        assert response.status_code == 400
+        return dict(response.json())
+
+    client = mail_pool.client
+    for operation, params, named in [
+        ("UpdateUserAttributes", {"AccessToken": "x.y.z"}, "userAttributes"),
+        ("SignUp", {"ClientId": client, "Username": "a b", "Password": PASSWORD}, "username"),
+        ("SignUp", {"ClientId": client, "Username": "ab"}, "Password"),
+        (
+            "ConfirmSignUp",
+            {"ClientId": client, "Username": "ab", "ConfirmationCode": "1 2"},
+            "confirmationCode",
+        ),
+        ("ForgotPassword", {"Username": "ab"}, "ClientId"),
+        ("VerifyUserAttribute", {"AccessToken": "x.y.z", "AttributeName": "email"}, "Code"),
+        (
+            "SignUp",
+            {"ClientId": client, "Username": "ab", "Password": PASSWORD, "UserAttributes": "x"},
+            "UserAttributes",
+        ),
+    ]:
+        body = call(operation, params)
+        assert body["__type"] == "InvalidParameterException", (operation, body)
+        assert named in body["message"], (operation, body)

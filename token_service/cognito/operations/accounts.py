@@ -118,8 +118,11 @@ def change_password(services: Services, params: Params) -> Result:
 
 
 def update_user_attributes(services: Services, params: Params) -> Result:
-    if "UserAttributes" not in params:
-        req_str(params, "UserAttributes")
+    if params.get("UserAttributes") is None:
+        raise InvalidParameter(
+            "1 validation error detected: Value at 'userAttributes' failed to satisfy "
+            "constraint: Member must not be null"
+        )
     deliveries = services.accounts.update_attributes(
         req_str(params, "AccessToken"), attributes_param(params, "UserAttributes")
     )

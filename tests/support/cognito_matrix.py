@@ -7,12 +7,7 @@ benchmark `bench/cognito_compat.py` runs the same rows against moto's `moto_serv
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import subprocess
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tests.support.matrix import (
@@ -29,7 +24,7 @@ from tests.support.matrix import (
     pycognito_rows,
 )
 from tests.support.matrix.core import COGNITO_ISSUER_BASE, Mismatch, Row, Target, missing
-from tests.support.processes import REPO
+from tests.token_service.mailbox import Mailbox
 
 __all__ = [
     "ROWS",
@@ -65,7 +60,6 @@ assert len(_ids) == len(set(_ids)), "row ids must be unique"
 
 # moto sends nothing and accepts every code that lacks its own "moto-confirmation-code" prefix.
 MOTO_ANY_CODE = "123456"
-CODE = re.compile(r"\b(\d{6})\b")
 
 
 def moto_target(url: str) -> Target:
@@ -80,49 +74,17 @@ def moto_target(url: str) -> Target:
     )
 
 
-def ours_target(url: str, env: Mapping[str, str]) -> Target:
-    """Our server at `url`, started with `env` (its admin credentials, store and sealing key,
-    which the CLI needs to read the outbox)."""
-
-    def cli(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "token_service.cli", *args],
-            env={**os.environ, **env},
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if done.returncode != 0:
-            raise Mismatch(f"token-service {args[0]} failed: {done.stderr.strip()}")
-        return done.stdout
-
+def ours_target(url: str, env: Mapping[str, str], mailbox: Mailbox) -> Target:
+    """Our server at `url`, started with `env` (its admin credentials) and sending its mail by
+    SMTP to `mailbox`, where rows read the codes a person would read in their mail."""
     return Target(
         name="ours",
         url=url,
         access_key=env["TOKEN_SERVICE_ADMIN_ACCESS_KEY_ID"],
         secret_key=env["TOKEN_SERVICE_ADMIN_SECRET_ACCESS_KEY"],
         issuer_base=env.get("TOKEN_SERVICE_ISSUER_BASE", url),
-        read_code=outbox_reader(cli),
+        read_code=lambda pool_id, destination: mailbox.last_code(destination),
     )
-
-
-def outbox_reader(run_cli: Callable[..., str]) -> Callable[[str, str], str]:
-    """Read the newest code sent to an address from the service's outbox (`token-service
-    outbox --json`), as an operator of the embedded default reads it."""
-
-    def read(pool_id: str, destination: str) -> str:
-        listed = json.loads(
-            run_cli("outbox", "--pool", pool_id, "--to", destination, "--limit", "1", "--json")
-        )
-        messages = listed if isinstance(listed, list) else listed.get("messages", [])
-        for message in messages:
-            found = CODE.search(json.dumps(message))
-            if found:
-                return found.group(1)
-        raise Mismatch(f"no code delivered to {destination}")
-
-    return read
 
 
 @dataclass(frozen=True)

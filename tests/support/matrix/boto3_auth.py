@@ -176,7 +176,8 @@ def refresh_rotation(target: Target) -> None:
         ClientId=app.id, RefreshToken=first["RefreshToken"]
     )["AuthenticationResult"]
     check(rotated.get("RefreshToken") not in (None, first["RefreshToken"]), "not rotated")
-    with cognito_error("NotAuthorizedException"):
+    # Cognito's documented error for a refresh token that rotation has invalidated.
+    with cognito_error("RefreshTokenReuseException"):
         kit.public.get_tokens_from_refresh_token(
             ClientId=app.id, RefreshToken=first["RefreshToken"]
         )

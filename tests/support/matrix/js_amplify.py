@@ -217,15 +217,12 @@ const details = await auth.setUpTOTP();
 done({ secret: details.sharedSecret });
 """
     secret = succeeded(run_js(PRELUDE, setup, [PACKAGE], kit, app, person), "setUpTOTP")["secret"]
-    verify = """
+    # Both codes are known once the secret is: verify with this step's, sign in with the next.
+    verify_then_sign_in = """
 await signedIn();
-await auth.verifyTOTPSetup({ code: INPUT.code });
+await auth.verifyTOTPSetup({ code: INPUT.setupCode });
 await auth.updateMFAPreference({ totp: "PREFERRED" });
-done({});
-"""
-    code = totp_code(secret)
-    succeeded(run_js(PRELUDE, verify, [PACKAGE], kit, app, person, code=code), "verify")
-    sign_in_step = """
+await auth.signOut();
 const output = await auth.signIn({ username: INPUT.username, password: INPUT.password });
 const step = output.nextStep.signInStep;
 if (step !== "CONFIRM_SIGN_IN_WITH_TOTP_CODE") done({ error: "no TOTP step", message: step });
@@ -233,5 +230,6 @@ const confirmed = await auth.confirmSignIn({ challengeResponse: INPUT.code });
 if (!confirmed.isSignedIn) done({ error: "not signed in", message: confirmed.nextStep.signInStep });
 done(await tokens());
 """
-    result = run_js(PRELUDE, sign_in_step, [PACKAGE], kit, app, person, code=totp_code(secret, 1))
+    codes = {"setupCode": totp_code(secret), "code": totp_code(secret, 1)}
+    result = run_js(PRELUDE, verify_then_sign_in, [PACKAGE], kit, app, person, **codes)
     tokens_verify(kit, app, person, succeeded(result, "TOTP sign-in"))

@@ -267,22 +267,18 @@ done({ secret });
     secret = succeeded(run_js(PRELUDE, associate, [PACKAGE], kit, app, person), "associate")[
         "secret"
     ]
-    verify = """
+    # Both codes are known once the secret is: verify with this step's, sign in with the next.
+    verify_then_sign_in = """
 await signedIn();
-await new Promise((resolve, reject) => user.verifySoftwareToken(INPUT.code, "phone", {
+await new Promise((resolve, reject) => user.verifySoftwareToken(INPUT.setupCode, "phone", {
   onSuccess: resolve, onFailure: reject }));
 await call((cb) => user.setUserMfaPreference(null, { PreferredMfa: true, Enabled: true }, cb));
-done({});
-"""
-    succeeded(
-        run_js(PRELUDE, verify, [PACKAGE], kit, app, person, code=totp_code(secret)), "verify"
-    )
-    sign_in = """
 const step = await signIn(INPUT.password);
 if (step.challenge !== "SOFTWARE_TOKEN_MFA") done({ error: "no TOTP challenge", message: JSON.stringify(step) });
 const session = await new Promise((resolve, reject) => user.sendMFACode(INPUT.code, {
   onSuccess: resolve, onFailure: reject }, "SOFTWARE_TOKEN_MFA"));
 done(tokens(session));
 """
-    result = run_js(PRELUDE, sign_in, [PACKAGE], kit, app, person, code=totp_code(secret, 1))
+    codes = {"setupCode": totp_code(secret), "code": totp_code(secret, 1)}
+    result = run_js(PRELUDE, verify_then_sign_in, [PACKAGE], kit, app, person, **codes)
     tokens_verify(kit, app, person, succeeded(result, "TOTP sign-in"))

@@ -19,6 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from token_service.accounts.outbox import list_outbox
 from token_service.errors import TokenServiceError
 from token_service.hosted.branding import set_branding
+from token_service.hosted.events import SignInEvents, event_view
+from token_service.hosted.links import DEFAULT_MAX_SECONDS, IssuedSecret, PartnerLinks, secret_view
 from token_service.services import Services, build_services
 from token_service.settings import Settings, SettingsError
 from token_service.store.models import Client, Group, Pool, ResourceServer, SigningKey, User
@@ -272,6 +274,35 @@ def keys_list(s: Services, a: argparse.Namespace) -> Any:
 
 def outbox(s: Services, a: argparse.Namespace) -> Any:
     return list_outbox(s.core, a.pool, a.to, a.limit)
+
+
+def _issued(issued: IssuedSecret) -> dict[str, Any]:
+    return {**secret_view(issued.row), "secret": issued.secret}
+
+
+def partner_create(s: Services, a: argparse.Namespace) -> Any:
+    links = PartnerLinks(s.core, s.hosted)
+    return _issued(links.create(a.pool, a.client_id, a.name, a.max_link_seconds))
+
+
+def partner_rotate(s: Services, a: argparse.Namespace) -> Any:
+    return _issued(PartnerLinks(s.core, s.hosted).rotate(a.pool, a.id))
+
+
+def partner_revoke(s: Services, a: argparse.Namespace) -> Any:
+    return secret_view(PartnerLinks(s.core, s.hosted).revoke(a.pool, a.id))
+
+
+def partner_list(s: Services, a: argparse.Namespace) -> Any:
+    return [secret_view(row) for row in PartnerLinks(s.core, s.hosted).list(a.pool)]
+
+
+def events_list(s: Services, a: argparse.Namespace) -> Any:
+    sub = s.admin.get_user(a.pool, a.username).sub if a.username else None
+    if not 1 <= a.limit <= 1000:
+        raise CommandError("--limit must be 1 to 1000")
+    page, token = SignInEvents(s.core).page(a.pool, user_sub=sub, limit=a.limit, token=a.page_token)
+    return {"events": [event_view(e) for e in page], "next_page_token": token}
 
 
 def serve(settings: Settings, a: argparse.Namespace) -> int:
@@ -550,6 +581,38 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--to", metavar="ADDRESS", help="only messages to this email or phone number")
     p.add_argument("--limit", type=int, default=20, help="at most N messages (default 20)")
     p.set_defaults(func=outbox)
+
+    partners = group_of("partner", "partner secrets for sign-in links (HS256, sealed)")
+    p = command(
+        partners, "create", partner_create, "issue a secret (shown once) for a client", pool_opt
+    )
+    p.add_argument("--client-id", required=True, help="the app client links sign in to")
+    p.add_argument("--name", required=True, help="who the partner is")
+    p.add_argument(
+        "--max-link-seconds",
+        type=int,
+        default=DEFAULT_MAX_SECONDS,
+        help=f"longest exp - iat a link may claim (default {DEFAULT_MAX_SECONDS})",
+    )
+    for name, func, help_ in (
+        ("rotate", partner_rotate, "a new secret (shown once); the old one stops working"),
+        ("revoke", partner_revoke, "stop a secret from signing links"),
+    ):
+        p = command(partners, name, func, help_, pool_opt)
+        p.add_argument("--id", required=True, help="the secret's id")
+    command(partners, "list", partner_list, "list the pool's partner secrets", pool_opt)
+
+    p = commands.add_parser(
+        "events",
+        help="sign-in events of the hosted login, newest first",
+        description="Sign-in events of the hosted login (attempts, failures, MFA steps, "
+        "session starts and ends, partner links), newest first, a page at a time.",
+        parents=[common, pool_opt],
+    )
+    p.add_argument("--username", help="only this user's events")
+    p.add_argument("--limit", type=int, default=60, help="at most N events (default 60)")
+    p.add_argument("--page-token", help="next_page_token of the previous page")
+    p.set_defaults(func=events_list)
 
     keys = group_of("keys", "signing keys")
     command(

@@ -422,3 +422,34 @@ def test_mfa_setup_then_the_code_step_in_the_browser(
     )
     access = claims(body.json()["access_token"])
     assert access["amr"] == ["pwd", "mfa"]
+
+
+def test_partner_link_and_its_replay_in_the_browser(
+    browser: Any, server: Server, http: httpx.Client, cognito: Any, callback: Callback
+) -> None:
+    import json
+
+    import jwt
+
+    apps = make_apps(cognito, callback, "Partner links")
+    issued = server.cli(
+        "partner", "create", "--pool", apps.pool, "--client-id", apps.spa, "--name", "ats", "--json"
+    )
+    assert issued.returncode == 0, issued.stderr
+    secret = json.loads(issued.stdout)["secret"]
+    attributes = cognito.admin_get_user(UserPoolId=apps.pool, Username="alice")["UserAttributes"]
+    sub = next(a["Value"] for a in attributes if a["Name"] == "sub")
+    now = int(time.time())
+    token = jwt.encode({"iat": now, "exp": now + 60, "identity": sub}, secret, algorithm="HS256")
+    verifier, challenge = pkce()
+    query = urlsplit(authorize_url(server, apps, apps.spa, challenge)).query
+    url = f"{server.url}/{apps.pool}/auth/jwt/{token}?{query}"
+    browser.goto(url)
+    browser.wait_for_url(f"{apps.redirect_uri}?**")
+    body = redeem(
+        http, apps.spa, query_of(browser.url)["code"], verifier, redirect_uri=apps.redirect_uri
+    )
+    assert claims(body.json()["id_token"])["amr"] == ["partner"]
+    replay = browser.goto(url)
+    assert replay.status == 400
+    assert browser.get_by_role("alert").inner_text() == "This link is invalid or expired."

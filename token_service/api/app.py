@@ -13,12 +13,15 @@ from token_service.settings import Settings
 
 
 class StripQueryFilter(logging.Filter):
-    """Drop query strings from uvicorn's access log lines, so no parameter is ever logged."""
+    """Drop query strings from uvicorn's access log lines, so no parameter is ever logged,
+    and the token of a partner sign-in link (`/{pool_id}/auth/jwt/{token}`) from its path."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+            path = args[2].split("?", 1)[0]
+            head, marker, _ = path.partition("/auth/jwt/")
+            record.args = (*args[:2], f"{head}{marker}-" if marker else path, *args[3:])
         return True
 
 

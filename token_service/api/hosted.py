@@ -17,6 +17,8 @@ from token_service.api.oauth2 import read_form
 from token_service.errors import TokenServiceError
 from token_service.hosted import csrf, sessions
 from token_service.hosted.authorize import RedirectError, UntrustedRequest
+from token_service.hosted.events import Visit
+from token_service.hosted.links import BAD_LINK, BadLink, PartnerLinks
 from token_service.hosted.outcomes import Outcome, Page
 from token_service.hosted.pages import redirect, render
 from token_service.hosted.self_service import CONFIRM, FORGOT, RESET, SIGN_UP, SelfService
@@ -62,6 +64,13 @@ def _set_cookie(
         samesite="lax",
         secure=_secure(request, _services(request)),
     )
+
+
+def _visit(request: Request) -> Visit:
+    """Who is asking: the session cookie, the peer address and the user agent."""
+    address = request.client.host if request.client is not None else ""
+    agent = request.headers.get("user-agent", "")
+    return Visit(request.cookies.get(sessions.COOKIE), address, agent)
 
 
 def _browser(request: Request) -> str:
@@ -142,24 +151,22 @@ async def _run(request: Request, call: Callable[[], Outcome]) -> Response:
 
 
 async def _post(
-    request: Request, step: str, call: Callable[[Items, dict[str, str], str | None], Outcome]
+    request: Request, step: str, call: Callable[[Items, dict[str, str], Visit], Outcome]
 ) -> Response:
     """A step's form post: refused outright without its CSRF token, else `call`ed."""
     form = await _form(request, step)
     if form is None:
         return render("error.html", None, status=403, message=BAD_FORM)
     items = request.query_params.multi_items()
-    cookie = request.cookies.get(sessions.COOKIE)
-    return await _run(request, lambda: call(items, form, cookie))
+    visit = _visit(request)
+    return await _run(request, lambda: call(items, form, visit))
 
 
 @router.get("/oauth2/authorize")
 async def authorize(request: Request) -> Response:
     hosted = _services(request).hosted
     items = request.query_params.multi_items()
-    return await _run(
-        request, lambda: hosted.authorize(items, request.cookies.get(sessions.COOKIE))
-    )
+    return await _run(request, lambda: hosted.authorize(items, _visit(request)))
 
 
 @router.get("/login")
@@ -174,8 +181,8 @@ async def login_post(request: Request) -> Response:
     return await _post(
         request,
         "login",
-        lambda items, form, cookie: hosted.password(
-            items, form.get("username", "").strip(), form.get("password", ""), cookie
+        lambda items, form, visit: hosted.password(
+            items, form.get("username", "").strip(), form.get("password", ""), visit
         ),
     )
 
@@ -186,12 +193,12 @@ async def new_password_post(request: Request) -> Response:
     return await _post(
         request,
         NEW_PASSWORD_STEP,
-        lambda items, form, cookie: hosted.new_password(
+        lambda items, form, visit: hosted.new_password(
             items,
             form.get("session", ""),
             form.get("username", ""),
             form.get("new_password", ""),
-            cookie,
+            visit,
         ),
     )
 
@@ -202,12 +209,12 @@ async def mfa_post(request: Request) -> Response:
     return await _post(
         request,
         SOFTWARE_TOKEN_MFA,
-        lambda items, form, cookie: hosted.authenticator_code(
+        lambda items, form, visit: hosted.authenticator_code(
             items,
             form.get("session", ""),
             form.get("username", ""),
             form.get("code", "").strip(),
-            cookie,
+            visit,
         ),
     )
 
@@ -218,7 +225,7 @@ async def mfa_setup_post(request: Request) -> Response:
     return await _post(
         request,
         MFA_SETUP,
-        lambda items, form, cookie: hosted.authenticator_setup(
+        lambda items, form, visit: hosted.authenticator_setup(
             items,
             form.get("session", ""),
             form.get("username", ""),
@@ -227,7 +234,7 @@ async def mfa_setup_post(request: Request) -> Response:
                 "SECRET_CODE": form.get("secret_code", ""),
                 "OTPAUTH_URI": form.get("otpauth_uri", ""),
             },
-            cookie,
+            visit,
         ),
     )
 
@@ -249,7 +256,7 @@ async def forgot_post(request: Request) -> Response:
     return await _post(
         request,
         FORGOT,
-        lambda items, form, cookie: pages.forgot(items, form.get("username", "").strip()),
+        lambda items, form, visit: pages.forgot(items, form.get("username", "").strip()),
     )
 
 
@@ -259,7 +266,7 @@ async def reset_post(request: Request) -> Response:
     return await _post(
         request,
         RESET,
-        lambda items, form, cookie: pages.reset(
+        lambda items, form, visit: pages.reset(
             items,
             form.get("username", ""),
             form.get("code", "").strip(),
@@ -280,7 +287,7 @@ async def sign_up_post(request: Request) -> Response:
     return await _post(
         request,
         SIGN_UP,
-        lambda items, form, cookie: pages.sign_up(
+        lambda items, form, visit: pages.sign_up(
             items,
             form.get("username", "").strip(),
             form.get("email", "").strip(),
@@ -295,19 +302,30 @@ async def confirm_post(request: Request) -> Response:
     return await _post(
         request,
         CONFIRM,
-        lambda items, form, cookie: pages.confirm(
+        lambda items, form, visit: pages.confirm(
             items, form.get("username", ""), form.get("code", "").strip()
         ),
     )
 
 
+@router.get("/{pool_id}/auth/jwt/{token}")
+async def partner_link(pool_id: str, token: str, request: Request) -> Response:
+    """A partner's sign-in link: a code for the app, or the same error page for any fault."""
+    links = PartnerLinks(_services(request).core, _services(request).hosted)
+    items = request.query_params.multi_items()
+    try:
+        outcome = await run_in_threadpool(links.follow, pool_id, token, items, _visit(request))
+    except BadLink:
+        return render("error.html", None, status=400, message=BAD_LINK)
+    return _answer(request, outcome)
+
+
 @router.get("/logout")
 async def logout(request: Request) -> Response:
     services = _services(request)
-    cookie = request.cookies.get(sessions.COOKIE)
     try:
         target = await run_in_threadpool(
-            services.hosted.logout, request.query_params.multi_items(), cookie
+            services.hosted.logout, request.query_params.multi_items(), _visit(request)
         )
     except (UntrustedRequest, RedirectError, TokenServiceError) as error:
         return _refused(error)

@@ -10,7 +10,7 @@ gets an authorization code, which `/oauth2/token` turns into its own tokens.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
 from token_service.core import Core
@@ -21,6 +21,7 @@ from token_service.errors import (
     InvalidPassword,
     TokenServiceError,
 )
+from token_service.hosted import events
 from token_service.hosted.authorize import (
     AuthorizationRequest,
     RedirectError,
@@ -29,6 +30,7 @@ from token_service.hosted.authorize import (
     single_values,
 )
 from token_service.hosted.codes import CodeGrant
+from token_service.hosted.events import SignInEvents, Visit, record
 from token_service.hosted.outcomes import Outcome, Page, Redirect
 from token_service.hosted.second_factor import STEPS as SECOND_FACTOR_STEPS
 from token_service.hosted.second_factor import SecondFactor
@@ -36,13 +38,15 @@ from token_service.hosted.sessions import HostedSessions
 from token_service.issue import NEW_PASSWORD_STEP, Issuer, UserTokens
 from token_service.signin.challenges import BAD_SESSION, Challenge
 from token_service.signin.mfa import MFA_SETUP, SOFTWARE_TOKEN_MFA
-from token_service.store.models import Pool
+from token_service.store.models import Client, Pool
+from token_service.store.repositories import Repository
 
 BAD_INPUT = "Enter your username and password."
 EXPIRED_STEP = "This sign-in took too long. Sign in again."
 UNAVAILABLE_STEP = "This account needs a sign-in step the hosted login does not offer yet."
 # Errors that leave the user on the step's page to try again; any other ends the attempt.
 RETRYABLE = (InvalidPassword, InvalidParameter, CodeMismatch, EnableSoftwareTokenMFA)
+Items = Sequence[tuple[str, str]]
 
 
 def login_path(request: AuthorizationRequest) -> str:
@@ -57,8 +61,9 @@ class HostedLogin:
         self.codes = CodeGrant(core, issuer)
         self.sessions = HostedSessions(core)
         self.second_factor = SecondFactor(issuer)
+        self.events = SignInEvents(core)
 
-    def request(self, items: Sequence[tuple[str, str]]) -> tuple[AuthorizationRequest, Pool]:
+    def request(self, items: Items) -> tuple[AuthorizationRequest, Pool]:
         """The checked request and its pool (UntrustedRequest or RedirectError otherwise)."""
         with self.core.store.transaction() as repo:
             request = parse_authorization_request(repo, items)
@@ -66,14 +71,26 @@ class HostedLogin:
             assert pool is not None
             return request, pool
 
-    def authorize(self, items: Sequence[tuple[str, str]], cookie: str | None) -> Outcome:
+    def authorize(self, items: Items, visit: Visit) -> Outcome:
         """A code at once for a live session (unless prompt=login), else the login page."""
         request, pool = self.request(items)
         if request.prompt != "login":
             with self.core.store.transaction() as repo:
-                session = self.sessions.live(repo, cookie, pool.id)
+                session = self.sessions.live(repo, visit.cookie, pool.id)
                 if session is not None:
-                    code = self.codes.create(repo, request, session, self.core.clock())
+                    now = self.core.clock()
+                    code = self.codes.create(repo, request, session, now)
+                    record(
+                        repo,
+                        now,
+                        visit,
+                        pool.id,
+                        events.SIGN_IN,
+                        events.PASS,
+                        client_id=request.client.id,
+                        user_sub=session.user_sub,
+                        reason="session",
+                    )
                     return Redirect(request.redirect(code=code))
         if request.prompt == "none":
             raise RedirectError(
@@ -81,13 +98,11 @@ class HostedLogin:
             )
         return Redirect(login_path(request))
 
-    def page(self, items: Sequence[tuple[str, str]]) -> Page:
+    def page(self, items: Items) -> Page:
         request, pool = self.request(items)
         return Page("login", request, pool, username=request.login_hint or "")
 
-    def password(
-        self, items: Sequence[tuple[str, str]], username: str, password: str, cookie: str | None
-    ) -> Outcome:
+    def password(self, items: Items, username: str, password: str, visit: Visit) -> Outcome:
         """The login form's post: the Issuer's USER_PASSWORD_AUTH, as the app would call it."""
         request, pool = self.request(items)
         if not username or not password:
@@ -102,81 +117,98 @@ class HostedLogin:
                 hosted=True,
             )
         except TokenServiceError as error:
+            self._failed(visit, request, username, events.SIGN_IN, error)
             return Page("login", request, pool, error.message, username)
-        return self._next(request, pool, username, result, cookie)
+        return self._next(request, pool, username, result, visit)
 
     def new_password(
-        self,
-        items: Sequence[tuple[str, str]],
-        session: str,
-        username: str,
-        new_password: str,
-        cookie: str | None,
+        self, items: Items, session: str, username: str, new_password: str, visit: Visit
     ) -> Outcome:
         """NEW_PASSWORD_REQUIRED answered on its page."""
-        request, pool = self.request(items)
-        client = request.client
-        try:
-            result = self.issuer.respond_new_password(
+        return self._step(
+            items,
+            Challenge(NEW_PASSWORD_STEP, {}, session),
+            username,
+            visit,
+            lambda client: self.issuer.respond_new_password(
                 client.id,
                 session,
                 username,
                 new_password,
                 secret_hash_value=self.issuer.hosted_secret_hash(client, username),
-            )
-        except RETRYABLE as error:
-            challenge = Challenge(NEW_PASSWORD_STEP, {}, session)
-            return Page(NEW_PASSWORD_STEP, request, pool, error.message, username, challenge)
-        except TokenServiceError as error:
-            return self._ended(request, pool, username, error)
-        return self._next(request, pool, username, result, cookie)
+            ),
+        )
 
     def authenticator_code(
-        self,
-        items: Sequence[tuple[str, str]],
-        session: str,
-        username: str,
-        code: str,
-        cookie: str | None,
+        self, items: Items, session: str, username: str, code: str, visit: Visit
     ) -> Outcome:
         """SOFTWARE_TOKEN_MFA answered on its page."""
-        request, pool = self.request(items)
-        try:
-            result = self.second_factor.answer_code(request.client, session, username, code)
-        except RETRYABLE as error:
-            challenge = Challenge(SOFTWARE_TOKEN_MFA, {}, session)
-            return Page(SOFTWARE_TOKEN_MFA, request, pool, error.message, username, challenge)
-        except TokenServiceError as error:
-            return self._ended(request, pool, username, error)
-        return self._next(request, pool, username, result, cookie)
+        return self._step(
+            items,
+            Challenge(SOFTWARE_TOKEN_MFA, {}, session),
+            username,
+            visit,
+            lambda client: self.second_factor.answer_code(client, session, username, code),
+        )
 
     def authenticator_setup(
         self,
-        items: Sequence[tuple[str, str]],
+        items: Items,
         session: str,
         username: str,
         code: str,
         shown: dict[str, str],
-        cookie: str | None,
+        visit: Visit,
     ) -> Outcome:
         """MFA_SETUP answered on its page; `shown` is what the page displayed, to show again."""
-        request, pool = self.request(items)
-        try:
-            result = self.second_factor.answer_setup(request.client, session, username, code)
-        except RETRYABLE as error:
-            challenge = Challenge(MFA_SETUP, shown, session)
-            return Page(MFA_SETUP, request, pool, error.message, username, challenge)
-        except TokenServiceError as error:
-            return self._ended(request, pool, username, error)
-        return self._next(request, pool, username, result, cookie)
+        return self._step(
+            items,
+            Challenge(MFA_SETUP, shown, session),
+            username,
+            visit,
+            lambda client: self.second_factor.answer_setup(client, session, username, code),
+        )
 
-    @staticmethod
-    def _ended(
-        request: AuthorizationRequest, pool: Pool, username: str, error: TokenServiceError
-    ) -> Page:
-        """A step that cannot go on (lockout, expired or spent session): back to the login."""
-        message = EXPIRED_STEP if error.message == BAD_SESSION else error.message
-        return Page("login", request, pool, message, username)
+    def _step(
+        self,
+        items: Items,
+        challenge: Challenge,
+        username: str,
+        visit: Visit,
+        answer: Callable[[Client], UserTokens | Challenge],
+    ) -> Outcome:
+        """A challenge's answer: the same page again for a wrong answer, the login page when
+        the attempt cannot go on (lockout, expired or spent session), else the next step."""
+        request, pool = self.request(items)
+        kind = events.SIGN_IN if challenge.name == NEW_PASSWORD_STEP else events.MFA
+        try:
+            result = answer(request.client)
+        except RETRYABLE as error:
+            self._failed(visit, request, username, kind, error)
+            return Page(challenge.name, request, pool, error.message, username, challenge)
+        except TokenServiceError as error:
+            self._failed(visit, request, username, kind, error)
+            message = EXPIRED_STEP if error.message == BAD_SESSION else error.message
+            return Page("login", request, pool, message, username)
+        return self._next(request, pool, username, result, visit)
+
+    def _failed(
+        self,
+        visit: Visit,
+        request: AuthorizationRequest,
+        username: str,
+        kind: str,
+        error: TokenServiceError,
+    ) -> None:
+        self.events.record(
+            visit,
+            request.client.pool_id,
+            kind,
+            events.FAIL,
+            client_id=request.client.id,
+            username=username,
+            reason=error.message,
+        )
 
     def _next(
         self,
@@ -184,7 +216,7 @@ class HostedLogin:
         pool: Pool,
         username: str,
         result: UserTokens | Challenge,
-        cookie: str | None,
+        visit: Visit,
     ) -> Outcome:
         """A challenge's page, or (signed in) a new hosted session and a code for the app."""
         if isinstance(result, Challenge):
@@ -193,24 +225,39 @@ class HostedLogin:
             elif result.name not in (NEW_PASSWORD_STEP, *SECOND_FACTOR_STEPS):
                 return Page("login", request, pool, UNAVAILABLE_STEP, username)
             return Page(result.name, request, pool, None, username, result)
-        now = self.core.clock()
         with self.core.store.transaction() as repo:
             sign_in = repo.sign_in(result.origin_jti or "")
             assert sign_in is not None
             # The API-shaped tokens of this sign-in are never handed out: close their row.
-            sign_in.revoked_at = now
-            new_cookie, session = self.sessions.start(
-                repo,
-                pool.id,
-                sign_in.user_sub,
-                list(sign_in.amr or ["pwd"]),
-                sign_in.auth_time,
-                cookie,
+            sign_in.revoked_at = self.core.clock()
+            amr = list(sign_in.amr or ["pwd"])
+            return self.signed_in(
+                repo, request, sign_in.user_sub, amr, sign_in.auth_time, visit, username
             )
-            code = self.codes.create(repo, request, session, now)
-        return Redirect(request.redirect(code=code), new_cookie)
 
-    def logout(self, items: Sequence[tuple[str, str]], cookie: str | None) -> str:
+    def signed_in(
+        self,
+        repo: Repository,
+        request: AuthorizationRequest,
+        user_sub: str,
+        amr: list[str],
+        auth_time: int,
+        visit: Visit,
+        username: str | None = None,
+    ) -> Redirect:
+        """A new hosted session for the user (replacing the browser's), and the app's code."""
+        now = self.core.clock()
+        pool_id = request.client.pool_id
+        cookie, session = self.sessions.start(repo, pool_id, user_sub, amr, auth_time, visit.cookie)
+        code = self.codes.create(repo, request, session, now)
+        who = {"client_id": request.client.id, "user_sub": user_sub, "username": username}
+        if "mfa" in amr:
+            record(repo, now, visit, pool_id, events.MFA, events.PASS, **who)
+        record(repo, now, visit, pool_id, events.SIGN_IN, events.PASS, **who, reason=" ".join(amr))
+        record(repo, now, visit, pool_id, events.SESSION_START, events.PASS, **who)
+        return Redirect(request.redirect(code=code), cookie)
+
+    def logout(self, items: Items, visit: Visit) -> str:
         """End the browser's session; where to go next (a registered logout_uri, or login)."""
         query = single_values(items)
         with self.core.store.transaction() as repo:
@@ -229,5 +276,16 @@ class HostedLogin:
                 raise UntrustedRequest(
                     "logout needs logout_uri, or redirect_uri and response_type."
                 )
-        self.sessions.end(cookie)
+            ended = self.sessions.end(repo, visit.cookie)
+            if ended is not None:
+                record(
+                    repo,
+                    self.core.clock(),
+                    visit,
+                    ended.pool_id,
+                    events.SESSION_END,
+                    events.PASS,
+                    client_id=client.id,
+                    user_sub=ended.user_sub,
+                )
         return target

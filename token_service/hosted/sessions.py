@@ -69,13 +69,14 @@ class HostedSessions:
         user = repo.user_by_sub(row.user_sub)
         return row if user is not None and user.enabled else None
 
-    def end(self, cookie: str | None) -> None:
-        """Sign the browser out (no-op without a session)."""
-        with self.core.store.transaction() as repo:
-            self._revoke(repo, cookie, self.core.clock())
+    def end(self, repo: Repository, cookie: str | None) -> HostedSession | None:
+        """Sign the browser out; the session it ended, if one was live."""
+        return self._revoke(repo, cookie, self.core.clock())
 
     @staticmethod
-    def _revoke(repo: Repository, cookie: str | None, now: float) -> None:
+    def _revoke(repo: Repository, cookie: str | None, now: float) -> HostedSession | None:
         row = repo.session.get(HostedSession, digest(cookie)) if cookie else None
-        if row is not None and row.revoked_at is None:
-            row.revoked_at = now
+        if row is None or row.revoked_at is not None:
+            return None
+        row.revoked_at = now
+        return row

@@ -11,6 +11,7 @@ from token_service.cognito.operations import (
     accounts,
     auth,
     clients,
+    events,
     groups,
     mfa,
     pools,
@@ -19,6 +20,10 @@ from token_service.cognito.operations import (
     users,
 )
 from token_service.cognito.operations.base import Operation
+
+# Every AuthFlow and ChallengeName the sign-in operations answer (the docs list the same).
+AUTH_FLOWS = {**auth.AUTH_FLOWS, **srp.AUTH_FLOWS}
+CHALLENGES = {**auth.CHALLENGES, **srp.CHALLENGES, **mfa.CHALLENGES}
 
 OPERATIONS: dict[str, Operation] = {
     **auth.OPERATIONS,
@@ -29,8 +34,6 @@ OPERATIONS: dict[str, Operation] = {
     **users.OPERATIONS,
     **accounts.OPERATIONS,
     **mfa.OPERATIONS,
-    **auth.sign_in_operations(
-        {**auth.AUTH_FLOWS, **srp.AUTH_FLOWS},
-        {**auth.CHALLENGES, **srp.CHALLENGES, **mfa.CHALLENGES},
-    ),
+    **events.OPERATIONS,
+    **auth.sign_in_operations(AUTH_FLOWS, CHALLENGES),
 }

@@ -441,6 +441,28 @@ def test_update_user_pool_refuses_and_changes_nothing(
     assert cognito.describe_user_pool(UserPoolId=fresh.id)["UserPool"] == before
 
 
+def test_update_user_pool_mfa_needs_the_authenticator_factor(cognito: Any, fresh: Fresh) -> None:
+    for mode in ("ON", "OPTIONAL"):
+        code, message = error_of(
+            cognito.update_user_pool, UserPoolId=fresh.id, MfaConfiguration=mode
+        )
+        assert code == "InvalidParameterException" and "MFA" in message
+        code, _ = error_of(cognito.create_user_pool, PoolName="mfa-at-birth", MfaConfiguration=mode)
+        assert code == "InvalidParameterException"
+    cognito.set_user_pool_mfa_config(
+        UserPoolId=fresh.id,
+        SoftwareTokenMfaConfiguration={"Enabled": True},
+        MfaConfiguration="ON",
+    )
+    cognito.update_user_pool(UserPoolId=fresh.id, MfaConfiguration="OPTIONAL")
+    assert cognito.describe_user_pool(UserPoolId=fresh.id)["UserPool"]["MfaConfiguration"] == (
+        "OPTIONAL"
+    )
+    # Omitted, it returns to OFF, as every omitted setting of UpdateUserPool does.
+    cognito.update_user_pool(UserPoolId=fresh.id)
+    assert cognito.describe_user_pool(UserPoolId=fresh.id)["UserPool"]["MfaConfiguration"] == "OFF"
+
+
 def test_update_user_pool_of_unknown_pool(cognito: Any) -> None:
     code, _ = error_of(cognito.update_user_pool, UserPoolId="us-east-1_000000000")
     assert code == "ResourceNotFoundException"

@@ -50,15 +50,29 @@ EXTRA_DEFAULTS: dict[str, Any] = {
 _RECOVERY_NAMES = ("verified_email", "verified_phone_number", "admin_only")
 
 
-def mfa_configuration(value: str | None) -> str | None:
-    """Cognito's MfaConfiguration checked and stored form: None stands for OFF.
+NO_MFA_FACTOR = (
+    "SMS configuration and Auto verification for phone_number are required when MFA is "
+    "required/optional"
+)
 
-    SetUserPoolMfaConfig and UpdateUserPool both store it through this function.
+
+def _check_mfa_value(value: str | None) -> None:
+    if value is not None and value not in MFA_CONFIGURATIONS:
+        raise InvalidParameter(f"MfaConfiguration must be one of {', '.join(MFA_CONFIGURATIONS)}.")
+
+
+def mfa_configuration(value: str | None, current: str | None = None) -> str | None:
+    """Cognito's MfaConfiguration checked, in its stored form (None stands for OFF).
+
+    ON and OPTIONAL need a factor. The only one here is the authenticator app, which
+    SetUserPoolMfaConfig turns on together with ON or OPTIONAL: a pool whose MFA is OFF
+    (`current`; a new pool's is) has no factor, and Cognito then asks for SMS.
     """
+    _check_mfa_value(value)
     if value is None or value == "OFF":
         return None
-    if value not in MFA_CONFIGURATIONS:
-        raise InvalidParameter(f"MfaConfiguration must be one of {', '.join(MFA_CONFIGURATIONS)}.")
+    if (current or "OFF") == "OFF":
+        raise InvalidParameter(NO_MFA_FACTOR)
     return value
 
 
@@ -82,7 +96,7 @@ def _validate(settings: PoolSettings) -> dict[str, Any]:
             raise InvalidParameter(f"AutoVerifiedAttributes: invalid value {attr!r}.")
     if settings.deletion_protection not in ("ACTIVE", "INACTIVE"):
         raise InvalidParameter("DeletionProtection must be ACTIVE or INACTIVE.")
-    mfa_configuration(settings.mfa_configuration)
+    _check_mfa_value(settings.mfa_configuration)
     for name, value in settings.extra.items():
         kind = EXTRA_SETTINGS.get(name)
         if kind is None:
@@ -109,7 +123,7 @@ def _validate(settings: PoolSettings) -> dict[str, Any]:
 
 def _apply(pool: Pool, settings: PoolSettings, policy: dict[str, Any], now: float) -> None:
     pool.password_policy = policy
-    pool.mfa_configuration = mfa_configuration(settings.mfa_configuration)
+    pool.mfa_configuration = mfa_configuration(settings.mfa_configuration, pool.mfa_configuration)
     pool.auto_verified_attributes = sorted(set(settings.auto_verified_attributes))
     pool.admin_create_only = settings.admin_create_only
     pool.deletion_protection = settings.deletion_protection

@@ -24,7 +24,7 @@ import jwt
 import pyotp
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.cognito_js import run_node
@@ -1030,3 +1030,111 @@ def test_amazon_cognito_identity_js_sets_up_and_answers(cognito, server, mode):
     user = cognito.admin_get_user(UserPoolId=pool.id, Username=name)
     assert user["UserMFASettingList"] == ["SOFTWARE_TOKEN_MFA"]
     assert user["PreferredMfaSetting"] == "SOFTWARE_TOKEN_MFA"
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_MFA_OPERATIONS = [
+    "AssociateSoftwareToken",
+    "VerifySoftwareToken",
+    "SetUserMFAPreference",
+]
+_FIELDS = [
+    "ClientId",
+    "ChallengeName",
+    "Session",
+    "ChallengeResponses",
+    "AccessToken",
+    "UserCode",
+    "FriendlyDeviceName",
+    "SoftwareTokenMfaSettings",
+    "SMSMfaSettings",
+]
+
+
+@pytest.fixture(scope="module")
+def live_session(cognito: Any, unsigned_cognito: Any, optional: Pool) -> dict[str, str]:
+    """A real SOFTWARE_TOKEN_MFA session and its user, so fuzzed answers reach the checks."""
+    name = username()
+    create_user(cognito, optional.id, name)
+    enrol(unsigned_cognito, optional, name)
+    return {"Session": password_step(unsigned_cognito, optional, name)["Session"], "USERNAME": name}
+
+
+_ABSENT = object()
+_SOMETIMES_A_CODE = _JSON_VALUES | st.from_regex(r"[0-9]{6}", fullmatch=True)
+_ANSWER_STATUSES = {
+    "InvalidParameterException",
+    "NotAuthorizedException",
+    "ResourceNotFoundException",
+    "CodeMismatchException",
+    "SoftwareTokenMFANotFoundException",
+    "EnableSoftwareTokenMFAException",
+}
+
+
+_ANSWER_FIELDS = [
+    ("ClientId",),
+    ("ChallengeName",),
+    ("Session",),
+    ("ChallengeResponses",),
+    ("ChallengeResponses", "USERNAME"),
+    ("ChallengeResponses", "SOFTWARE_TOKEN_MFA_CODE"),
+    ("ChallengeResponses", "SECRET_HASH"),
+]
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    challenge=st.sampled_from(["SOFTWARE_TOKEN_MFA", "MFA_SETUP"]),
+    sent=st.from_regex(r"[0-9]{6}", fullmatch=True),
+    field=st.sampled_from(_ANSWER_FIELDS),
+    value=_JSON_VALUES | st.just(_ABSENT),
+)
+def test_any_challenge_answer_is_refused_in_cognitos_shape_never_with_a_5xx(
+    server, optional, live_session, challenge, sent, field, value
+):
+    """A well-formed answer (live session, real user, a wrong code) with one field replaced
+    by any JSON value, or left out."""
+    body: dict[str, Any] = {
+        "ClientId": optional.public_client,
+        "ChallengeName": challenge,
+        "Session": live_session["Session"],
+        "ChallengeResponses": {
+            "USERNAME": live_session["USERNAME"],
+            "SOFTWARE_TOKEN_MFA_CODE": sent,
+        },
+    }
+    parent = body["ChallengeResponses"] if len(field) == 2 else body
+    if value is _ABSENT:
+        parent.pop(field[-1], None)
+    else:
+        parent[field[-1]] = value
+    response = _public_post(server, "RespondToAuthChallenge", body)
+    assert response.status_code == 400, (body, response.text)
+    assert response.json()["__type"] in _ANSWER_STATUSES
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    operation=st.sampled_from(_MFA_OPERATIONS),
+    body=st.dictionaries(st.sampled_from(_FIELDS), _SOMETIMES_A_CODE, max_size=6),
+    live=st.booleans(),
+)
+def test_any_enrolment_request_is_refused_in_cognitos_shape_never_with_a_5xx(
+    server, live_session, operation, body, live
+):
+    if live:
+        body = {**body, "Session": live_session["Session"]}
+    response = _public_post(server, operation, body)
+    assert response.status_code == 400, (operation, body, response.text)
+    assert response.json()["__type"] in _ANSWER_STATUSES

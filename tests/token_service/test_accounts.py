@@ -753,6 +753,17 @@ def test_email_username_pools_sign_in_with_the_email(
     assert user["Username"] == signed_up["UserSub"]
     taken = _error(public.sign_up, ClientId=pool.client, Username=email, Password=PASSWORD)
     assert _code_of(taken) == "UsernameExistsException"
+    # Wrong previous passwords lock the name the user signs in with: the email.
+    token = _sign_in(public, pool, email)
+    for _ in range(3):
+        _error(
+            public.change_password,
+            AccessToken=token,
+            PreviousPassword="Wr0ng-password!",
+            ProposedPassword=NEW_PASSWORD,
+        )
+    locked = _error(_sign_in, public=public, pool=pool, username=email)
+    assert locked["Error"]["Message"] == "Password attempts exceeded"
 
 
 # pycognito

@@ -298,7 +298,8 @@ class Accounts:
         with self.core.store.transaction() as repo:
             user, pool = self._authenticated(repo, signed_in)
             check_policy(proposed, pool.password_policy)
-            failures = self.issuer.lockout(repo, pool.id, user.username, now)
+            # Counted under the name the user signs in with (the email, where that is the username).
+            failures = self.issuer.lockout(repo, pool.id, user.username_key, now)
             if self.core.passwords.verify(user.password_hash, previous):
                 failures.count = 0
                 self.core.passwords.set(user, proposed)

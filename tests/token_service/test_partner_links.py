@@ -264,7 +264,7 @@ def test_events_record_sign_ins_links_and_sessions_without_secrets(
         "sign_in",
         "fail",
         "Incorrect username or password.",
-    ) not in kinds  # no sub on a failure
+    ) in kinds  # a failure names the user its username belongs to
     assert ("sign_in", "pass", "pwd") in kinds and ("session_end", "pass", None) in kinds
     everything = cli_json(server, "events", "--pool", partner["pool"], "--limit", "1000")["events"]
     assert ("link", "fail", "replayed") in [
@@ -301,3 +301,38 @@ def test_no_link_token_reaches_the_log(
     log = server.log()
     assert token not in log and token.split(".")[1] not in log
     assert "/auth/jwt/-" in log
+
+
+def test_admin_list_user_auth_events_in_cognitos_shape(
+    cognito: Any, browser: httpx.Client, partner: dict[str, Any]
+) -> None:
+    create_user(cognito, partner["pool"], "lena")
+    page = login_page(browser, authorize_params(partner["client"], pkce()[1]))
+    post_login(browser, page, "lena", "Wrong-passw0rd!")
+    post_login(browser, page, "lena", PASSWORD)
+    events = cognito.admin_list_user_auth_events(UserPoolId=partner["pool"], Username="lena")
+    newest, failed = events["AuthEvents"][:2]
+    assert newest["EventType"] == failed["EventType"] == "SignIn"
+    assert newest["EventResponse"] == "Pass" and failed["EventResponse"] == "Fail"
+    assert newest["ChallengeResponses"] == [
+        {"ChallengeName": "Password", "ChallengeResponse": "Success"}
+    ]
+    assert failed["ChallengeResponses"] == [
+        {"ChallengeName": "Password", "ChallengeResponse": "Failure"}
+    ]
+    assert newest["EventContextData"]["IpAddress"] == "127.0.0.1"
+    assert newest["CreationDate"] >= failed["CreationDate"]
+    one = cognito.admin_list_user_auth_events(
+        UserPoolId=partner["pool"], Username="lena", MaxResults=1
+    )
+    assert len(one["AuthEvents"]) == 1 and one["NextToken"]
+    rest = cognito.admin_list_user_auth_events(
+        UserPoolId=partner["pool"], Username="lena", MaxResults=1, NextToken=one["NextToken"]
+    )
+    assert rest["AuthEvents"][0]["EventId"] == failed["EventId"]
+    with pytest.raises(cognito.exceptions.UserNotFoundException):
+        cognito.admin_list_user_auth_events(UserPoolId=partner["pool"], Username="nobody")
+    with pytest.raises(cognito.exceptions.InvalidParameterException):
+        cognito.admin_list_user_auth_events(
+            UserPoolId=partner["pool"], Username="lena", NextToken="not-a-token"
+        )

@@ -53,6 +53,10 @@ def record(
     username: str | None = None,
     reason: str | None = None,
 ) -> None:
+    """Add an event; a failure names the user its username signs in, for the admins."""
+    if user_sub is None and username:
+        user = repo.user_by_username(pool_id, username)
+        user_sub = user.sub if user is not None else None
     repo.add(
         SignInEvent(
             pool_id=pool_id,
@@ -101,11 +105,21 @@ class SignInEvents:
         user_sub: str | None = None,
         limit: int = 60,
         token: str | None = None,
+        sign_ins_only: bool = False,
     ) -> tuple[Sequence[SignInEvent], str | None]:
-        """The pool's (or one user's) events, newest first, and the next page's token."""
+        """The pool's (or one user's) events, newest first, and the next page's token.
+
+        `sign_ins_only`: the events that are sign-in attempts (Cognito's AuthEvents): sign-ins,
+        links and failed MFA steps (a passed one is part of its sign-in's event).
+        """
         with self.core.store.transaction() as repo:
             query = select(SignInEvent).where(SignInEvent.pool_id == pool_id)
             if user_sub is not None:
                 query = query.where(SignInEvent.user_sub == user_sub)
+            if sign_ins_only:
+                query = query.where(
+                    SignInEvent.kind.in_((SIGN_IN, LINK))
+                    | ((SignInEvent.kind == MFA) & (SignInEvent.result == FAIL))
+                )
             query = query.order_by(SignInEvent.created_at.desc(), SignInEvent.id.desc())
             return paginate(repo.session.scalars(query).all(), limit, token)

@@ -15,7 +15,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.token_service.conftest import PASSWORD
-from token_service.errors import InvalidClient, InvalidGrant, InvalidPassword, NotAuthorized
+from token_service.admin.clients import ClientSettings
+from token_service.errors import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidPassword,
+    NotAuthorized,
+    RefreshTokenReuse,
+)
 from token_service.issue import UserTokens, secret_hash
 from token_service.passwords import DEFAULT_POLICY, Passwords, check_policy
 from token_service.refresh import refresh_tokens
@@ -264,3 +271,38 @@ def test_password_policy(password: str, reason: str) -> None:
     with pytest.raises(InvalidPassword, match=reason):
         check_policy(password, DEFAULT_POLICY)
     check_policy(PASSWORD, DEFAULT_POLICY)
+
+
+def test_refresh_rotation_grace_and_reuse_on_each_store(world: World) -> None:
+    """Rotation moves the sign-in to a new token hash (its primary key) on SQLite and PostgreSQL."""
+    issuer, admin = world.services.issuer, world.services.admin
+    admin.update_client(
+        world.pool_id,
+        world.client_id,
+        None,
+        ClientSettings(
+            explicit_auth_flows=["ALLOW_USER_PASSWORD_AUTH"],
+            refresh_rotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 10},
+        ),
+    )
+    original = sign_in(world).refresh_token
+    assert original is not None
+
+    def refresh(token: str) -> str:
+        tokens = refresh_tokens(
+            issuer, world.client_id, token, channel="get_tokens", client_secret=world.secret
+        )
+        assert tokens.refresh_token is not None
+        return tokens.refresh_token
+
+    rotated = refresh(original)
+    world.clock.now += 10 - 0.5
+    retried = refresh(original)
+    current = refresh(retried)
+    with pytest.raises(InvalidGrant):
+        refresh(rotated)
+    world.clock.now += 1
+    with pytest.raises(RefreshTokenReuse):
+        refresh(original)
+    with pytest.raises(InvalidGrant, match="revoked"):
+        refresh(current)

@@ -372,3 +372,18 @@ def groups_claim(target: Target) -> None:
         "cognito:groups" not in claims(kit.sign_in(app, loner)["AccessToken"]),
         "cognito:groups present for a user in no group",
     )
+
+
+@rows.row(
+    "boto3.admin_list_user_auth_events",
+    "AdminListUserAuthEvents (pool with threat protection, as Cognito needs)",
+)
+def admin_list_user_auth_events(target: Target) -> None:
+    kit = Kit(target, UserPoolAddOns={"AdvancedSecurityMode": "AUDIT"})
+    person = kit.person()
+    pages = kit.admin.admin_list_user_auth_events(
+        UserPoolId=kit.pool_id, Username=person.username, MaxResults=10
+    )
+    check(isinstance(pages.get("AuthEvents"), list), f"no AuthEvents list: {sorted(pages)}")
+    with cognito_error("UserNotFoundException"):
+        kit.admin.admin_list_user_auth_events(UserPoolId=kit.pool_id, Username="nobody")

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import re
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.support.processes import free_port
 
@@ -52,13 +60,67 @@ class Mailbox:
         return [c for body in bodies for c in CODE.findall(body)]
 
 
+def _certificate(
+    subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[x509.Name, Any] | None
+) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    issuer_name, signer = issuer or (name, key)
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
+    )
+    if issuer is not None:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+    return builder.sign(signer, hashes.SHA256())
+
+
+def tls_files(directory: Path) -> tuple[Path, ssl.SSLContext]:
+    """A test CA (its PEM file, for SSL_CERT_FILE) and a server context for 127.0.0.1."""
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca = _certificate("test mail CA", ca_key, None)
+    server = _certificate("127.0.0.1", server_key, (ca.subject, ca_key))
+    ca_file, chain, key_file = directory / "ca.pem", directory / "chain.pem", directory / "key.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    chain.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(chain, key_file)
+    return ca_file, context
+
+
 class SmtpServer:
     """aiosmtpd on a free port; `url` is what TOKEN_SERVICE_SMTP_URL should say.
 
-    With `credentials` (user, password) it demands AUTH, over plain text (no TLS in tests).
+    With `credentials` (user, password) it demands AUTH (over plain text, for the test). With
+    `tls` it demands STARTTLS, or with `implicit_tls` speaks TLS from the start (smtps).
     """
 
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        credentials: tuple[str, str] | None = None,
+        *,
+        tls: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+    ) -> None:
         self.mailbox = Mailbox()
         self.port = free_port()
         self.logins: list[tuple[str, bool]] = []
@@ -84,9 +146,13 @@ class SmtpServer:
                 "auth_required": True,
                 "auth_require_tls": False,
             }
+        if tls is not None and implicit_tls:
+            auth["ssl_context"] = tls
+        elif tls is not None:
+            auth.update(tls_context=tls, require_starttls=True)
         self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, **auth)
         self._controller.start()
-        self.url = f"smtp://127.0.0.1:{self.port}"
+        self.url = f"{'smtps' if implicit_tls else 'smtp'}://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         self._controller.stop()

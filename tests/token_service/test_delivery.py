@@ -29,7 +29,7 @@ from tests.token_service.conftest import (
     start_server,
     stop_server,
 )
-from tests.token_service.mailbox import SmtpServer
+from tests.token_service.mailbox import SmtpServer, tls_files
 from tests.token_service.test_accounts import make_mail_pool
 from token_service.accounts.codes import Codes
 from token_service.accounts.delivery import SmtpTarget, verification_message
@@ -189,6 +189,42 @@ def test_smtp_with_credentials(tmp_path: Path) -> None:
     finally:
         stop_server(good)
         stop_server(bad)
+        smtp.stop()
+
+
+@pytest.mark.parametrize("implicit_tls", [False, True], ids=["starttls", "smtps"])
+def test_smtp_over_tls_verifies_the_servers_certificate(tmp_path: Path, implicit_tls: bool) -> None:
+    ca_file, context = tls_files(tmp_path)
+    smtp = SmtpServer(tls=context, implicit_tls=implicit_tls)
+    url = smtp.url if implicit_tls else f"{smtp.url}?starttls=true"
+    (tmp_path / "trusted").mkdir()
+    (tmp_path / "untrusted").mkdir()
+    # The trusting server knows the test CA; the other has only the system's CAs.
+    trusting = start_server(
+        tmp_path / "trusted", TOKEN_SERVICE_SMTP_URL=url, SSL_CERT_FILE=str(ca_file)
+    )
+    untrusting = start_server(tmp_path / "untrusted", TOKEN_SERVICE_SMTP_URL=url)
+    try:
+        for server, delivered in ((trusting, True), (untrusting, False)):
+            public = cognito_client(server.url, signature_version=UNSIGNED)
+            pool = make_mail_pool(cognito_client(server.url))
+            email = f"{uuid.uuid4().hex[:8]}@example.com"
+            arguments = {
+                "ClientId": pool.client,
+                "Username": email.split("@")[0],
+                "Password": PASSWORD,
+                "UserAttributes": [{"Name": "email", "Value": email}],
+            }
+            if delivered:
+                public.sign_up(**arguments)
+                assert len(smtp.mailbox.to(email)) == 1
+            else:
+                failed = _error(public.sign_up, **arguments)
+                assert failed["Error"]["Code"] == "CodeDeliveryFailureException"
+                assert smtp.mailbox.to(email) == []
+    finally:
+        stop_server(trusting)
+        stop_server(untrusting)
         smtp.stop()
 
 

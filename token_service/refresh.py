@@ -45,7 +45,7 @@ class _Found:
 
 
 def _find(repo: Repository, hashed: str, now: float) -> _Found:
-    session = repo.refresh_token(hashed)
+    session = repo.refresh_token(hashed, lock=True)
     if session is not None:
         return _Found(session)
     previous = repo.rotated_from(hashed)

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import jwt
@@ -306,3 +307,46 @@ def test_refresh_rotation_grace_and_reuse_on_each_store(world: World) -> None:
         refresh(original)
     with pytest.raises(InvalidGrant, match="revoked"):
         refresh(current)
+
+
+def test_parallel_refreshes_of_one_rotating_token_all_succeed(world: World) -> None:
+    """Within the grace period, concurrent retries of one token are each answered; the row
+    lock makes them take turns instead of racing on the sign-in's key."""
+    issuer, admin = world.services.issuer, world.services.admin
+    admin.update_client(
+        world.pool_id,
+        world.client_id,
+        None,
+        ClientSettings(
+            explicit_auth_flows=["ALLOW_USER_PASSWORD_AUTH"],
+            refresh_rotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 60},
+        ),
+    )
+    original = sign_in(world).refresh_token
+    assert original is not None
+
+    def refresh(_: int) -> str | None:
+        return refresh_tokens(
+            issuer, world.client_id, original, channel="get_tokens", client_secret=world.secret
+        ).refresh_token
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(refresh, range(8)))
+    assert len(set(answers)) == 8 and None not in answers
+    # Exactly one of them is the sign-in's current token now.
+    current = [t for t in answers if t is not None and _works(world, t)]
+    assert len(current) == 1
+
+
+def _works(world: World, token: str) -> bool:
+    try:
+        refresh_tokens(
+            world.services.issuer,
+            world.client_id,
+            token,
+            channel="get_tokens",
+            client_secret=world.secret,
+        )
+    except InvalidGrant:
+        return False
+    return True

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from token_service.errors import ConcurrentModification
 from token_service.store.models import (
@@ -111,7 +112,7 @@ class Store:
         try:
             with self._sessions() as session, session.begin():
                 yield Repository(session)
-        except IntegrityError:
+        except (IntegrityError, StaleDataError):
             raise ConcurrentModification("Conflicting concurrent change; retry.") from None
 
     def dispose(self) -> None:
@@ -257,8 +258,12 @@ class Repository:
         return self.session.scalars(query.order_by(SigningKey.created_at)).all()
 
     # refresh tokens (one row per sign-in)
-    def refresh_token(self, token_hash: str) -> RefreshToken | None:
-        return self.session.get(RefreshToken, token_hash)
+    def refresh_token(self, token_hash: str, *, lock: bool = False) -> RefreshToken | None:
+        """The sign-in of a refresh token; `lock` holds it until the transaction ends, so
+        two refreshes of one sign-in (which rotation rewrites) run one after the other."""
+        return self.session.get(
+            RefreshToken, token_hash, with_for_update=lock, populate_existing=lock
+        )
 
     def sign_in(self, origin_jti: str) -> RefreshToken | None:
         query = select(RefreshToken).where(RefreshToken.origin_jti == origin_jti)
@@ -267,7 +272,7 @@ class Repository:
     def rotated_from(self, token_hash: str) -> RefreshToken | None:
         """The sign-in whose refresh token replaced this one at the last rotation."""
         query = select(RefreshToken).where(RefreshToken.previous_hash == token_hash)
-        return self.session.scalars(query).first()
+        return self.session.scalars(query.with_for_update()).first()
 
     def retired_refresh_token(self, token_hash: str) -> RetiredRefreshToken | None:
         return self.session.get(RetiredRefreshToken, token_hash)

@@ -145,13 +145,18 @@ def _scopes(params: Params) -> list[tuple[str, str]]:
     return scopes
 
 
-def create_resource_server(services: Services, params: Params) -> dict[str, Any]:
-    server = services.admin.create_resource_server(
+def _resource_server_fields(params: Params) -> tuple[str, str, str, list[tuple[str, str]]]:
+    """What Create- and UpdateResourceServer both take: pool, identifier, name, scopes."""
+    return (
         req_str(params, "UserPoolId"),
         req_str(params, "Identifier"),
         req_str(params, "Name"),
         _scopes(params),
     )
+
+
+def create_resource_server(services: Services, params: Params) -> dict[str, Any]:
+    server = services.admin.create_resource_server(*_resource_server_fields(params))
     return {"ResourceServer": resource_server_shape(server)}
 
 
@@ -163,12 +168,7 @@ def describe_resource_server(services: Services, params: Params) -> dict[str, An
 
 
 def update_resource_server(services: Services, params: Params) -> dict[str, Any]:
-    server = services.admin.update_resource_server(
-        req_str(params, "UserPoolId"),
-        req_str(params, "Identifier"),
-        req_str(params, "Name"),
-        _scopes(params),
-    )
+    server = services.admin.update_resource_server(*_resource_server_fields(params))
     return {"ResourceServer": resource_server_shape(server)}
 
 

@@ -32,8 +32,13 @@ from tests.token_service.conftest import (
 from tests.token_service.mailbox import SmtpServer, tls_files
 from tests.token_service.test_accounts import make_mail_pool
 from token_service.accounts.codes import Codes
-from token_service.accounts.delivery import SmtpTarget, verification_message
-from token_service.errors import CodeMismatch, ExpiredCode, LimitExceeded
+from token_service.accounts.delivery import (
+    Message,
+    SmtpMailer,
+    SmtpTarget,
+    verification_message,
+)
+from token_service.errors import CodeDeliveryFailure, CodeMismatch, ExpiredCode, LimitExceeded
 from token_service.services import Services, build_services
 from token_service.settings import Settings
 from token_service.store.models import Pool, User
@@ -426,6 +431,30 @@ def test_only_the_exact_live_code_passes(
     with store.transaction() as repo:
         late = codes.check(repo, user, "signup", code, now + codes.lifetime("signup") + 1)
     assert isinstance(late, ExpiredCode)
+
+
+@pytest.mark.parametrize(
+    ("destination", "subject"),
+    [
+        ("victim@example.com\r\nBcc: attacker@example.com", "Your code"),
+        ("victim@example.com", "Your code\r\nBcc: attacker@example.com"),
+    ],
+)
+def test_a_message_smtp_cannot_carry_is_a_delivery_failure(
+    code_store: tuple[Services, User], destination: str, subject: str
+) -> None:
+    services, _ = code_store
+    smtp = SmtpServer()
+    mailer = SmtpMailer(SmtpTarget.parse(smtp.url), "auth@example.test", 5)
+    message = Message("us-east-1_Mailer000", "EMAIL", destination, subject, "1", "x")
+    try:
+        with pytest.raises(CodeDeliveryFailure), services.core.store.transaction() as repo:
+            mailer.send(repo, message, 1.0)
+        with services.core.store.transaction() as repo:
+            assert list(repo.outbox("us-east-1_Mailer000", None, 10)) == []
+        assert smtp.mailbox.messages == []
+    finally:
+        smtp.stop()
 
 
 def test_wrong_guesses_void_the_code(database_url: str, tmp_path: Path) -> None:

@@ -153,14 +153,16 @@ class SmtpMailer:
             self._outbox.send(repo, message, now)
             return
         _record(repo, message, message.audit_body, "smtp", now)
-        mail = EmailMessage()
-        mail["From"] = self._from
-        mail["To"] = message.destination
-        mail["Subject"] = message.subject
-        mail.set_content(message.body)
         try:
+            # A header with a line break (an address or subject stored by other means) is a
+            # ValueError here, as is an address SMTP cannot carry.
+            mail = EmailMessage()
+            mail["From"] = self._from
+            mail["To"] = message.destination
+            mail["Subject"] = message.subject
+            mail.set_content(message.body)
             self._transmit(mail)
-        except (smtplib.SMTPException, OSError) as error:
+        except (smtplib.SMTPException, OSError, ValueError) as error:
             # The class only: server replies may quote the message, and so the code.
             log.warning(
                 "SMTP delivery to %s:%s failed: %s",

@@ -853,3 +853,31 @@ def test_malformed_requests_name_the_parameter(mail_server: Server, mail_pool: M
         body = call(operation, params)
         assert body["__type"] == "InvalidParameterException", (operation, body)
         assert named in body["message"], (operation, body)
+
+
+def test_pycognito_admin_steps_and_resend(
+    mail_server: Server, admin: Any, smtp: SmtpServer, mail_pool: MailPool
+) -> None:
+    username, email = _address()
+    user = _pycognito(mail_server, mail_pool, username)
+    user.set_base_attributes(email=email)
+    user.register(username, PASSWORD)
+    first = smtp.mailbox.last_code(email)
+    user.resend_confirmation_code(username)
+    assert len(smtp.mailbox.to(email)) == 2
+    user.admin_confirm_sign_up(username)
+    # Confirmed by the administrator: the code mailed for sign-up no longer confirms anything.
+    with pytest.raises(ClientError) as caught:
+        user.confirm_sign_up(first, username=username)
+    assert caught.value.response["Error"]["Code"] == "NotAuthorizedException"
+    user.admin_authenticate(PASSWORD)
+
+    user.admin_reset_password(username)
+    status = admin.admin_get_user(UserPoolId=mail_pool.id, Username=username)["UserStatus"]
+    assert status == "RESET_REQUIRED"
+    # The user's email was never verified (the administrator confirmed the account), so no
+    # reset code was sent; an administrator sets the password instead.
+    assert len(smtp.mailbox.to(email)) == 2
+    with pytest.raises(ClientError) as caught:
+        user.admin_authenticate(PASSWORD)
+    assert caught.value.response["Error"]["Code"] == "PasswordResetRequiredException"

@@ -678,3 +678,69 @@ def test_branding_is_refused_unless_well_formed(server: Server, oauth: OAuthPool
         assert result.returncode == 1 and "error:" in result.stderr
     unknown = server.cli("pool", "branding", "--pool", "us-east-1_nosuchpool", "--clear")
     assert unknown.returncode == 1
+
+
+_PARAMETERS = st.sampled_from(
+    [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "prompt",
+        "login_hint",
+        "identity_provider",
+        "idp_identifier",
+        "logout_uri",
+        "other",
+    ]
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    changes=st.dictionaries(
+        _PARAMETERS,
+        st.one_of(
+            st.text(max_size=60), st.sampled_from(["code", "S256", "login", "none", CALLBACK])
+        ),
+        max_size=5,
+    ),
+    path=st.sampled_from(["/oauth2/authorize", "/login", "/logout", "/forgotPassword", "/signup"]),
+)
+def test_any_request_is_answered_without_a_crash_or_a_foreign_redirect(
+    http: httpx.Client, oauth: OAuthPool, changes: dict[str, str], path: str
+) -> None:
+    params = {**authorize_params(oauth.spa, pkce()[1]), "client_id": oauth.spa, **changes}
+    answer = http.get(path, params=params)
+    assert answer.status_code in (200, 303, 400), answer.status_code
+    if answer.status_code == 303:
+        location = answer.headers["location"]
+        assert location.startswith(("/login?", CALLBACK + "?", SIGNED_OUT)), location
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    form=st.dictionaries(
+        st.sampled_from(["username", "password", "session", "code", "new_password", "x"]),
+        st.text(max_size=80),
+        max_size=4,
+    ),
+    path=st.sampled_from(["/login", "/login/new-password", "/login/mfa", "/login/mfa-setup"]),
+)
+def test_any_form_with_a_good_csrf_token_is_answered_without_a_crash(
+    server: Server, oauth: OAuthPool, form: dict[str, str], path: str
+) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as browser:
+        page = login_page(browser, authorize_params(oauth.spa, pkce()[1]))
+        query = urlsplit(str(page.url)).query
+        answer = browser.post(f"{path}?{query}", data={**form, "_csrf": csrf_of(page)})
+    # The token is the login form's: other steps refuse it; the login form answers a page.
+    assert answer.status_code == (200 if path == "/login" else 403), answer.status_code

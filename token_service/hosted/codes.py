@@ -16,6 +16,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import delete
+
 from token_service.core import Core
 from token_service.errors import InvalidGrant, InvalidParameter
 from token_service.hosted.authorize import AuthorizationRequest
@@ -25,6 +27,8 @@ from token_service.store.models import AuthorizationCode, Client, HostedSession
 from token_service.store.repositories import Repository
 
 CODE_SECONDS = 300
+# A used code is kept this long past its expiry, so a late replay still revokes its sign-in.
+KEEP_SECONDS = 86400
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 REPLAYED = "The authorization code was already used; the tokens it gave are revoked."
 
@@ -52,6 +56,9 @@ class CodeGrant:
         self, repo: Repository, request: AuthorizationRequest, session: HostedSession, now: float
     ) -> str:
         """A new code for `request`, signed in by `session`; only its hash is stored."""
+        repo.session.execute(
+            delete(AuthorizationCode).where(AuthorizationCode.expires_at < now - KEEP_SECONDS)
+        )
         code = secrets.token_urlsafe(32)
         repo.add(
             AuthorizationCode(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from sqlalchemy import delete
+
 from token_service.core import Core
 from token_service.store.models import HostedSession
 from token_service.store.repositories import Repository
@@ -41,6 +43,8 @@ class HostedSessions:
         """A new session (cookie value and row); the browser's previous one is revoked."""
         now = self.core.clock()
         self._revoke(repo, previous, now)
+        # Ended sessions are of no use to anyone: drop them as new ones start.
+        repo.session.execute(delete(HostedSession).where(HostedSession.expires_at < now))
         cookie = secrets.token_urlsafe(32)
         row = HostedSession(
             cookie_hash=digest(cookie),

@@ -10,6 +10,7 @@ absence of an exception, so a peer that accepts anything does not pass.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import importlib.util
@@ -84,23 +85,11 @@ class Target:
 
     def admin(self) -> Any:
         """A boto3 client signed with the admin credentials, as a backend holds it."""
-        return boto3.client(
-            "cognito-idp",
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            config=Config(retries={"max_attempts": 1}),
-        )
+        return _client(self.url, self.access_key, self.secret_key)
 
     def public(self) -> Any:
         """An unsigned boto3 client, as a browser or mobile app calls the public operations."""
-        return boto3.client(
-            "cognito-idp",
-            endpoint_url=self.url,
-            region_name=REGION,
-            config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}),
-        )
+        return _client(self.url, None, None)
 
     def issuer(self, pool_id: str) -> str:
         return f"{self.issuer_base}/{pool_id}"
@@ -112,6 +101,23 @@ class Target:
 
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10)
+
+
+@functools.cache
+def _client(url: str, access_key: str | None, secret_key: str | None) -> Any:
+    """One boto3 client per endpoint and credentials (None: unsigned), shared by the rows, as
+    an application keeps one: making a client costs more than most calls it makes."""
+    config = Config(retries={"max_attempts": 1})
+    if access_key is None:
+        config = config.merge(Config(signature_version=UNSIGNED))
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=config,
+    )
 
 
 @dataclass(frozen=True)

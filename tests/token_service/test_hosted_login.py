@@ -7,7 +7,6 @@ frame around the login page). Screenshots of the pages go to docs/images/.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -21,15 +20,17 @@ import httpx
 import pytest
 
 from tests.support.processes import REPO, free_port
+from tests.token_service import test_aws_jwt_verify
 from tests.token_service.conftest import (
     PASSWORD,
     Server,
     cognito_client,
     create_user,
-    start_server,
-    stop_server,
 )
 from tests.token_service.test_authorize import SCOPES, claims, pkce, query_of, redeem
+
+# The server that issues as Cognito does (https://cognito-idp...), as in those tests.
+cognito_issuer = test_aws_jwt_verify.cognito_issuer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -329,24 +330,9 @@ def test_authlib_completes_the_code_flow_with_pkce(
     client.close()
 
 
-@pytest.fixture(scope="module")
-def cognito_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    from tests.token_service.test_aws_jwt_verify import COGNITO_BASE, NODE_MODULES
-
-    if shutil.which("node") is None or not (NODE_MODULES / "aws-jwt-verify").is_dir():
-        pytest.skip("Node.js or aws-jwt-verify (npm, under .venv/node) missing: skipped")
-    running = start_server(
-        tmp_path_factory.mktemp("hosted-cognito-issuer"), TOKEN_SERVICE_ISSUER_BASE=COGNITO_BASE
-    )
-    yield running
-    stop_server(running)
-
-
 def test_aws_jwt_verify_accepts_the_code_grants_tokens(
     browser: Any, cognito_issuer: Server, callback: Callback
 ) -> None:
-    from tests.token_service.test_aws_jwt_verify import verify_with_cognito_verifier
-
     apps = make_apps(cognito_client(cognito_issuer.url), callback, "verified")
     # The issuer is https (as Cognito's), so the cookies are Secure: the browser talks to
     # localhost, which it treats as a secure origin.
@@ -368,7 +354,7 @@ def test_aws_jwt_verify_accepts_the_code_grants_tokens(
         {"token": body["id_token"], "tokenUse": "id", "clientId": apps.spa},
         {"token": body["id_token"], "tokenUse": "id", "clientId": apps.second_spa},
     ]
-    results = verify_with_cognito_verifier(apps.pool, jwks, cases)
+    results = test_aws_jwt_verify.verify_with_cognito_verifier(apps.pool, jwks, cases)
     assert [r["ok"] for r in results] == [True, True, False], results
     assert SCOPES  # the HTTP tests' scope list is the superset of this pool's
 

@@ -46,10 +46,10 @@ def _services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def _secure(request: Request, services: Services) -> bool:
+def _secure(request: Request) -> bool:
     """Cookies are Secure when this service is reached, or advertised, over https."""
-    settings = services.settings
-    return request.url.scheme == "https" or settings.issuer_base.startswith("https://")
+    issuer_base = _services(request).settings.issuer_base
+    return request.url.scheme == "https" or issuer_base.startswith("https://")
 
 
 def _set_cookie(
@@ -62,7 +62,7 @@ def _set_cookie(
         path="/",
         httponly=True,
         samesite="lax",
-        secure=_secure(request, _services(request)),
+        secure=_secure(request),
     )
 
 
@@ -330,5 +330,11 @@ async def logout(request: Request) -> Response:
     except (UntrustedRequest, RedirectError, TokenServiceError) as error:
         return _refused(error)
     response = redirect(target)
-    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="lax")
+    response.delete_cookie(
+        sessions.COOKIE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
     return response

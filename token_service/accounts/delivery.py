@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -147,6 +148,10 @@ class SmtpMailer:
         self._from = mail_from
         self._timeout = timeout
         self._outbox = OutboxMailer()
+        # The name our EHLO gives; smtplib would look it up again for every connection.
+        self._local_hostname = socket.getfqdn()
+        # Loading the CA certificates is slow: once, and only when TLS is used.
+        self._tls = ssl.create_default_context() if target.implicit_tls or target.starttls else None
 
     def send(self, repo: Repository, message: Message, now: float) -> None:
         if message.medium != "EMAIL":
@@ -174,17 +179,25 @@ class SmtpMailer:
 
     def _transmit(self, mail: EmailMessage) -> None:
         target = self._target
-        context = ssl.create_default_context()
         smtp: smtplib.SMTP
         if target.implicit_tls:
             smtp = smtplib.SMTP_SSL(
-                target.host, target.port, timeout=self._timeout, context=context
+                target.host,
+                target.port,
+                local_hostname=self._local_hostname,
+                timeout=self._timeout,
+                context=self._tls,
             )
         else:
-            smtp = smtplib.SMTP(target.host, target.port, timeout=self._timeout)
+            smtp = smtplib.SMTP(
+                target.host,
+                target.port,
+                local_hostname=self._local_hostname,
+                timeout=self._timeout,
+            )
         with smtp:
             if target.starttls:
-                smtp.starttls(context=context)
+                smtp.starttls(context=self._tls)
             if target.username is not None:
                 smtp.login(target.username, target.password or "")
             smtp.send_message(mail)

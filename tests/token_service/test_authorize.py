@@ -744,3 +744,31 @@ def test_any_form_with_a_good_csrf_token_is_answered_without_a_crash(
         answer = browser.post(f"{path}?{query}", data={**form, "_csrf": csrf_of(page)})
     # The token is the login form's: other steps refuse it; the login form answers a page.
     assert answer.status_code == (200 if path == "/login" else 403), answer.status_code
+
+
+@pytest.mark.postgres
+def test_the_code_flow_on_postgresql(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Sessions, codes (row-locked at redemption), replay revocation and logout on PostgreSQL."""
+    running = start_server(
+        tmp_path_factory.mktemp("hosted-postgres"), TOKEN_SERVICE_DATABASE_URL=postgres_url
+    )
+    try:
+        oauth = make_oauth_pool(cognito_client(running.url), "postgres")
+        create_user(cognito_client(running.url), oauth.id, "alice")
+        with httpx.Client(base_url=running.url, timeout=10) as browser:
+            verifier, challenge = pkce()
+            code = sign_in(browser, authorize_params(oauth.spa, challenge))["code"]
+            first = redeem(browser, oauth.spa, code, verifier)
+            assert first.status_code == 200, first.text
+            assert redeem(browser, oauth.spa, code, verifier).json()["error"] == "invalid_grant"
+            bearer = {"Authorization": f"Bearer {first.json()['access_token']}"}
+            assert browser.get("/oauth2/userInfo", headers=bearer).status_code == 401
+            sso = browser.get("/oauth2/authorize", params=authorize_params(oauth.spa, challenge))
+            assert sso.headers["location"].startswith(CALLBACK + "?code=")
+            browser.get("/logout", params={"client_id": oauth.spa, "logout_uri": SIGNED_OUT})
+            after = browser.get("/oauth2/authorize", params=authorize_params(oauth.spa, challenge))
+            assert after.headers["location"].startswith("/login?")
+    finally:
+        stop_server(running)

@@ -344,6 +344,8 @@ def test_aws_jwt_verify_accepts_the_code_grants_tokens(
     browser.goto(url)
     fill_login(browser, "alice", PASSWORD)
     browser.wait_for_url(f"{apps.redirect_uri}?**")
+    cookies = {c["name"]: c for c in browser.context.cookies()}
+    assert cookies["cognito"]["secure"] and cookies["XSRF-TOKEN"]["secure"]
     with httpx.Client(base_url=cognito_issuer.url) as http:
         body = redeem(
             http, apps.spa, query_of(browser.url)["code"], verifier, redirect_uri=apps.redirect_uri

@@ -881,3 +881,50 @@ def test_pycognito_admin_steps_and_resend(
     with pytest.raises(ClientError) as caught:
         user.admin_authenticate(PASSWORD)
     assert caught.value.response["Error"]["Code"] == "PasswordResetRequiredException"
+
+
+def test_a_clients_write_attributes_bound_what_its_users_set(
+    admin: Any, public: Any, smtp: SmtpServer, mail_pool: MailPool
+) -> None:
+    limited = admin.create_user_pool_client(
+        UserPoolId=mail_pool.id,
+        ClientName="limited",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"],
+        WriteAttributes=["email", "given_name"],
+    )["UserPoolClient"]["ClientId"]
+    username, email = _address()
+    refused = _error(
+        public.sign_up,
+        ClientId=limited,
+        Username=username,
+        Password=PASSWORD,
+        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "nickname", "Value": "n"}],
+    )
+    assert refused["Error"] == {
+        "Code": "NotAuthorizedException",
+        "Message": "A client attempted to write unauthorized attribute",
+    }
+    public.sign_up(
+        ClientId=limited,
+        Username=username,
+        Password=PASSWORD,
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )
+    public.confirm_sign_up(
+        ClientId=limited, Username=username, ConfirmationCode=smtp.mailbox.last_code(email)
+    )
+    token = public.initiate_auth(
+        ClientId=limited,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]["AccessToken"]
+    public.update_user_attributes(
+        AccessToken=token, UserAttributes=[{"Name": "given_name", "Value": "Ada"}]
+    )
+    forbidden = _error(
+        public.update_user_attributes,
+        AccessToken=token,
+        UserAttributes=[{"Name": "nickname", "Value": "n"}],
+    )
+    assert forbidden["Error"]["Code"] == "NotAuthorizedException"
+    assert "nickname" not in _attributes(public, token)

@@ -439,3 +439,31 @@ def test_partner_link_and_its_replay_in_the_browser(
     replay = browser.goto(url)
     assert replay.status == 400
     assert browser.get_by_role("alert").inner_text() == "This link is invalid or expired."
+
+
+def test_a_single_page_app_redeems_its_code_from_the_browser(
+    browser: Any, server: Server, apps: Apps
+) -> None:
+    """The app's page (another origin) posts to /oauth2/token with fetch(), as SPAs do."""
+    code, verifier = sign_in(browser, server, apps, apps.spa)
+    form = urlencode(
+        {
+            "grant_type": "authorization_code",
+            "client_id": apps.spa,
+            "code": code,
+            "redirect_uri": apps.redirect_uri,
+            "code_verifier": verifier,
+        }
+    )
+    status, body = browser.evaluate(
+        """async ([url, form]) => {
+            const response = await fetch(url, {
+                method: "POST",
+                headers: {"Content-Type": "application/x-www-form-urlencoded"},
+                body: form,
+            });
+            return [response.status, await response.json()];
+        }""",
+        [f"{server.url}/oauth2/token", form],
+    )
+    assert status == 200 and claims(body["id_token"])["aud"] == apps.spa

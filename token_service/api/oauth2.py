@@ -24,6 +24,8 @@ from token_service.tokens import USER_SCOPE
 
 router = APIRouter(prefix="/oauth2")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# Cognito's token endpoint answers any origin, so SPAs redeem codes from the browser.
+ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
 
 
 def oauth_error_response(error: TokenServiceError) -> JSONResponse:
@@ -112,8 +114,10 @@ async def token(request: Request) -> Response:
         else:
             raise UnsupportedGrantType(f"Unsupported grant_type {grant!r}.")
     except TokenServiceError as error:
-        return oauth_error_response(error)
-    return JSONResponse(body, headers=NO_STORE)
+        response = oauth_error_response(error)
+        response.headers.update(ANY_ORIGIN)
+        return response
+    return JSONResponse(body, headers={**NO_STORE, **ANY_ORIGIN})
 
 
 def _redeem_code(

@@ -14,6 +14,7 @@ import httpx
 import jwt
 import pytest
 
+from tests.support.cognito_js import run_node
 from tests.token_service.conftest import PASSWORD, Server, cognito_client
 from tests.token_service.test_cognito_api import error_of
 
@@ -289,3 +290,37 @@ def test_oauth_refresh_grant_follows_the_clients_rotation(
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
     after = oauth_refresh(http, rotating, again.json()["refresh_token"])
     assert after.status_code == 400 and after.json()["error"] == "invalid_grant"
+
+
+AMPLIFY = """
+const { Amplify } = require("aws-amplify");
+const auth = require("aws-amplify/auth");
+Amplify.configure({ Auth: { Cognito: {
+  userPoolId: INPUT.pool, userPoolClientId: INPUT.client, userPoolEndpoint: INPUT.endpoint,
+} } });
+const output = await auth.signIn({
+  username: "rita", password: INPUT.password, options: { authFlowType: "USER_PASSWORD_AUTH" },
+});
+if (!output.isSignedIn) throw new Error(output.nextStep.signInStep);
+const jtis = [];
+for (let i = 0; i < 3; i++) {
+  const session = await auth.fetchAuthSession({ forceRefresh: true });
+  jtis.push(session.tokens.accessToken.payload.jti);
+}
+done({ jtis });
+"""
+
+
+def test_amplify_keeps_the_rotated_refresh_token(world: World, server: Server) -> None:
+    """Amplify v6 refreshes through GetTokensFromRefreshToken and stores the token it gets
+    back: with no grace period, reusing the first token would end the sign-in."""
+    client = world.client(**rotation(0))
+    payload = {
+        "pool": world.pool,
+        "client": client["ClientId"],
+        "endpoint": server.url,
+        "password": PASSWORD,
+    }
+    result = run_node(AMPLIFY, payload, packages=["aws-amplify"])
+    assert "error" not in result, result
+    assert len(set(result["jtis"])) == 3

@@ -8,57 +8,24 @@ package under `.venv/node`; without Node or the package these tests are skipped,
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.processes import REPO
+from tests.support.cognito_js import NODE_MODULES
+from tests.support.matrix.jwt_rows import run_verifier
 from tests.token_service.conftest import PASSWORD, Server, cognito_client, start_server, stop_server
 from tests.token_service.test_e2e_pdp import machine_token, provision
 
-NODE_MODULES = REPO / ".venv" / "node" / "node_modules"
 COGNITO_BASE = "https://cognito-idp.us-east-1.amazonaws.com"
-
-VERIFY_JS = """
-const { CognitoJwtVerifier } = require("aws-jwt-verify");
-let raw = "";
-process.stdin.on("data", (chunk) => (raw += chunk));
-process.stdin.on("end", async () => {
-  const { pool, jwks, cases } = JSON.parse(raw);
-  const results = [];
-  for (const c of cases) {
-    const verifier = CognitoJwtVerifier.create({
-      userPoolId: pool, tokenUse: c.tokenUse, clientId: c.clientId, scope: c.scope,
-    });
-    verifier.cacheJwks(jwks);
-    try {
-      const payload = await verifier.verify(c.token);
-      results.push({ ok: true, sub: payload.sub });
-    } catch (error) {
-      results.push({ ok: false, error: error.constructor.name });
-    }
-  }
-  console.log(JSON.stringify(results));
-});
-"""
 
 
 def verify_with_cognito_verifier(pool: str, jwks: dict, cases: list[dict]) -> list[dict]:
-    result = subprocess.run(
-        ["node", "-e", VERIFY_JS],
-        input=json.dumps({"pool": pool, "jwks": jwks, "cases": cases}),
-        capture_output=True,
-        text=True,
-        env={"NODE_PATH": str(NODE_MODULES), "PATH": "/usr/bin:/bin:/usr/local/bin"},
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    """Each case verified by `CognitoJwtVerifier` for `pool`, with `jwks` cached."""
+    return run_verifier(pool, f"{COGNITO_BASE}/{pool}", jwks, cases)
 
 
 @pytest.fixture(scope="module")

@@ -134,17 +134,25 @@ done(results);
 """
 
 
-def aws_jwt_verify(kit: Kit, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    target = kit.target
+def run_verifier(
+    pool: str, issuer: str, jwks: dict[str, Any], cases: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each case (`token`, `tokenUse`, `clientId`, `scope`) through aws-jwt-verify with `jwks`
+    cached: `{ok, sub}`, or `{ok: false, error: <the verifier's error class>}`."""
     payload = {
-        "pool": kit.pool_id,
-        "issuer": target.issuer(kit.pool_id),
-        "cognitoIssuer": target.issuer_base == COGNITO_ISSUER_BASE,
-        "jwks": target.jwks(kit.pool_id),
+        "pool": pool,
+        "issuer": issuer,
+        "cognitoIssuer": issuer == f"{COGNITO_ISSUER_BASE}/{pool}",
+        "jwks": jwks,
         "cases": cases,
     }
     results: list[dict[str, Any]] = run_node(VERIFY_JS, payload, packages=["aws-jwt-verify"])
     return results
+
+
+def aws_jwt_verify(kit: Kit, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    target = kit.target
+    return run_verifier(kit.pool_id, target.issuer(kit.pool_id), target.jwks(kit.pool_id), cases)
 
 
 @verify_rows.row("aws-jwt-verify.user_tokens", "Cognito's verifier accepts access and ID tokens")

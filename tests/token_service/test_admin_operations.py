@@ -186,6 +186,30 @@ def test_admin_update_user_attributes_requires_its_parameters(lax: Any, fresh: F
     assert code == "UserNotFoundException"
 
 
+def test_admin_update_of_an_email_username(cognito: Any, unsigned_cognito: Any) -> None:
+    """In pools where users sign in with their email, an address is one user's at a time."""
+    fresh = new_pool(cognito, UsernameAttributes=["email"])
+    add_user(cognito, fresh.id, "ann@example.com", email="ann@example.com", email_verified="true")
+    add_user(cognito, fresh.id, "bob@example.com", email="bob@example.com", email_verified="true")
+    code, _ = error_of(
+        cognito.admin_update_user_attributes,
+        UserPoolId=fresh.id,
+        Username="ann@example.com",
+        UserAttributes=[{"Name": "email", "Value": "BOB@example.com"}],
+    )
+    assert code == "AliasExistsException"
+    assert attributes_of(cognito, fresh.id, "ann@example.com")["email"] == "ann@example.com"
+    cognito.admin_update_user_attributes(
+        UserPoolId=fresh.id,
+        Username="ann@example.com",
+        UserAttributes=[
+            {"Name": "email", "Value": "ann@new.example.com"},
+            {"Name": "email_verified", "Value": "true"},
+        ],
+    )
+    assert sign_in(unsigned_cognito, fresh, "ann@new.example.com")["AccessToken"]
+
+
 def test_admin_delete_user_attributes(cognito: Any, lax: Any, fresh: Fresh) -> None:
     add_user(cognito, fresh.id, "kate", email="kate@example.com", given_name="Kate")
     cognito.admin_delete_user_attributes(

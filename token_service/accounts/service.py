@@ -23,9 +23,9 @@ from token_service.accounts import destinations as dest
 from token_service.accounts.codes import FORGOT_PASSWORD, MISMATCH, SIGNUP, Codes, verify_purpose
 from token_service.accounts.delivery import Mailer, build_mailer, verification_message
 from token_service.admin import Admin
+from token_service.admin.users import claim_email_alias
 from token_service.core import Core
 from token_service.errors import (
-    AliasExists,
     CodeMismatch,
     InvalidParameter,
     NotAuthorized,
@@ -102,18 +102,6 @@ class Accounts:
         for name in attributes:
             if name.endswith("_verified") or (allowed is not None and name not in allowed):
                 raise NotAuthorized(UNAUTHORIZED_ATTRIBUTE)
-
-    @staticmethod
-    def _claim_alias(repo: Repository, pool: Pool, user: User, email: str, *, take: bool) -> None:
-        """In pools where the email is a username, refuse one that signs another user in;
-        with `take`, make it sign this user in (the address is verified)."""
-        if dest.EMAIL not in (pool.username_attributes or []):
-            return
-        other = repo.user_by_username(pool.id, email)
-        if other is not None and other.sub != user.sub:
-            raise AliasExists("An account with the given email already exists.")
-        if take:
-            user.username_key = email.lower()
 
     # sign-up
     def sign_up(
@@ -327,7 +315,7 @@ class Accounts:
                     changed.append(name)
                 updated[name] = value
             if dest.EMAIL in changed:
-                self._claim_alias(repo, pool, user, updated[dest.EMAIL], take=False)
+                claim_email_alias(repo, pool, user, updated[dest.EMAIL], take=False)
             user.attributes = updated
             user.updated_at = now
             auto = pool.auto_verified_attributes or []
@@ -354,7 +342,7 @@ class Accounts:
             failure = self.codes.check(repo, user, verify_purpose(attribute), code, now)
             if failure is None:
                 if attribute == dest.EMAIL:
-                    self._claim_alias(repo, pool, user, user.attributes[dest.EMAIL], take=True)
+                    claim_email_alias(repo, pool, user, user.attributes[dest.EMAIL], take=True)
                 user.attributes = {**user.attributes, f"{attribute}_verified": "true"}
                 user.updated_at = now
                 return

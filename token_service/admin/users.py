@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from token_service.admin.base import AdminBase
 from token_service.admin.paging import paginate
-from token_service.errors import InvalidParameter, UsernameExists
+from token_service.errors import AliasExists, InvalidParameter, UsernameExists
 from token_service.passwords import check_policy
 from token_service.store.models import Pool, User
+from token_service.store.repositories import Repository
 
 STANDARD_ATTRIBUTES = frozenset(
     [
@@ -39,6 +40,18 @@ STANDARD_ATTRIBUTES = frozenset(
 # Attributes with a `_verified` flag that a change of value clears.
 _VERIFIABLE = ("email", "phone_number")
 _FILTER = re.compile(r'^\s*([\w:]+)\s*(=|\^=)\s*"((?:[^"\\]|\\.)*)"\s*$')
+
+
+def claim_email_alias(repo: Repository, pool: Pool, user: User, email: str, *, take: bool) -> None:
+    """In pools where the email is a username, refuse one that signs another user in;
+    with `take` (the address is verified), make it sign this user in."""
+    if "email" not in (pool.username_attributes or []):
+        return
+    other = repo.user_by_username(pool.id, email)
+    if other is not None and other.sub != user.sub:
+        raise AliasExists("An account with the given email already exists.")
+    if take:
+        user.username_key = email.lower()
 
 
 @dataclass(frozen=True)
@@ -172,6 +185,9 @@ class UserAdmin(AdminBase):
                     updated[name] = value
                 else:
                     updated.pop(name, None)
+            if updated.get("email") and "email" in attributes:
+                verified = updated.get("email_verified") == "true"
+                claim_email_alias(repo, pool, user, updated["email"], take=verified)
             user.attributes = updated
             user.updated_at = self.core.clock()
 

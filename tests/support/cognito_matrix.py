@@ -21,6 +21,7 @@ from tests.support.matrix import (
     js_identity,
     jwt_rows,
     oauth_rows,
+    oidc_rows,
     pycognito_rows,
 )
 from tests.support.matrix.core import COGNITO_ISSUER_BASE, Mismatch, Row, Target, missing
@@ -49,6 +50,7 @@ ROWS: list[Row] = [
     *js_identity.rows.all,
     *js_amplify.rows.all,
     *oauth_rows.authlib_rows.all,
+    *oidc_rows.rows.all,
     *oauth_rows.oauthlib_rows.all,
     *jwt_rows.jose_rows.all,
     *jwt_rows.pyjwt_rows.all,

@@ -387,3 +387,19 @@ def admin_list_user_auth_events(target: Target) -> None:
     check(isinstance(pages.get("AuthEvents"), list), f"no AuthEvents list: {sorted(pages)}")
     with cognito_error("UserNotFoundException"):
         kit.admin.admin_list_user_auth_events(UserPoolId=kit.pool_id, Username="nobody")
+
+
+@rows.row("boto3.admin_get_user.by_sub", "admin operations take the user's sub as Username")
+def admin_get_user_by_sub(target: Target) -> None:
+    kit = Kit(target)
+    person = kit.person()
+    user = kit.admin.admin_get_user(UserPoolId=kit.pool_id, Username=person.sub)
+    equal(user["Username"], person.username, "Username")
+
+
+@rows.row("boto3.list_users.attributes_to_get", "ListUsers AttributesToGet returns only those")
+def list_users_attributes_to_get(target: Target) -> None:
+    kit = Kit(target)
+    kit.person(name="Alice")
+    users = kit.admin.list_users(UserPoolId=kit.pool_id, AttributesToGet=["email"])["Users"]
+    equal([sorted(a["Name"] for a in u["Attributes"]) for u in users], [["email"]], "attributes")

@@ -117,6 +117,23 @@ done({ ...again, firstAccess: first.access });
     equal(check_new, True, "a new access token after forceRefresh")
 
 
+@rows.row(
+    "aws-amplify.fetch_auth_session.rotation",
+    "forceRefresh twice on a client that rotates refresh tokens",
+)
+def force_refresh_rotation(target: Target) -> None:
+    kit = Kit(target)
+    app = kit.app(RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 0})
+    person = kit.person()
+    body = """
+await signedIn();
+await tokens({ forceRefresh: true });
+done(await tokens({ forceRefresh: true }));
+"""
+    result = succeeded(run_js(PRELUDE, body, [PACKAGE], kit, app, person), "forceRefresh")
+    tokens_verify(kit, app, person, result)
+
+
 @rows.row("aws-amplify.fetch_user_attributes", "fetchUserAttributes")
 def fetch_user_attributes(target: Target) -> None:
     kit = Kit(target)

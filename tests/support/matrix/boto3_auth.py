@@ -328,3 +328,15 @@ def revoke_other_client(target: Target) -> None:
     tokens = kit.sign_in(app, person)
     with cognito_error("UnauthorizedException"):
         kit.public.revoke_token(Token=tokens["RefreshToken"], ClientId=other.id)
+
+
+@rows.row("boto3.initiate_auth.missing_password", "USER_PASSWORD_AUTH without PASSWORD")
+def missing_password(target: Target) -> None:
+    kit = Kit(target)
+    app, person = kit.app(), kit.person()
+    with cognito_error("InvalidParameterException", "PASSWORD"):
+        kit.public.initiate_auth(
+            ClientId=app.id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": person.username},
+        )

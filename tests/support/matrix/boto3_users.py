@@ -403,3 +403,18 @@ def list_users_attributes_to_get(target: Target) -> None:
     kit.person(name="Alice")
     users = kit.admin.list_users(UserPoolId=kit.pool_id, AttributesToGet=["email"])["Users"]
     equal([sorted(a["Name"] for a in u["Attributes"]) for u in users], [["email"]], "attributes")
+
+
+@rows.row("boto3.list_groups.limit_too_large", "ListGroups Limit over 60")
+def list_groups_limit(target: Target) -> None:
+    kit = Kit(target)
+    with cognito_error("InvalidParameterException"):
+        kit.admin.list_groups(UserPoolId=kit.pool_id, Limit=61)
+
+
+@rows.row("boto3.list_users.bad_pagination_token", "a PaginationToken the service never gave")
+def list_users_bad_token(target: Target) -> None:
+    kit = Kit(target)
+    kit.person(password=None)
+    with cognito_error("InvalidParameterException"):
+        kit.admin.list_users(UserPoolId=kit.pool_id, PaginationToken="not-a-token")

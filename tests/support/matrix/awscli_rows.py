@@ -310,3 +310,28 @@ def unknown_pool(target: Target) -> None:
         "--user-pool-id",
         "us-east-1_NoSuchPool",
     )
+
+
+@rows.row("aws-cli.list_user_pools", "list-user-pools --max-results, walked with --next-token")
+def list_user_pools(target: Target) -> None:
+    kits = [Kit(target) for _ in range(2)]
+    # --max-results is required, and a paging argument turns the CLI's own paging off.
+    ids: list[str] = []
+    token: list[str] = []
+    while True:
+        page = ok(target, "list-user-pools", "--max-results", "60", *token)
+        ids += [p["Id"] for p in page["UserPools"]]
+        if not page.get("NextToken"):
+            break
+        token = ["--next-token", page["NextToken"]]
+    check({k.pool_id for k in kits} <= set(ids), "a pool is missing from the pages")
+    equal(len(ids), len(set(ids)), "pools listed twice")
+
+
+@rows.row("aws-cli.admin_user_global_sign_out", "admin-user-global-sign-out revokes the tokens")
+def admin_user_global_sign_out(target: Target) -> None:
+    kit = Kit(target)
+    app, person = kit.app(), kit.person()
+    tokens = kit.sign_in(app, person)
+    ok(target, "admin-user-global-sign-out", *pool_args(kit), "--username", person.username)
+    kit.signed_out(app, tokens, person)

@@ -303,3 +303,18 @@ def delete_user(target: Target) -> None:
         equal(error.response["Error"]["Code"], "UserNotFoundException", "after delete_user")
         return
     raise Mismatch("the user still exists after delete_user")
+
+
+@rows.row("pycognito.admin_create_user", "admin_create_user with a temporary password")
+def admin_create_user(target: Target) -> None:
+    kit = Kit(target)
+    app = kit.app()
+    username = unique("pyc-")
+    admin = admin_cognito(kit, app)
+    created = admin.admin_create_user(
+        username,
+        temporary_password=PASSWORD,
+        additional_kwargs={"MessageAction": "SUPPRESS"},
+        email=f"{username}@example.com",
+    )
+    equal(created["User"]["UserStatus"], "FORCE_CHANGE_PASSWORD", "UserStatus")

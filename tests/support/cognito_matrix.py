@@ -14,6 +14,7 @@ from tests.support.matrix import (
     awscli_rows,
     boto3_accounts,
     boto3_auth,
+    boto3_groups,
     boto3_mfa,
     boto3_pools,
     boto3_users,
@@ -42,6 +43,7 @@ __all__ = [
 ROWS: list[Row] = [
     *boto3_pools.rows.all,
     *boto3_users.rows.all,
+    *boto3_groups.rows.all,
     *boto3_auth.rows.all,
     *boto3_accounts.rows.all,
     *boto3_mfa.rows.all,

@@ -14,7 +14,6 @@ import functools
 import hashlib
 import hmac
 import importlib.util
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -272,7 +271,3 @@ def verify_sign_in(
     return verify_pair(
         target, pool_id, result["AccessToken"], result["IdToken"], client_id, username
     )
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, default=str)

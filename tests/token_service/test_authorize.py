@@ -661,6 +661,8 @@ def test_no_code_or_state_reaches_the_log(
     answer = sign_in(browser, params)
     redeem(http, oauth.spa, answer["code"], verifier)
     log = server.log()
+    # The requests are in the access log, without their query strings.
+    assert '"GET /oauth2/authorize HTTP/1.1" 303' in log and '"POST /login HTTP/1.1" 303' in log
     for value in (answer["code"], params["state"], params["nonce"], challenge, verifier, PASSWORD):
         assert value not in log
 

@@ -10,7 +10,7 @@ and takes any code without its own prefix, so its rows get a fixed code.
 Prints one line per row (id, ours, moto), the failures with their errors, and the totals;
 `--json FILE` writes all of it with the date and the version of every client.
 
-    .venv/bin/python bench/cognito_compat.py [--json FILE] [--rows SUBSTRING] [--no-moto]
+    .venv/bin/python bench/cognito_compat.py [--json FILE] [--rows SUBSTRING] [--no-moto] [--markdown]
 """
 
 from __future__ import annotations
@@ -175,6 +175,41 @@ def report(rows: list[Row], results: dict[str, list[Outcome]]) -> None:
         )
 
 
+# The version key of each row's client in `versions()`.
+CLIENT_VERSION = {
+    "boto3": "boto3",
+    "pycognito": "pycognito",
+    "aws-cli": "aws-cli",
+    "amazon-cognito-identity-js": "amazon-cognito-identity-js",
+    "aws-amplify": "aws-amplify",
+    "authlib": "Authlib",
+    "requests-oauthlib": "requests-oauthlib",
+    "python-jose": "python-jose",
+    "PyJWT": "PyJWT",
+    "aws-jwt-verify": "aws-jwt-verify",
+    "discovery": "Authlib",
+}
+
+
+def markdown(rows: list[Row], results: dict[str, list[Outcome]]) -> str:
+    """The per-client table of docs/token-service.md: version, rows, passes per endpoint."""
+    found = versions()
+    names = list(results)
+    lines = [
+        "| client | version | rows | " + " | ".join(names) + " |",
+        "|---|---|---|" + "---|" * len(names),
+    ]
+    for client in dict.fromkeys(row.client for row in rows):
+        picked = [i for i, row in enumerate(rows) if row.client == client]
+        passed = [sum(results[n][i].status == "pass" for i in picked) for n in names]
+        version = found.get(CLIENT_VERSION.get(client, client)) or "not installed"
+        cells = [client, version, str(len(picked)), *map(str, passed)]
+        lines.append("| " + " | ".join(cells) + " |")
+    totals_row = [str(sum(o.status == "pass" for o in results[n])) for n in names]
+    lines.append("| all | | " + str(len(rows)) + " | " + " | ".join(totals_row) + " |")
+    return "\n".join(lines)
+
+
 def document(
     rows: list[Row], results: dict[str, list[Outcome]], seconds: dict[str, float]
 ) -> dict[str, Any]:
@@ -205,6 +240,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--rows", default="", help="only rows whose id contains this")
     parser.add_argument("--no-moto", action="store_true", help="run against our server only")
+    parser.add_argument(
+        "--markdown", action="store_true", help="also print the per-client table for the docs"
+    )
     args = parser.parse_args()
     rows = [row for row in ROWS if args.rows in row.id]
     results: dict[str, list[Outcome]] = {}
@@ -227,6 +265,8 @@ def main() -> int:
                 results["moto"] = run_all(rows, moto_target(url))
                 seconds["moto"] = time.monotonic() - started
     report(rows, results)
+    if args.markdown:
+        print("\n" + markdown(rows, results))
     if args.json:
         args.json.write_text(json.dumps(document(rows, results, seconds), indent=2) + "\n")
         print(f"\nwritten to {args.json}")

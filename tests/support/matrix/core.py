@@ -94,12 +94,21 @@ class Target:
         return f"{self.issuer_base}/{pool_id}"
 
     def jwks(self, pool_id: str) -> dict[str, Any]:
-        response = httpx.get(f"{self.url}/{pool_id}/.well-known/jwks.json", timeout=10)
+        response = self.get(f"/{pool_id}/.well-known/jwks.json")
         check(response.status_code == 200, f"JWKS answered {response.status_code}")
         return response.json()
 
-    def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=10)
+    def get(self, path: str) -> httpx.Response:
+        """GET a path of the endpoint (one shared HTTP client: making one costs 0.1 s)."""
+        return _http().get(self.url + path)
+
+    def post(self, path: str, **request: Any) -> httpx.Response:
+        return _http().post(self.url + path, **request)
+
+
+@functools.cache
+def _http() -> httpx.Client:
+    return httpx.Client(timeout=10)
 
 
 @functools.cache

@@ -11,7 +11,7 @@ from typing import Any
 from tests.support.cognito_js import run_node
 from tests.support.matrix.core import COGNITO_ISSUER_BASE, Mismatch, Rows, Target, check, equal
 from tests.support.matrix.kit import App, Kit
-from tests.support.matrix.oauth_rows import machine_kit, token_url
+from tests.support.matrix.oauth_rows import machine_kit
 
 jose_rows = Rows("python-jose", needs=("jose",))
 pyjwt_rows = Rows("PyJWT", needs=("jwt",))
@@ -86,8 +86,7 @@ def pyjwt_jwks_client(target: Target) -> None:
 
     kit = Kit(target)
     app, tokens = user_tokens(kit)
-    with target.http() as http:
-        configuration = http.get(f"/{kit.pool_id}/.well-known/openid-configuration").json()
+    configuration = target.get(f"/{kit.pool_id}/.well-known/openid-configuration").json()
     client = jwt.PyJWKClient(configuration["jwks_uri"])
     key = client.get_signing_key_from_jwt(tokens["IdToken"])
     payload = jwt.decode(
@@ -171,11 +170,9 @@ def verify_user_tokens(target: Target) -> None:
 
 @verify_rows.row("aws-jwt-verify.machine_token", "a client-credentials token with its scope")
 def verify_machine(target: Target) -> None:
-    import httpx
-
     kit, app = machine_kit(target)
-    answer = httpx.post(
-        token_url(target),
+    answer = target.post(
+        "/oauth2/token",
         data={"grant_type": "client_credentials"},
         auth=(app.id, app.secret or ""),
     )
@@ -217,8 +214,7 @@ def openid_configuration(target: Target) -> None:
     from authlib.oidc.discovery import OpenIDProviderMetadata
 
     kit = Kit(target)
-    with target.http() as http:
-        answer = http.get(f"/{kit.pool_id}/.well-known/openid-configuration")
+    answer = target.get(f"/{kit.pool_id}/.well-known/openid-configuration")
     equal(answer.status_code, 200, "status")
     metadata = OpenIDProviderMetadata(answer.json())
     try:

@@ -58,8 +58,7 @@ def start(target: Target, kit: Kit, app: App) -> tuple[Any, str, str, dict[str, 
     from authlib.common.security import generate_token
     from authlib.integrations.requests_client import OAuth2Session
 
-    with target.http() as http:
-        answer = http.get(f"/{kit.pool_id}/.well-known/openid-configuration")
+    answer = target.get(f"/{kit.pool_id}/.well-known/openid-configuration")
     check(answer.status_code == 200, f"discovery answered {answer.status_code}")
     discovery = answer.json()
     check(

@@ -443,7 +443,7 @@ def test_create_user_pool_takes_the_same_settings(cognito: Any) -> None:
     ("settings", "named"),
     [
         ({"DeletionProtection": "MAYBE"}, "DeletionProtection"),
-        ({"MfaConfiguration": "SOMETIMES"}, "MfaConfiguration"),
+        ({"MfaConfiguration": "SOMETIMES"}, "'mfaConfiguration'"),
         ({"AutoVerifiedAttributes": ["address"]}, "AutoVerifiedAttributes"),
         ({"Policies": {"PasswordPolicy": {"MinimumLength": 100}}}, "MinimumLength"),
         ({"Policies": {"PasswordPolicy": {"PasswordHistorySize": 100}}}, "PasswordHistorySize"),

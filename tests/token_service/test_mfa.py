@@ -283,6 +283,24 @@ def test_pool_mfa_configurations_that_cannot_work_are_refused_and_change_nothing
     )
 
 
+def test_pool_operations_share_one_mfa_configuration_rule(cognito, server):
+    """SetUserPoolMfaConfig, CreateUserPool and UpdateUserPool refuse a mode alike."""
+    pool = make_pool(cognito, server, "mfa-rule")
+    invalid = (
+        "InvalidParameterException",
+        "1 validation error detected: Value 'SOMETIMES' at 'mfaConfiguration' failed to "
+        "satisfy constraint: Member must satisfy enum value set: [OFF, ON, OPTIONAL]",
+    )
+    calls = [
+        (cognito.set_user_pool_mfa_config, {"UserPoolId": pool.id}),
+        (cognito.update_user_pool, {"UserPoolId": pool.id}),
+        (cognito.create_user_pool, {"PoolName": "mfa-rule-refused"}),
+    ]
+    for call, request_ in calls:
+        assert error_of(call, MfaConfiguration="SOMETIMES", **request_) == invalid
+    assert cognito.get_user_pool_mfa_config(UserPoolId=pool.id)["MfaConfiguration"] == "OFF"
+
+
 def test_pool_mfa_configuration_of_an_unknown_pool(cognito):
     for call in (cognito.get_user_pool_mfa_config, cognito.set_user_pool_mfa_config):
         assert error_of(call, UserPoolId="us-east-1_Nope00000")[0] == "ResourceNotFoundException"

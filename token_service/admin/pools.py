@@ -50,30 +50,50 @@ EXTRA_DEFAULTS: dict[str, Any] = {
 _RECOVERY_NAMES = ("verified_email", "verified_phone_number", "admin_only")
 
 
-NO_MFA_FACTOR = (
+# Cognito's refusals of an MfaConfiguration that cannot work.
+NO_SMS_FACTOR = (
     "SMS configuration and Auto verification for phone_number are required when MFA is "
     "required/optional"
 )
+NO_FACTOR = (
+    "Invalid MFA configuration given, can't disable all MFAs with a required or optional "
+    "configuration."
+)
+OFF_WITH_FACTOR = (
+    "Invalid MFA configuration given, can't turn off MFA and configure an MFA together."
+)
 
 
-def _check_mfa_value(value: str | None) -> None:
+def check_mfa_value(value: str | None) -> None:
+    """Refuse an MfaConfiguration outside Cognito's enum, with its validation message."""
     if value is not None and value not in MFA_CONFIGURATIONS:
-        raise InvalidParameter(f"MfaConfiguration must be one of {', '.join(MFA_CONFIGURATIONS)}.")
+        raise InvalidParameter(
+            f"1 validation error detected: Value '{value}' at 'mfaConfiguration' failed to "
+            f"satisfy constraint: Member must satisfy enum value set: "
+            f"[{', '.join(MFA_CONFIGURATIONS)}]"
+        )
 
 
-def mfa_configuration(value: str | None, current: str | None = None) -> str | None:
-    """Cognito's MfaConfiguration checked, in its stored form (None stands for OFF).
+def mfa_configuration(mode: str, current: str | None, factor: bool | None = None) -> str:
+    """The pool's MfaConfiguration after a call asking for `mode`: the one rule for
+    CreateUserPool, UpdateUserPool and SetUserPoolMfaConfig.
 
-    ON and OPTIONAL need a factor. The only one here is the authenticator app, which
-    SetUserPoolMfaConfig turns on together with ON or OPTIONAL: a pool whose MFA is OFF
-    (`current`; a new pool's is) has no factor, and Cognito then asks for SMS.
+    ON and OPTIONAL need a factor turned on, OFF goes without one. SetUserPoolMfaConfig
+    names its factors (`factor`: whether it configures any). CreateUserPool and
+    UpdateUserPool cannot name the authenticator app (None): it stays on while the pool's
+    `current` mode is not OFF (None, a new pool's, is OFF), and a pool without it gets
+    Cognito's demand for SMS, the factor those operations configure.
     """
-    _check_mfa_value(value)
-    if value is None or value == "OFF":
-        return None
-    if (current or "OFF") == "OFF":
-        raise InvalidParameter(NO_MFA_FACTOR)
-    return value
+    check_mfa_value(mode)
+    if mode == "OFF":
+        if factor:
+            raise InvalidParameter(OFF_WITH_FACTOR)
+        return mode
+    if factor is None and (current or "OFF") == "OFF":
+        raise InvalidParameter(NO_SMS_FACTOR)
+    if factor is False:
+        raise InvalidParameter(NO_FACTOR)
+    return mode
 
 
 @dataclass(frozen=True)
@@ -96,7 +116,7 @@ def _validate(settings: PoolSettings) -> dict[str, Any]:
             raise InvalidParameter(f"AutoVerifiedAttributes: invalid value {attr!r}.")
     if settings.deletion_protection not in ("ACTIVE", "INACTIVE"):
         raise InvalidParameter("DeletionProtection must be ACTIVE or INACTIVE.")
-    _check_mfa_value(settings.mfa_configuration)
+    check_mfa_value(settings.mfa_configuration)
     for name, value in settings.extra.items():
         kind = EXTRA_SETTINGS.get(name)
         if kind is None:
@@ -123,7 +143,9 @@ def _validate(settings: PoolSettings) -> dict[str, Any]:
 
 def _apply(pool: Pool, settings: PoolSettings, policy: dict[str, Any], now: float) -> None:
     pool.password_policy = policy
-    pool.mfa_configuration = mfa_configuration(settings.mfa_configuration, pool.mfa_configuration)
+    pool.mfa_configuration = mfa_configuration(
+        settings.mfa_configuration or "OFF", pool.mfa_configuration
+    )
     pool.auto_verified_attributes = sorted(set(settings.auto_verified_attributes))
     pool.admin_create_only = settings.admin_create_only
     pool.deletion_protection = settings.deletion_protection

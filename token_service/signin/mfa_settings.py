@@ -11,20 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from token_service.admin.base import AdminBase
+from token_service.admin.pools import NO_SMS_FACTOR, check_mfa_value, mfa_configuration
 from token_service.errors import InvalidParameter, InvalidSmsRoleTrustRelationship, NotAuthorized
 from token_service.issue import Issuer
 from token_service.signin.mfa import SOFTWARE_TOKEN_MFA, enabled_types, factor, pool_mfa
 from token_service.store.models import User
 from token_service.store.repositories import Repository
-
-MFA_MODES = ("OFF", "ON", "OPTIONAL")
-OFF_WITH_FACTOR = (
-    "Invalid MFA configuration given, can't turn off MFA and configure an MFA together."
-)
-NO_FACTOR = (
-    "Invalid MFA configuration given, can't disable all MFAs with a required or optional "
-    "configuration."
-)
 
 
 @dataclass(frozen=True)
@@ -57,16 +49,11 @@ class MfaSettings:
 
         `mode` None keeps the pool's mode. Returns the mode now in force.
         """
-        if mode is not None and mode not in MFA_MODES:
-            raise InvalidParameter(
-                f"1 validation error detected: Value '{mode}' at 'mfaConfiguration' failed to "
-                "satisfy constraint: Member must satisfy enum value set: [OFF, ON, OPTIONAL]"
-            )
+        check_mfa_value(mode)
         with self.core.store.transaction() as repo:
             pool = AdminBase.require_pool(repo, pool_id)
-            new_mode = mode or pool_mfa(pool)
-            if new_mode == "OFF" and (software_token or sms is not None or email is not None):
-                raise InvalidParameter(OFF_WITH_FACTOR)
+            configured = software_token or sms is not None or email is not None
+            new_mode = mfa_configuration(mode or pool_mfa(pool), pool.mfa_configuration, configured)
             if sms is not None:
                 _refuse_sms(sms)
             if email is not None:
@@ -74,8 +61,6 @@ class MfaSettings:
                     "EmailMfaConfiguration needs an EmailConfiguration with EmailSendingAccount "
                     "DEVELOPER; email MFA is not available in this user pool."
                 )
-            if new_mode != "OFF" and not software_token:
-                raise InvalidParameter(NO_FACTOR)
             pool.mfa_configuration = new_mode
             pool.updated_at = self.core.clock()
             return new_mode
@@ -146,7 +131,4 @@ def _refuse_sms(sms: dict[str, Any]) -> None:
         raise InvalidSmsRoleTrustRelationship(
             "Role does not have a trust relationship allowing Cognito to assume the role."
         )
-    raise InvalidParameter(
-        "SMS configuration and Auto verification for phone_number are required when MFA is "
-        "required/optional"
-    )
+    raise InvalidParameter(NO_SMS_FACTOR)

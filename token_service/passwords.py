@@ -68,18 +68,22 @@ class Passwords:
         if not user.srp_salt or not user.srp_verifier or self._sealer is None:
             return None
         try:
-            opened = self._sealer.open(base64.b64decode(user.srp_verifier), _srp_purpose(user))
+            sealed = base64.b64decode(user.srp_verifier)
         except ValueError:
             return None
-        return int.from_bytes(opened) if opened else None
+        for purpose in _srp_purposes(user):
+            opened = self._sealer.open(sealed, purpose)
+            if opened:
+                return int.from_bytes(opened)
+        return None
 
     def _set_srp_verifier(self, user: User, password: str) -> None:
         """SRP cannot use the argon2 hash: keep its salt and verifier, for USER_ID_FOR_SRP."""
         if self._sealer is None:
             raise RuntimeError("storing an SRP verifier needs the sealing key")
-        derived = srp.derive_verifier(user.pool_id, user.username, password)
+        derived = srp.derive_verifier(user.pool_id, srp.user_id_for(user.username), password)
         # Sealed as bytes (384), which keeps the stored text within the column's 1024.
-        sealed = self._sealer.seal(bytes.fromhex(derived.verifier), _srp_purpose(user))
+        sealed = self._sealer.seal(bytes.fromhex(derived.verifier), _srp_purposes(user)[0])
         user.srp_salt, user.srp_verifier = derived.salt, base64.b64encode(sealed).decode()
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
@@ -90,9 +94,18 @@ class Passwords:
             return False
 
 
-def _srp_purpose(user: User) -> str:
-    """Sealed verifiers are bound to their user: one cannot be moved to another row."""
-    return f"srp-verifier:{user.sub}"
+def _srp_purposes(user: User) -> list[str]:
+    """What a sealed verifier is bound to (its user: one cannot be moved to another row),
+    the current form first.
+
+    The current form is derived over the lower-case username; the earlier one over the
+    username as stored, which is the same verifier for a lower-case username only. Others
+    are treated as missing, and derived again at the next password sign-in.
+    """
+    purposes = [f"srp-verifier-lower:{user.sub}"]
+    if user.username == srp.user_id_for(user.username):
+        purposes.append(f"srp-verifier:{user.sub}")
+    return purposes
 
 
 def check_policy(password: str, policy: dict[str, Any]) -> None:

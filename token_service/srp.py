@@ -88,6 +88,16 @@ def pool_name(pool_id: str) -> str:
     return pool_id.split("_", 1)[1] if "_" in pool_id else pool_id
 
 
+def user_id_for(username: str) -> str:
+    """USER_ID_FOR_SRP of a username: its lower-case form, which verifiers are derived over.
+
+    Usernames match whatever their letter case, so a sign-in's USERNAME and the stored
+    username have the same lower-case form: answering with it tells nobody whether the name
+    exists (the stored spelling would, to a sign-in in another case).
+    """
+    return username.lower()
+
+
 def _x(pool_id: str, user_id: str, password: str, salt: int) -> int:
     inner = hashlib.sha256(f"{pool_name(pool_id)}{user_id}:{password}".encode()).digest()
     return int.from_bytes(hashlib.sha256(bytes.fromhex(pad_hex(salt)) + inner).digest(), "big")

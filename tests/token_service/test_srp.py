@@ -101,8 +101,8 @@ def test_the_challenge_has_cognitos_shape(world: SrpWorld) -> None:
     assert "Session" not in challenge
     parameters = challenge["ChallengeParameters"]
     assert set(parameters) == {"SALT", "SRP_B", "SECRET_BLOCK", "USERNAME", "USER_ID_FOR_SRP"}
-    # The user's own spelling, whatever case the sign-in used (usernames match case-insensitively).
-    assert parameters["USERNAME"] == parameters["USER_ID_FOR_SRP"] == username
+    # The lower-case username, whatever case the user has or the sign-in used.
+    assert parameters["USERNAME"] == parameters["USER_ID_FOR_SRP"] == username.lower()
     assert srp.parse_hex(parameters["SALT"]) is not None
     assert 0 < int(parameters["SRP_B"], 16) < srp.N
     base64.b64decode(parameters["SECRET_BLOCK"], validate=True)
@@ -199,6 +199,17 @@ def test_amazon_cognito_identity_js_signs_in(world: SrpWorld) -> None:
     assert result["ok"], result
     assert result["valid"]
     assert claims(result["idToken"])["cognito:username"] == username
+
+
+def test_clients_sign_in_a_mixed_case_username_in_any_case(world: SrpWorld) -> None:
+    """The clients prove over the USER_ID_FOR_SRP they receive, the lower-case username."""
+    username = world.user("MixedCase")
+    for spelling in (username, username.upper(), username.swapcase()):
+        tokens = aws_srp(world, spelling, PASSWORD).authenticate_user()
+        assert claims(tokens["AuthenticationResult"]["IdToken"])["cognito:username"] == username
+        result = identity_js(world, spelling, PASSWORD)
+        assert result["ok"], result
+        assert claims(result["idToken"])["cognito:username"] == username
 
 
 def test_amazon_cognito_identity_js_wrong_password(world: SrpWorld) -> None:

@@ -25,6 +25,7 @@ from tests.token_service.srp_world import (
     start,
 )
 from token_service import srp
+from token_service.sealing import Sealer
 from token_service.store.models import User
 from token_service.store.repositories import Store
 
@@ -58,11 +59,34 @@ def test_an_unknown_user_gets_a_challenge_like_a_real_one(world: SrpWorld) -> No
     assert again["ChallengeParameters"]["SALT"] == real_challenge["ChallengeParameters"]["SALT"]
 
 
+def test_letter_case_does_not_tell_a_known_username_from_an_unknown_one(
+    world: SrpWorld,
+) -> None:
+    known = world.user("Known")
+    unknown = f"Ghost-{uuid.uuid4().hex[:10]}"
+    for name in (known, unknown):
+        for spelling in (name, name.upper(), name.lower(), name.swapcase()):
+            parameters = start(world, aws_srp(world, spelling, PASSWORD))["ChallengeParameters"]
+            assert parameters["USERNAME"] == parameters["USER_ID_FOR_SRP"] == spelling.lower()
+
+
 def test_an_unknown_user_fails_like_a_wrong_password_and_is_counted(world: SrpWorld) -> None:
     ghost = f"ghost-{uuid.uuid4().hex[:10]}"
     messages = [error_of(aws_srp(world, ghost, PASSWORD).authenticate_user) for _ in range(3)]
     assert messages[:2] == [("NotAuthorizedException", BAD_CREDENTIALS)] * 2
     assert messages[2] == ("NotAuthorizedException", "Password attempts exceeded")
+
+
+def fails_until_a_password_sign_in(world: SrpWorld, username: str) -> None:
+    """SRP fails like a wrong password; a password sign-in derives the verifier it needs."""
+    code, message = error_of(aws_srp(world, username, PASSWORD).authenticate_user)
+    assert (code, message) == ("NotAuthorizedException", BAD_CREDENTIALS)
+    world.public.initiate_auth(
+        AuthFlow="USER_PASSWORD_AUTH",
+        ClientId=world.client,
+        AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
+    )
+    assert aws_srp(world, username, PASSWORD).authenticate_user()["AuthenticationResult"]
 
 
 def test_a_user_without_a_verifier_gets_one_at_the_next_password_sign_in(
@@ -78,20 +102,37 @@ def test_a_user_without_a_verifier_gets_one_at_the_next_password_sign_in(
                 .where(User.pool_id == world.pool_id, User.username == username)
                 .values(srp_salt=None, srp_verifier=None)
             )
-        code, message = error_of(aws_srp(world, username, PASSWORD).authenticate_user)
-        assert (code, message) == ("NotAuthorizedException", BAD_CREDENTIALS)
-        world.public.initiate_auth(
-            AuthFlow="USER_PASSWORD_AUTH",
-            ClientId=world.client,
-            AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
-        )
-        assert aws_srp(world, username, PASSWORD).authenticate_user()["AuthenticationResult"]
+        fails_until_a_password_sign_in(world, username)
         with store.transaction() as repo:
             user = repo.user_by_username(world.pool_id, username)
             assert user is not None and user.srp_verifier is not None
             assert PASSWORD not in user.srp_verifier + (user.srp_salt or "")
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize("prefix", ["lower", "Mixed"])
+def test_a_verifier_of_the_earlier_form(world: SrpWorld, prefix: str) -> None:
+    """Verifiers were derived over the username as stored: of a lower-case username it is
+    the same verifier and still signs in; of another, SRP fails until the next password
+    sign-in derives it again."""
+    username = world.user(prefix)
+    key = base64.urlsafe_b64decode(world.server.env["TOKEN_SERVICE_ENCRYPTION_KEY"])
+    store = Store(world.server.env["TOKEN_SERVICE_DATABASE_URL"])
+    try:
+        with store.transaction() as repo:
+            user = repo.user_by_username(world.pool_id, username)
+            assert user is not None
+            earlier = srp.derive_verifier(world.pool_id, user.username, PASSWORD)
+            sealed = Sealer(key).seal(bytes.fromhex(earlier.verifier), f"srp-verifier:{user.sub}")
+            user.srp_salt = earlier.salt
+            user.srp_verifier = base64.b64encode(sealed).decode()
+    finally:
+        store.dispose()
+    if username == username.lower():
+        assert aws_srp(world, username, PASSWORD).authenticate_user()["AuthenticationResult"]
+        return
+    fails_until_a_password_sign_in(world, username)
 
 
 def test_passwords_and_proofs_stay_out_of_the_log(world: SrpWorld) -> None:

@@ -205,7 +205,7 @@ class SrpSignIn:
         """
         verifier = self.core.passwords.srp_verifier(user) if user is not None else None
         if user is not None and user.srp_salt and verifier is not None:
-            return _Secrets(user, user.username, user.srp_salt, verifier)
+            return _Secrets(user, srp.user_id_for(user.username), user.srp_salt, verifier)
         key = _decoy_key(self.core.settings)
         label = f"{pool_id}\x00{username.lower()}".encode()
         salt = hmac.new(key, b"salt\x00" + label, hashlib.sha256).digest()[:16]
@@ -215,7 +215,7 @@ class SrpSignIn:
             for i in range(12)
         )
         verifier = int.from_bytes(stream) % srp.N
-        user_id = username
+        user_id = srp.user_id_for(username)
         if alias_pool:
             seed = hmac.new(key, b"user-id\x00" + label, hashlib.sha256).digest()[:16]
             user_id = str(uuid.UUID(bytes=seed, version=4))

@@ -933,6 +933,29 @@ def test_malformed_mfa_requests_are_clean_400s_naming_the_parameter(
     assert "Traceback" not in server.log()
 
 
+def test_every_challenge_reads_its_responses_alike(server, optional):
+    """A USERNAME that is not a string is refused with one message, whatever the challenge."""
+    refusals = set()
+    for challenge in ("SOFTWARE_TOKEN_MFA", "MFA_SETUP", "PASSWORD_VERIFIER"):
+        responses = {
+            "USERNAME": ["x"],
+            "SOFTWARE_TOKEN_MFA_CODE": "123456",
+            "PASSWORD_CLAIM_SECRET_BLOCK": "AAAA",
+            "PASSWORD_CLAIM_SIGNATURE": "AAAA",
+            "TIMESTAMP": "Tue Dec 1 09:05:03 UTC 2026",
+        }
+        body = {
+            "ClientId": optional.public_client,
+            "ChallengeName": challenge,
+            "Session": "a-session",
+            "ChallengeResponses": responses,
+        }
+        response = _public_post(server, "RespondToAuthChallenge", body)
+        assert response.status_code == 400
+        refusals.add((response.json()["__type"], response.json()["message"]))
+    assert refusals == {("InvalidParameterException", "USERNAME must be a string.")}
+
+
 # other clients
 
 

@@ -14,6 +14,7 @@ from token_service.cognito.operations.base import (
     Params,
     Result,
     dict_param,
+    entry_str,
     opt_bool,
     opt_str,
     req_str,
@@ -113,15 +114,6 @@ def admin_set_user_mfa_preference(services: Services, params: Params) -> Result:
     return {}
 
 
-def _response(responses: Params, name: str) -> str:
-    value = responses.get(name)
-    if value is None or value == "":
-        raise InvalidParameter(f"Missing required parameter {name}")
-    if not isinstance(value, str):
-        raise InvalidParameter(f"ChallengeResponses.{name} must be a string.")
-    return value
-
-
 def _session(params: Params) -> str:
     session = opt_str(params, "Session")
     if not session:
@@ -134,7 +126,7 @@ def _answer(params: Params, pool_id: str | None) -> ChallengeAnswer:
     return ChallengeAnswer(
         client_id=req_str(params, "ClientId"),
         session=_session(params),
-        username=_response(responses, "USERNAME"),
+        username=entry_str(responses, "USERNAME"),
         secret_hash=opt_str(responses, "SECRET_HASH"),
         pool_id=pool_id,
     )

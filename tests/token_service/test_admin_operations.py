@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import jwt
 import pytest
 import sqlalchemy
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pycognito.aws_srp import AWSSRP
 
 from tests.token_service.conftest import PASSWORD, Server, cognito_client
 from tests.token_service.test_cognito_api import error_of, signed_post
@@ -208,6 +210,73 @@ def test_admin_update_of_an_email_username(cognito: Any, unsigned_cognito: Any) 
         ],
     )
     assert sign_in(unsigned_cognito, fresh, "ann@new.example.com")["AccessToken"]
+
+
+def test_admin_create_user_in_an_email_username_pool(cognito: Any, unsigned_cognito: Any) -> None:
+    """As SignUp does there: the address signs the user in, their username is their sub."""
+    fresh = new_pool(cognito, UsernameAttributes=["email"])
+    client = cognito.create_user_pool_client(
+        UserPoolId=fresh.id,
+        ClientName="srp",
+        ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    email = f"Ann-{uuid.uuid4().hex[:8]}@Example.com"
+    created = cognito.admin_create_user(
+        UserPoolId=fresh.id, Username=email, MessageAction="SUPPRESS"
+    )["User"]
+    sub = next(a["Value"] for a in created["Attributes"] if a["Name"] == "sub")
+    assert created["Username"] == sub
+    assert {"Name": "email", "Value": email} in created["Attributes"]
+    cognito.admin_set_user_password(
+        UserPoolId=fresh.id, Username=email.upper(), Password=PASSWORD, Permanent=True
+    )
+    for name in (email, email.lower(), sub):
+        assert cognito.admin_get_user(UserPoolId=fresh.id, Username=name)["Username"] == sub
+    for filter_ in (f'email = "{email}"', f'username = "{sub}"'):
+        listed = cognito.list_users(UserPoolId=fresh.id, Filter=filter_)["Users"]
+        assert [user["Username"] for user in listed] == [sub]
+    tokens = cognito.admin_initiate_auth(
+        UserPoolId=fresh.id,
+        ClientId=client,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email.lower(), "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]
+    assert jwt.decode(tokens["AccessToken"], options={"verify_signature": False})["username"] == sub
+
+    def srp(username: str) -> AWSSRP:
+        return AWSSRP(
+            username=username,
+            password=PASSWORD,
+            pool_id=fresh.id,
+            client_id=client,
+            client=unsigned_cognito,
+        )
+
+    known, unknown = srp(email), srp(f"nobody-{uuid.uuid4().hex[:8]}@example.com")
+    for helper in (known, unknown):
+        challenge = unsigned_cognito.initiate_auth(
+            ClientId=client, AuthFlow="USER_SRP_AUTH", AuthParameters=helper.get_auth_params()
+        )
+        assert uuid.UUID(challenge["ChallengeParameters"]["USER_ID_FOR_SRP"]).version == 4
+    assert known.authenticate_user()["AuthenticationResult"]["AccessToken"]
+    refusals = [
+        ({"Username": "ann"}, ("InvalidParameterException", "Username should be an email.")),
+        (
+            {"Username": email.swapcase()},
+            ("UsernameExistsException", "An account with the given email already exists."),
+        ),
+        (
+            {
+                "Username": f"bea-{uuid.uuid4().hex[:8]}@example.com",
+                "UserAttributes": [{"Name": "email", "Value": "other@example.com"}],
+            },
+            ("InvalidParameterException", "UserAttributes.email differs from Username, "),
+        ),
+    ]
+    for request_, (code, message) in refusals:
+        refused = error_of(cognito.admin_create_user, UserPoolId=fresh.id, **request_)
+        assert refused[0] == code and refused[1].startswith(message), refused
+    assert len(cognito.list_users(UserPoolId=fresh.id)["Users"]) == 1
 
 
 def test_admin_delete_user_attributes(cognito: Any, lax: Any, fresh: Fresh) -> None:

@@ -7,6 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+from token_service.accounts.destinations import EMAIL, is_email
 from token_service.admin.base import AdminBase
 from token_service.admin.paging import paginate
 from token_service.errors import AliasExists, InvalidParameter, UsernameExists
@@ -45,13 +46,26 @@ _FILTER = re.compile(r'^\s*([\w:]+)\s*(=|\^=)\s*"((?:[^"\\]|\\.)*)"\s*$')
 def claim_email_alias(repo: Repository, pool: Pool, user: User, email: str, *, take: bool) -> None:
     """In pools where the email is a username, refuse one that signs another user in;
     with `take` (the address is verified), make it sign this user in."""
-    if "email" not in (pool.username_attributes or []):
+    if EMAIL not in (pool.username_attributes or []):
         return
     other = repo.user_by_username(pool.id, email)
     if other is not None and other.sub != user.sub:
         raise AliasExists("An account with the given email already exists.")
     if take:
         user.username_key = email.lower()
+
+
+def email_username(username: str, attributes: dict[str, str]) -> dict[str, str]:
+    """In pools where the email is a username: the attributes of a user created with
+    `username`, which must be an email address and becomes the `email` attribute."""
+    if not is_email(username):
+        raise InvalidParameter("Username should be an email.")
+    given = attributes.get(EMAIL)
+    if given is not None and given.lower() != username.lower():
+        raise InvalidParameter(
+            "UserAttributes.email differs from Username, which is the user's email address."
+        )
+    return {**attributes, EMAIL: username}
 
 
 @dataclass(frozen=True)
@@ -87,7 +101,11 @@ class UserAdmin(AdminBase):
         permanent: bool = False,
         sub: str | None = None,
     ) -> User:
-        """A new user, CONFIRMED only with a permanent password; `sub` is given by the CLI only."""
+        """A new user, CONFIRMED only with a permanent password; `sub` is given by the CLI only.
+
+        In pools where the email is a username, `username` is the email address the user
+        signs in with, and their username is their `sub`, as SignUp makes it.
+        """
         if not username or len(username) > 128 or any(c.isspace() for c in username):
             raise InvalidParameter("Username must be 1 to 128 characters without whitespace.")
         if sub is not None:
@@ -98,19 +116,27 @@ class UserAdmin(AdminBase):
         now = self.core.clock()
         with self.core.store.transaction() as repo:
             pool = self.require_pool(repo, pool_id)
+            alias_pool = EMAIL in (pool.username_attributes or [])
+            if alias_pool:
+                attributes = email_username(username, attributes)
             self._check_attributes(pool, attributes)
             if password is not None:
                 check_policy(password, pool.password_policy)
             if repo.user_by_username(pool_id, username) is not None:
-                raise UsernameExists("User account already exists")
+                raise UsernameExists(
+                    "An account with the given email already exists."
+                    if alias_pool
+                    else "User account already exists"
+                )
             if sub is not None and repo.user_by_sub(sub) is not None:
                 raise UsernameExists("A user with this sub already exists")
+            user_sub = sub or str(uuid.uuid4())
             # Without a temporary password Cognito mails one; here nobody learns it, so the
             # user signs in only after an administrator sets a password.
             user = User(
-                sub=sub or str(uuid.uuid4()),
+                sub=user_sub,
                 pool_id=pool_id,
-                username=username,
+                username=user_sub if alias_pool else username,
                 username_key=username.lower(),
                 attributes=dict(attributes),
                 enabled=True,

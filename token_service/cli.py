@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from token_service.accounts.outbox import list_outbox
+from token_service.accounts.outbox import list_outbox, prune_outbox
 from token_service.errors import TokenServiceError
 from token_service.hosted.branding import set_branding
 from token_service.hosted.events import SignInEvents, event_view
@@ -273,6 +273,8 @@ def keys_list(s: Services, a: argparse.Namespace) -> Any:
 
 
 def outbox(s: Services, a: argparse.Namespace) -> Any:
+    if a.prune:
+        return prune_outbox(s.core)
     return list_outbox(s.core, a.pool, a.to, a.limit)
 
 
@@ -572,14 +574,18 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "outbox",
         help="list delivered messages, newest first (without SMTP they hold the codes)",
-        description="List the outbox: messages delivered to users, newest first. Without "
-        "TOKEN_SERVICE_SMTP_URL a message here is the delivery and holds its code; with SMTP "
-        "each sent mail is recorded without the code.",
+        description="List the outbox: messages delivered to users, newest first, with their "
+        "status (pending, sent, failed). Without TOKEN_SERVICE_SMTP_URL a message here is the "
+        "delivery and holds its code; with SMTP each mail is recorded without the code. "
+        "--prune deletes sent and failed messages older than TOKEN_SERVICE_OUTBOX_RETENTION_DAYS.",
         parents=[common],
     )
     p.add_argument("--pool", metavar="POOL_ID", help="only messages of this pool")
     p.add_argument("--to", metavar="ADDRESS", help="only messages to this email or phone number")
     p.add_argument("--limit", type=int, default=20, help="at most N messages (default 20)")
+    p.add_argument(
+        "--prune", action="store_true", help="delete sent and failed messages past the retention"
+    )
     p.set_defaults(func=outbox)
 
     partners = group_of("partner", "partner secrets for sign-in links (HS256, sealed)")

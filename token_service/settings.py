@@ -69,6 +69,10 @@ class Settings:
     signup_code_seconds: int = 86400
     reset_code_seconds: int = 3600
     code_max_attempts: int = 5
+    # Codes one user may be sent per purpose within any hour, and how long sent and failed
+    # outbox records are kept.
+    code_requests_per_hour: int = 5
+    outbox_retention_days: int = 30
 
     @property
     def service_url(self) -> str:
@@ -112,4 +116,6 @@ class Settings:
             signup_code_seconds=_int("TOKEN_SERVICE_SIGNUP_CODE_SECONDS", 86400, minimum=1),
             reset_code_seconds=_int("TOKEN_SERVICE_RESET_CODE_SECONDS", 3600, minimum=1),
             code_max_attempts=_int("TOKEN_SERVICE_CODE_MAX_ATTEMPTS", 5, minimum=1),
+            code_requests_per_hour=_int("TOKEN_SERVICE_CODE_REQUESTS_PER_HOUR", 5, minimum=1),
+            outbox_retention_days=_int("TOKEN_SERVICE_OUTBOX_RETENTION_DAYS", 30, minimum=1),
         )

@@ -1,5 +1,6 @@
 """Message delivery: the outbox (the embedded default), SMTP with AUTH, delivery failures that
-write nothing, the SMTP URL setting, message templates, and the one-time code check itself."""
+void the code and are on record, the SMTP URL setting, message templates, and the one-time code
+check itself."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def _error(call: Any, **kwargs: Any) -> dict[str, Any]:
     return caught.value.response
 
 
-def _outbox(server: Server, *args: str) -> list[dict[str, Any]]:
+def outbox_records(server: Server, *args: str) -> list[dict[str, Any]]:
+    """`token-service outbox --json`, as an operator runs it."""
     listed = server.cli("outbox", "--json", *args)
     assert listed.returncode == 0, listed.stderr
     return list(json.loads(listed.stdout))
@@ -81,7 +83,7 @@ def test_without_smtp_the_outbox_holds_the_code(outbox_server: Server) -> None:
         Password=PASSWORD,
         UserAttributes=[{"Name": "email", "Value": email}],
     )
-    messages = _outbox(outbox_server, "--pool", pool.id, "--to", email.upper())
+    messages = outbox_records(outbox_server, "--pool", pool.id, "--to", email.upper())
     assert [(m["medium"], m["to"], m["delivered_by"]) for m in messages] == [
         ("EMAIL", email, "outbox")
     ]
@@ -91,9 +93,9 @@ def test_without_smtp_the_outbox_holds_the_code(outbox_server: Server) -> None:
     public.confirm_sign_up(ClientId=pool.client, Username=name, ConfirmationCode=match.group(1))
 
     public.forgot_password(ClientId=pool.client, Username=name)
-    newest = _outbox(outbox_server, "--pool", pool.id, "--to", email, "--limit", "1")
+    newest = outbox_records(outbox_server, "--pool", pool.id, "--to", email, "--limit", "1")
     assert len(newest) == 1 and newest[0]["id"] > messages[0]["id"]
-    assert _outbox(outbox_server, "--pool", pool.id, "--to", "nobody@example.com") == []
+    assert outbox_records(outbox_server, "--pool", pool.id, "--to", "nobody@example.com") == []
     text = outbox_server.cli("outbox", "--pool", pool.id)
     assert text.returncode == 0 and f"to={email}" in text.stdout
     refused = outbox_server.cli("outbox", "--limit", "0")
@@ -130,7 +132,7 @@ def test_sms_codes_and_the_pools_template_go_to_the_outbox(outbox_server: Server
         "DeliveryMedium": "SMS",
         "AttributeName": "phone_number",
     }
-    [sms] = _outbox(outbox_server, "--to", phone)
+    [sms] = outbox_records(outbox_server, "--to", phone)
     assert sms["medium"] == "SMS" and sms["subject"] == ""
     code = re.fullmatch(r"Acme code: (\d{6})", sms["body"])
     assert code, sms["body"]
@@ -146,7 +148,7 @@ def test_sms_codes_and_the_pools_template_go_to_the_outbox(outbox_server: Server
     assert attributes["phone_number_verified"] == "true"
     assert attributes["email_verified"] == "false"
     public.get_user_attribute_verification_code(AccessToken=token, AttributeName="email")
-    [mail] = _outbox(outbox_server, "--to", "phoney@example.com")
+    [mail] = outbox_records(outbox_server, "--to", "phoney@example.com")
     assert mail["subject"] == "Acme verification"
     assert re.fullmatch(r"Acme mail code \d{6} - thanks", mail["body"]), mail["body"]
 
@@ -233,7 +235,7 @@ def test_smtp_over_tls_verifies_the_servers_certificate(tmp_path: Path, implicit
         smtp.stop()
 
 
-def test_smtp_down_fails_the_operation_and_writes_nothing(tmp_path: Path) -> None:
+def test_smtp_down_fails_the_operation_and_voids_the_code(tmp_path: Path) -> None:
     down = SmtpServer()
     down.stop()  # nothing listens on its port any more
     server = start_server(tmp_path, TOKEN_SERVICE_SMTP_URL=down.url)
@@ -250,21 +252,30 @@ def test_smtp_down_fails_the_operation_and_writes_nothing(tmp_path: Path) -> Non
         )
         assert failed["Error"]["Code"] == "CodeDeliveryFailureException"
         assert failed["Error"]["Message"] == "Unable to deliver the verification code."
-        missing = _error(admin.admin_get_user, UserPoolId=pool.id, Username="nomail")
-        assert missing["Error"]["Code"] == "UserNotFoundException"
+        # As in Cognito, the user exists, unconfirmed; the code that never arrived is void.
+        signed_up = admin.admin_get_user(UserPoolId=pool.id, Username="nomail")
+        assert signed_up["UserStatus"] == "UNCONFIRMED"
+        unconfirmed = _error(
+            public.confirm_sign_up,
+            ClientId=pool.client,
+            Username="nomail",
+            ConfirmationCode="123456",
+        )
+        assert unconfirmed["Error"]["Code"] == "CodeMismatchException"
 
-        admin.admin_create_user(
-            UserPoolId=pool.id,
-            Username="known",
-            UserAttributes=[
-                {"Name": "email", "Value": "known@example.com"},
-                {"Name": "email_verified", "Value": "true"},
-            ],
-            MessageAction="SUPPRESS",
-        )
-        admin.admin_set_user_password(
-            UserPoolId=pool.id, Username="known", Password=PASSWORD, Permanent=True
-        )
+        for name in ("known", "other"):
+            admin.admin_create_user(
+                UserPoolId=pool.id,
+                Username=name,
+                UserAttributes=[
+                    {"Name": "email", "Value": f"{name}@example.com"},
+                    {"Name": "email_verified", "Value": "true"},
+                ],
+                MessageAction="SUPPRESS",
+            )
+            admin.admin_set_user_password(
+                UserPoolId=pool.id, Username=name, Password=PASSWORD, Permanent=True
+            )
         reset = _error(public.forgot_password, ClientId=pool.client, Username="known")
         assert reset["Error"]["Code"] == "CodeDeliveryFailureException"
         no_code = _error(
@@ -289,17 +300,32 @@ def test_smtp_down_fails_the_operation_and_writes_nothing(tmp_path: Path) -> Non
         user = admin.admin_get_user(UserPoolId=pool.id, Username="known")
         attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
         assert (attributes["email"], attributes["email_verified"]) == (
-            "known@example.com",
-            "true",
+            "moved@example.com",
+            "false",
         )
+        not_coded = _error(
+            public.verify_user_attribute,
+            AccessToken=token,
+            AttributeName="email",
+            Code="123456",
+        )
+        assert not_coded["Error"]["Code"] == "CodeMismatchException"
         reset_by_admin = _error(
-            admin.admin_reset_user_password, UserPoolId=pool.id, Username="known"
+            admin.admin_reset_user_password, UserPoolId=pool.id, Username="other"
         )
         assert reset_by_admin["Error"]["Code"] == "CodeDeliveryFailureException"
-        assert admin.admin_get_user(UserPoolId=pool.id, Username="known")["UserStatus"] == (
-            "CONFIRMED"
+        assert admin.admin_get_user(UserPoolId=pool.id, Username="other")["UserStatus"] == (
+            "RESET_REQUIRED"
         )
-        assert _outbox(server) == []
+        # Every failure is on record for the operator, without a code.
+        records = outbox_records(server)
+        assert [(m["to"], m["status"], m["delivered_by"]) for m in records] == [
+            ("other@example.com", "failed", "smtp"),
+            ("moved@example.com", "failed", "smtp"),
+            ("known@example.com", "failed", "smtp"),
+            ("nomail@example.com", "failed", "smtp"),
+        ]
+        assert all(not CODE.search(m["body"]) for m in records)
         assert "Traceback" not in server.log()
     finally:
         stop_server(server)
@@ -440,18 +466,13 @@ def test_only_the_exact_live_code_passes(
         ("victim@example.com", "Your code\r\nBcc: attacker@example.com"),
     ],
 )
-def test_a_message_smtp_cannot_carry_is_a_delivery_failure(
-    code_store: tuple[Services, User], destination: str, subject: str
-) -> None:
-    services, _ = code_store
+def test_a_message_smtp_cannot_carry_is_a_delivery_failure(destination: str, subject: str) -> None:
     smtp = SmtpServer()
     mailer = SmtpMailer(SmtpTarget.parse(smtp.url), "auth@example.test", 5)
     message = Message("us-east-1_Mailer000", "EMAIL", destination, subject, "1", "x")
     try:
-        with pytest.raises(CodeDeliveryFailure), services.core.store.transaction() as repo:
-            mailer.send(repo, message, 1.0)
-        with services.core.store.transaction() as repo:
-            assert list(repo.outbox("us-east-1_Mailer000", None, 10)) == []
+        with pytest.raises(CodeDeliveryFailure):
+            mailer.transmit(message)
         assert smtp.mailbox.messages == []
     finally:
         smtp.stop()

@@ -36,8 +36,8 @@ class Codes:
         self._settings = settings
         self._key = hmac.new(sealing_key, b"verification-code", hashlib.sha256).digest()
 
-    def _hash(self, user: User, purpose: str, code: str) -> str:
-        message = f"{user.sub}\x00{purpose}\x00{code}".encode()
+    def _hash(self, user_sub: str, purpose: str, code: str) -> str:
+        message = f"{user_sub}\x00{purpose}\x00{code}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     def lifetime(self, purpose: str) -> int:
@@ -52,7 +52,7 @@ class Codes:
         if row is None:
             row = VerificationCode(user_sub=user.sub, purpose=purpose)
             repo.session.add(row)
-        row.code_hash = self._hash(user, purpose, code)
+        row.code_hash = self._hash(user.sub, purpose, code)
         row.expires_at = now + self.lifetime(purpose)
         row.attempts = 0
         row.created_at = now
@@ -62,6 +62,14 @@ class Codes:
     def discard(self, repo: Repository, user: User, purpose: str) -> None:
         row = repo.verification_code(user.sub, purpose)
         if row is not None:
+            repo.delete(row)
+
+    def void(self, repo: Repository, user_sub: str, purpose: str, code: str) -> None:
+        """Forget `code` (one that could not be delivered), unless a newer code replaced it."""
+        row = repo.verification_code(user_sub, purpose)
+        if row is not None and hmac.compare_digest(
+            row.code_hash, self._hash(user_sub, purpose, code)
+        ):
             repo.delete(row)
 
     def check(
@@ -79,7 +87,7 @@ class Codes:
             return LimitExceeded(TOO_MANY)
         if row.expires_at <= now:
             return ExpiredCode(EXPIRED)
-        presented = self._hash(user, purpose, code)
+        presented = self._hash(user.sub, purpose, code)
         if not hmac.compare_digest(presented, row.code_hash):
             row.attempts += 1
             if row.attempts >= self._settings.code_max_attempts:

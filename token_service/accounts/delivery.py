@@ -6,8 +6,9 @@ it with `token-service outbox`. With SMTP the mail is sent and the outbox keeps 
 without the code, so deliveries can be audited without learning codes. SMS has no provider
 here: SMS messages always go to the outbox.
 
-A failed delivery raises `CodeDeliveryFailure` inside the operation's transaction, so the
-operation writes nothing (no user, no code, no outbox record).
+A mailer only transmits; it never touches the database. The mail goes out after the
+operation's transaction has committed (`token_service.accounts.sending`), so a slow mail
+server holds no database lock.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from token_service.errors import CodeDeliveryFailure
 from token_service.settings import Settings, SettingsError
-from token_service.store.models import OutboxMessage, Pool
-from token_service.store.repositories import Repository
+from token_service.store.models import Pool
 
 CODE_PLACEHOLDER = "{####}"
 WITHHELD = "[code withheld]"
@@ -76,30 +76,23 @@ def verification_message(pool: Pool, medium: str, destination: str, code: str) -
 
 
 class Mailer(Protocol):
-    """Delivers a message within the caller's transaction; raises CodeDeliveryFailure."""
+    """Transmits messages, outside any transaction; `transmit` raises CodeDeliveryFailure."""
 
-    def send(self, repo: Repository, message: Message, now: float) -> None: ...
+    def transmits(self, message: Message) -> bool:
+        """Whether `message` goes out; if not, its outbox record (with the code) is the delivery."""
+        ...
 
-
-def _record(repo: Repository, message: Message, body: str, delivered_by: str, now: float) -> None:
-    repo.add(
-        OutboxMessage(
-            pool_id=message.pool_id,
-            medium=message.medium,
-            destination=message.destination,
-            subject=message.subject,
-            body=body,
-            delivered_by=delivered_by,
-            created_at=now,
-        )
-    )
+    def transmit(self, message: Message) -> None: ...
 
 
 class OutboxMailer:
     """The embedded default: the outbox row is the delivery, and holds the text."""
 
-    def send(self, repo: Repository, message: Message, now: float) -> None:
-        _record(repo, message, message.body, "outbox", now)
+    def transmits(self, message: Message) -> bool:
+        return False
+
+    def transmit(self, message: Message) -> None:
+        """Nothing goes out: the outbox record is the delivery."""
 
 
 @dataclass(frozen=True)
@@ -141,23 +134,21 @@ class SmtpTarget:
 
 
 class SmtpMailer:
-    """Sends email over SMTP; records each delivery in the outbox without the code."""
+    """Sends email over SMTP (SMS stays in the outbox)."""
 
     def __init__(self, target: SmtpTarget, mail_from: str, timeout: float) -> None:
         self._target = target
         self._from = mail_from
         self._timeout = timeout
-        self._outbox = OutboxMailer()
         # The name our EHLO gives; smtplib would look it up again for every connection.
         self._local_hostname = socket.getfqdn()
         # Loading the CA certificates is slow: once, and only when TLS is used.
         self._tls = ssl.create_default_context() if target.implicit_tls or target.starttls else None
 
-    def send(self, repo: Repository, message: Message, now: float) -> None:
-        if message.medium != "EMAIL":
-            self._outbox.send(repo, message, now)
-            return
-        _record(repo, message, message.audit_body, "smtp", now)
+    def transmits(self, message: Message) -> bool:
+        return message.medium == "EMAIL"
+
+    def transmit(self, message: Message) -> None:
         try:
             # A header with a line break (an address or subject stored by other means) is a
             # ValueError here, as is an address SMTP cannot carry.

@@ -1,9 +1,9 @@
 """Self-service account operations, one transaction each.
 
-A code is delivered inside the transaction that creates it, as its last step: when delivery
-fails the transaction rolls back and nothing (user, code, outbox record) is written. Wrong
-codes and wrong passwords are counted, so those errors are raised only after the transaction
-has committed the count.
+A code is written (its hash, and an outbox record) in the operation's transaction and sent
+after it has committed (`token_service.accounts.sending`); codes per user and purpose are
+limited (`token_service.accounts.limits`). Wrong codes and wrong passwords are counted, so
+those errors are raised only after the transaction has committed the count.
 
 Clients that prevent user existence errors (Cognito's default, ENABLED) answer for a
 username without a user as they would for one with a user: ForgotPassword and
@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from token_service.accounts import destinations as dest
 from token_service.accounts.codes import FORGOT_PASSWORD, MISMATCH, SIGNUP, Codes, verify_purpose
 from token_service.accounts.delivery import Mailer, build_mailer, verification_message
+from token_service.accounts.limits import CodeRequestLimit, name_key, user_key
+from token_service.accounts.outbox import ensure_indexes
+from token_service.accounts.sending import Outgoing, Sender
 from token_service.admin import Admin
 from token_service.admin.users import claim_email_alias
 from token_service.core import Core
@@ -60,7 +63,14 @@ class Accounts:
         key = load_key(core.settings)
         self.codes = Codes(core.settings, key)
         self._decoy_key = hmac.new(key, b"decoy-destination", hashlib.sha256).digest()
-        self.mailer = mailer or build_mailer(core.settings)
+        self.limit = CodeRequestLimit(core.settings.code_requests_per_hour, key)
+        self.sender = Sender(
+            core.store,
+            mailer or build_mailer(core.settings),
+            self.codes,
+            core.settings.outbox_retention_days,
+        )
+        ensure_indexes(core.store)
 
     # helpers
     def _client_pool(
@@ -80,12 +90,22 @@ class Accounts:
         return CodeMismatch(MISMATCH)
 
     def _send(
-        self, repo: Repository, pool: Pool, user: User, purpose: str, attribute: str, now: float
+        self,
+        repo: Repository,
+        outgoing: Outgoing,
+        pool: Pool,
+        user: User,
+        purpose: str,
+        attribute: str,
+        now: float,
     ) -> dest.CodeDelivery:
+        """A new code to the user's `attribute`: counted, stored, and sent after the commit."""
+        self.limit.take(repo, pool.id, user_key(user.sub), purpose, now)
         code = self.codes.issue(repo, user, purpose, now)
         value = user.attributes[attribute]
         medium = dest.medium_of(attribute)
-        self.mailer.send(repo, verification_message(pool, medium, value, code), now)
+        message = verification_message(pool, medium, value, code)
+        self.sender.queue(repo, outgoing, message, user.sub, purpose, code, now)
         return dest.CodeDelivery(dest.mask(attribute, value), medium, attribute)
 
     def _authenticated(self, repo: Repository, access_token_user: User) -> tuple[User, Pool]:
@@ -113,7 +133,7 @@ class Accounts:
         secret_hash: str | None,
     ) -> SignUpResult:
         now = self.core.clock()
-        with self.core.store.transaction() as repo:
+        with self.sender.sending() as outgoing, self.core.store.transaction() as repo:
             client, pool = self._client_pool(repo, client_id, username, secret_hash)
             if pool.admin_create_only:
                 raise NotAuthorized("SignUp is not permitted for this user pool")
@@ -152,7 +172,7 @@ class Accounts:
             attribute = dest.confirmation_attribute(pool, user)
             delivery = None
             if attribute is not None:
-                delivery = self._send(repo, pool, user, SIGNUP, attribute, now)
+                delivery = self._send(repo, outgoing, pool, user, SIGNUP, attribute, now)
             return SignUpResult(confirmed=False, sub=sub, delivery=delivery)
 
     def confirm_sign_up(
@@ -186,31 +206,38 @@ class Accounts:
         client_id: str,
         username: str,
         secret_hash: str | None,
-        send: Callable[[Repository, Pool, User, float], dest.CodeDelivery],
+        purpose: str,
+        send: Callable[[Repository, Outgoing, Pool, User, float], dest.CodeDelivery],
     ) -> dest.CodeDelivery:
-        """`send` for the user, or a decoy for a username without one (LEGACY: not found)."""
+        """`send` for the user, or a decoy for a username without one (LEGACY: not found).
+
+        The decoy counts toward the same limit as a real request, so the limit tells nothing.
+        """
         now = self.core.clock()
-        with self.core.store.transaction() as repo:
+        with self.sender.sending() as outgoing, self.core.store.transaction() as repo:
             client, pool = self._client_pool(repo, client_id, username, secret_hash)
             user = repo.user_by_username(pool.id, username)
             if user is not None:
-                return send(repo, pool, user, now)
+                return send(repo, outgoing, pool, user, now)
             if client.prevent_user_existence_errors == "LEGACY":
                 raise UserNotFound(NOT_FOUND)
+            self.limit.take(repo, pool.id, name_key(username), purpose, now)
             return dest.decoy(pool, username, self._decoy_key)
 
     def resend_confirmation_code(
         self, client_id: str, username: str, secret_hash: str | None
     ) -> dest.CodeDelivery:
-        def send(repo: Repository, pool: Pool, user: User, now: float) -> dest.CodeDelivery:
+        def send(
+            repo: Repository, outgoing: Outgoing, pool: Pool, user: User, now: float
+        ) -> dest.CodeDelivery:
             if user.status != "UNCONFIRMED":
                 raise InvalidParameter("User is already confirmed.")
             attribute = dest.confirmation_attribute(pool, user)
             if attribute is None:
                 raise InvalidParameter("Cannot resend codes. Auto verification not turned on.")
-            return self._send(repo, pool, user, SIGNUP, attribute, now)
+            return self._send(repo, outgoing, pool, user, SIGNUP, attribute, now)
 
-        return self._code_request(client_id, username, secret_hash, send)
+        return self._code_request(client_id, username, secret_hash, SIGNUP, send)
 
     def admin_confirm_sign_up(self, pool_id: str, username: str) -> None:
         now = self.core.clock()
@@ -225,24 +252,26 @@ class Accounts:
     def forgot_password(
         self, client_id: str, username: str, secret_hash: str | None
     ) -> dest.CodeDelivery:
-        def send(repo: Repository, pool: Pool, user: User, now: float) -> dest.CodeDelivery:
+        def send(
+            repo: Repository, outgoing: Outgoing, pool: Pool, user: User, now: float
+        ) -> dest.CodeDelivery:
             if not user.enabled:
                 raise NotAuthorized("User is disabled.")
             if user.status == "FORCE_CHANGE_PASSWORD":
                 raise NotAuthorized("User password cannot be reset in the current state.")
-            return self._send_reset(repo, pool, user, now)
+            return self._send_reset(repo, outgoing, pool, user, now)
 
-        return self._code_request(client_id, username, secret_hash, send)
+        return self._code_request(client_id, username, secret_hash, FORGOT_PASSWORD, send)
 
     def _send_reset(
-        self, repo: Repository, pool: Pool, user: User, now: float
+        self, repo: Repository, outgoing: Outgoing, pool: Pool, user: User, now: float
     ) -> dest.CodeDelivery:
         attribute = dest.recovery_attribute(user)
         if attribute is None:
             raise InvalidParameter(
                 "Cannot reset password for the user as there is no registered/verified email or phone_number"
             )
-        return self._send(repo, pool, user, FORGOT_PASSWORD, attribute, now)
+        return self._send(repo, outgoing, pool, user, FORGOT_PASSWORD, attribute, now)
 
     def confirm_forgot_password(
         self, client_id: str, username: str, code: str, password: str, secret_hash: str | None
@@ -269,7 +298,7 @@ class Accounts:
     def admin_reset_password(self, pool_id: str, username: str) -> None:
         """Require a reset (RESET_REQUIRED); a code goes to a verified email or phone, if any."""
         now = self.core.clock()
-        with self.core.store.transaction() as repo:
+        with self.sender.sending() as outgoing, self.core.store.transaction() as repo:
             pool = Admin.require_pool(repo, pool_id)
             user = Admin.require_user(repo, pool_id, username)
             if user.status == "UNCONFIRMED":
@@ -277,7 +306,7 @@ class Accounts:
             user.status = "RESET_REQUIRED"
             user.updated_at = now
             if dest.recovery_attribute(user) is not None:
-                self._send_reset(repo, pool, user, now)
+                self._send_reset(repo, outgoing, pool, user, now)
 
     # the signed-in user's own account
     def change_password(self, access_token: str, previous: str, proposed: str) -> None:
@@ -302,7 +331,7 @@ class Accounts:
         """Set attributes; a changed email or phone is unverified, and coded when auto-verified."""
         signed_in, claims = self.issuer.authenticate(access_token)
         now = self.core.clock()
-        with self.core.store.transaction() as repo:
+        with self.sender.sending() as outgoing, self.core.store.transaction() as repo:
             user, pool = self._authenticated(repo, signed_in)
             self._check_writable(repo.client(str(claims.get("client_id", ""))), attributes)
             self.admin._check_attributes(pool, attributes)
@@ -320,7 +349,7 @@ class Accounts:
             user.updated_at = now
             auto = pool.auto_verified_attributes or []
             return [
-                self._send(repo, pool, user, verify_purpose(name), name, now)
+                self._send(repo, outgoing, pool, user, verify_purpose(name), name, now)
                 for name in changed
                 if name in auto
             ]
@@ -328,10 +357,11 @@ class Accounts:
     def send_attribute_code(self, access_token: str, attribute: str) -> dest.CodeDelivery:
         signed_in, _ = self.issuer.authenticate(access_token)
         now = self.core.clock()
-        with self.core.store.transaction() as repo:
+        with self.sender.sending() as outgoing, self.core.store.transaction() as repo:
             user, pool = self._authenticated(repo, signed_in)
             self._require_verifiable(user, attribute)
-            return self._send(repo, pool, user, verify_purpose(attribute), attribute, now)
+            purpose = verify_purpose(attribute)
+            return self._send(repo, outgoing, pool, user, purpose, attribute, now)
 
     def verify_attribute(self, access_token: str, attribute: str, code: str) -> None:
         signed_in, _ = self.issuer.authenticate(access_token)

@@ -241,9 +241,12 @@ class OutboxMessage(Base):
     destination: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(256))
     body: Mapped[str] = mapped_column(String(8192))
-    # "outbox" (kept here only) or "smtp" (sent), and when.
+    # "outbox" (kept here only) or "smtp" (sent), and when; indexed for pruning by age.
     delivered_by: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+    # "pending" (written, not yet sent), "sent" or "failed"; None in rows of older releases,
+    # which were all sent.
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class UsedNonce(Base):

@@ -18,8 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from token_service.accounts.outbox import list_outbox, prune_outbox
 from token_service.errors import TokenServiceError
+from token_service.events import SignInEvents, event_view
 from token_service.hosted.branding import set_branding
-from token_service.hosted.events import SignInEvents, event_view
 from token_service.hosted.links import DEFAULT_MAX_SECONDS, IssuedSecret, PartnerLinks, secret_view
 from token_service.services import Services, build_services
 from token_service.settings import Settings, SettingsError
@@ -610,9 +610,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "events",
-        help="sign-in events of the hosted login, newest first",
-        description="Sign-in events of the hosted login (attempts, failures, MFA steps, "
-        "session starts and ends, partner links), newest first, a page at a time.",
+        help="sign-in events (API and hosted login), newest first",
+        description="Sign-in events of the Cognito API and the hosted login (attempts, "
+        "failures, challenges, MFA steps, failed refreshes, sign-outs, client_credentials "
+        "tokens, session starts and ends, partner links), newest first, a page at a time.",
         parents=[common, pool_opt],
     )
     p.add_argument("--username", help="only this user's events")

@@ -1,7 +1,10 @@
 """Issuing and revoking tokens: password sign-in, refresh, client credentials, sign-out.
 
 Every way of signing a user in (password, SRP, a challenge's answer) ends in
-`Issuer.continue_sign_in`, which decides the next challenge or issues the tokens.
+`Issuer.continue_sign_in`, which decides the next challenge or, once every factor passed,
+hands a `SignedIn` to the caller's completion: the Cognito API's issues tokens
+(`Issuer.tokens`, the default); the hosted login's starts a hosted session and makes an
+authorization code instead, so no token is minted that nobody receives.
 
 Failures that must leave a trace (failed sign-ins counting towards lockout) are committed
 before the error is raised; every other failure rolls its transaction back, changing nothing.
@@ -15,9 +18,11 @@ import hmac
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from token_service import events
 from token_service.core import Core
 from token_service.errors import (
     InvalidClient,
@@ -70,6 +75,20 @@ class UserTokens:
     expires_in: int
     # The sign-in the tokens belong to (their `origin_jti`).
     origin_jti: str | None = None
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Every factor passed: who signed in, to which client, how (`amr`) and when."""
+
+    user: User
+    client: Client
+    amr: list[str]
+    now: float
+
+
+# What completes a sign-in, inside its transaction: tokens for the API, a code for the pages.
+Completion = Callable[[Repository, SignedIn], Any]
 
 
 @dataclass(frozen=True)
@@ -146,8 +165,10 @@ class Issuer:
         pool_id: str | None = None,
         admin: bool = False,
         hosted: bool = False,
-    ) -> UserTokens | Challenge:
-        """USER_PASSWORD_AUTH, or ADMIN_USER_PASSWORD_AUTH when `admin` (pool given).
+        complete: Completion | None = None,
+    ) -> Any:
+        """USER_PASSWORD_AUTH, or ADMIN_USER_PASSWORD_AUTH when `admin` (pool given): the
+        next Challenge, or what `complete` makes of the sign-in (tokens by default).
 
         `hosted`: the hosted login's form, which ExplicitAuthFlows do not govern (Cognito's
         managed login signs in whatever API flows the client allows).
@@ -170,14 +191,21 @@ class Issuer:
                 if not user.enabled:
                     failure = NotAuthorized("User is disabled.")
                 else:
-                    return self.continue_sign_in(repo, client, user, now, ["pwd"])
+                    return self.continue_sign_in(repo, client, user, now, ["pwd"], complete)
         assert failure is not None
         raise failure
 
     def continue_sign_in(
-        self, repo: Repository, client: Client, user: User, now: float, amr: list[str]
-    ) -> UserTokens | Challenge:
-        """After a correct factor: a new password, then a second factor, then the tokens."""
+        self,
+        repo: Repository,
+        client: Client,
+        user: User,
+        now: float,
+        amr: list[str],
+        complete: Completion | None = None,
+    ) -> Any:
+        """After a correct factor: a new password, then a second factor, then `complete`
+        (by default `tokens`) with the finished sign-in, in the same transaction."""
         # Only the right password learns the account's state, as in Cognito.
         if user.status == "UNCONFIRMED":
             raise UserNotConfirmed("User is not confirmed.")
@@ -195,7 +223,13 @@ class Issuer:
             challenge = second_factor(self.core, repo, client, user, now, amr)
             if challenge is not None:
                 return challenge
-        return self.issue_user_tokens(repo, client, user, now, None, amr)
+        return (complete or self.tokens)(repo, SignedIn(user, client, amr, now))
+
+    def tokens(self, repo: Repository, signed_in: SignedIn) -> UserTokens:
+        """The Cognito API's completion: a new sign-in's access, ID and refresh tokens."""
+        return self.issue_user_tokens(
+            repo, signed_in.client, signed_in.user, signed_in.now, None, signed_in.amr
+        )
 
     def respond_new_password(
         self,
@@ -205,7 +239,8 @@ class Issuer:
         new_password: str,
         *,
         secret_hash_value: str | None = None,
-    ) -> UserTokens | Challenge:
+        complete: Completion | None = None,
+    ) -> Any:
         """Answer NEW_PASSWORD_REQUIRED: set the permanent password and go on signing in."""
         if not session or not username or not new_password:
             raise InvalidParameter("Session, USERNAME and NEW_PASSWORD are required.")
@@ -225,7 +260,7 @@ class Issuer:
             self.core.passwords.set(user, new_password)
             user.status = "CONFIRMED"
             user.updated_at = now
-            return self.continue_sign_in(repo, client, user, now, state.amr)
+            return self.continue_sign_in(repo, client, user, now, state.amr, complete)
 
     def _verify_password(
         self, repo: Repository, pool_id: str, username: str, password: str, now: float
@@ -395,11 +430,24 @@ class Issuer:
                 raise NotAuthorized("User is disabled.")
             return user, claims
 
-    def global_sign_out(self, access_token: str) -> None:
+    def global_sign_out(self, access_token: str, context: events.RequestContext) -> None:
         """Revoke every refresh token of the user, and so every access token's sign-in."""
-        user, _ = self.authenticate(access_token)
+        user, claims = self.authenticate(access_token)
+        now = self.core.clock()
         with self.core.store.transaction() as repo:
-            repo.revoke_refresh_tokens(user.sub, self.core.clock())
+            repo.revoke_refresh_tokens(user.sub, now)
+            who = {"client_id": claims.get("client_id"), "user_sub": user.sub}
+            events.record(
+                repo,
+                now,
+                context,
+                user.pool_id,
+                events.SIGN_OUT,
+                events.PASS,
+                **who,
+                username=user.username,
+                step="GlobalSignOut",
+            )
 
     def jwks(self, pool_id: str) -> dict[str, Any]:
         with self.core.store.transaction() as repo:

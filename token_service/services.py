@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from token_service.accounts.service import Accounts
 from token_service.admin import Admin
 from token_service.core import Core, build_core
+from token_service.events import SignInEvents
 from token_service.hosted.login import HostedLogin
 from token_service.issue import Issuer
 from token_service.settings import Settings
@@ -21,6 +22,7 @@ class Services:
     issuer: Issuer
     accounts: Accounts
     hosted: HostedLogin
+    events: SignInEvents
 
     @property
     def settings(self) -> Settings:
@@ -36,4 +38,5 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         issuer=issuer,
         accounts=Accounts(core, issuer, admin),
         hosted=HostedLogin(core, issuer),
+        events=SignInEvents(core),
     )

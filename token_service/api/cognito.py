@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from token_service.api.context import request_context
 from token_service.cognito import sigv4
 from token_service.cognito.errors import InternalError, SerializationError, UnknownOperation
 from token_service.cognito.operations import OPERATIONS
@@ -80,7 +81,8 @@ async def dispatch(request: Request) -> Response:
             raise SerializationError("The request body is not valid JSON.") from None
         if not isinstance(params, dict):
             raise SerializationError("The request body must be a JSON object.")
-        result = await run_in_threadpool(operation.handler, services, params)
+        context = request_context(request)
+        result = await run_in_threadpool(operation.run, services, params, context)
     except TokenServiceError as error:
         return error_response(error)
     except Exception:

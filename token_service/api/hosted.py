@@ -13,15 +13,16 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from token_service.api.context import request_context
 from token_service.api.oauth2 import read_form
 from token_service.errors import TokenServiceError
 from token_service.hosted import csrf, sessions
 from token_service.hosted.authorize import RedirectError, UntrustedRequest
-from token_service.hosted.events import Visit
 from token_service.hosted.links import BAD_LINK, BadLink, PartnerLinks
 from token_service.hosted.outcomes import Outcome, Page
 from token_service.hosted.pages import redirect, render
 from token_service.hosted.self_service import CONFIRM, FORGOT, RESET, SIGN_UP, SelfService
+from token_service.hosted.visit import Visit
 from token_service.issue import NEW_PASSWORD_STEP
 from token_service.services import Services
 from token_service.signin.mfa import MFA_SETUP, SOFTWARE_TOKEN_MFA
@@ -68,9 +69,8 @@ def _set_cookie(
 
 def _visit(request: Request) -> Visit:
     """Who is asking: the session cookie, the peer address and the user agent."""
-    address = request.client.host if request.client is not None else ""
-    agent = request.headers.get("user-agent", "")
-    return Visit(request.cookies.get(sessions.COOKIE), address, agent)
+    origin = request_context(request)
+    return Visit(origin.ip, origin.user_agent, request.cookies.get(sessions.COOKIE))
 
 
 def _browser(request: Request) -> str:

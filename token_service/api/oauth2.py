@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from token_service.api.context import request_context
 from token_service.errors import (
     InvalidClient,
     InvalidParameter,
@@ -18,6 +19,8 @@ from token_service.errors import (
     TokenServiceError,
     UnsupportedGrantType,
 )
+from token_service.events import CLIENT_CREDENTIALS, REFRESH, Subject
+from token_service.issue import token_hash
 from token_service.refresh import refresh_tokens
 from token_service.services import Services
 from token_service.tokens import USER_SCOPE
@@ -79,9 +82,16 @@ async def token(request: Request) -> Response:
         client_id, secret = _client_credentials(request, form)
         grant = form.get("grant_type")
         body: dict[str, Any]
+        context, subject = request_context(request), Subject(client_id)
         if grant == "client_credentials":
             machine = await run_in_threadpool(
-                services.issuer.client_credentials, client_id, secret, form.get("scope")
+                services.events.observe,
+                context,
+                subject,
+                CLIENT_CREDENTIALS,
+                "client_credentials",
+                lambda: services.issuer.client_credentials(client_id, secret, form.get("scope")),
+                lambda _: (CLIENT_CREDENTIALS, None),
             )
             body = {
                 "access_token": machine.access_token,
@@ -89,14 +99,17 @@ async def token(request: Request) -> Response:
                 "token_type": "Bearer",
             }
         elif grant == "refresh_token":
+            presented = form.get("refresh_token", "")
             tokens = await run_in_threadpool(
+                services.events.observe,
+                context,
+                Subject(client_id, refresh_token_hash=token_hash(presented) if presented else None),
+                REFRESH,
+                "refresh_token",
                 lambda: refresh_tokens(
-                    services.issuer,
-                    client_id,
-                    form.get("refresh_token", ""),
-                    channel="oauth",
-                    client_secret=secret,
-                )
+                    services.issuer, client_id, presented, channel="oauth", client_secret=secret
+                ),
+                lambda _: None,  # a successful refresh is no event (token_service.events)
             )
             body = {
                 "access_token": tokens.access_token,

@@ -27,14 +27,15 @@ from typing import Any
 import jwt
 from sqlalchemy import select
 
+from token_service import events
 from token_service.admin.base import LOWER_ALNUM, random_string
 from token_service.core import Core
 from token_service.errors import InvalidParameter, ResourceNotFound, TokenServiceError
-from token_service.hosted import events
+from token_service.events import record
 from token_service.hosted.authorize import RedirectError, UntrustedRequest
-from token_service.hosted.events import Visit, record
 from token_service.hosted.login import HostedLogin
 from token_service.hosted.outcomes import Redirect
+from token_service.hosted.visit import Visit
 from token_service.store.models import Client, PartnerSecret
 from token_service.store.repositories import Repository
 

@@ -3,9 +3,9 @@
 Every factor is checked by the same `Issuer` calls the Cognito API makes (`password_auth`,
 `respond_new_password`, ...), so lockout, disabled users, password policy and challenges
 behave exactly as there; the hosted login stands in for the app (it answers with the
-SECRET_HASH of confidential clients itself). The tokens such a sign-in yields are never
-handed out: its sign-in row is closed at once and becomes the hosted session, and the app
-gets an authorization code, which `/oauth2/token` turns into its own tokens.
+SECRET_HASH of confidential clients itself). It completes a finished sign-in its own way
+(`Issuer.continue_sign_in`'s completion): a hosted session and an authorization code, in
+the same transaction as the last factor; `/oauth2/token` turns the code into tokens.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
+from token_service import events
 from token_service.core import Core
 from token_service.errors import (
     CodeMismatch,
@@ -21,7 +22,7 @@ from token_service.errors import (
     InvalidPassword,
     TokenServiceError,
 )
-from token_service.hosted import events
+from token_service.events import SignInEvents, record
 from token_service.hosted.authorize import (
     AuthorizationRequest,
     RedirectError,
@@ -30,12 +31,12 @@ from token_service.hosted.authorize import (
     single_values,
 )
 from token_service.hosted.codes import CodeGrant
-from token_service.hosted.events import SignInEvents, Visit, record
 from token_service.hosted.outcomes import Outcome, Page, Redirect
 from token_service.hosted.second_factor import STEPS as SECOND_FACTOR_STEPS
 from token_service.hosted.second_factor import SecondFactor
 from token_service.hosted.sessions import HostedSessions
-from token_service.issue import NEW_PASSWORD_STEP, Issuer, UserTokens
+from token_service.hosted.visit import Visit
+from token_service.issue import NEW_PASSWORD_STEP, Completion, Issuer, SignedIn
 from token_service.signin.challenges import BAD_SESSION, Challenge
 from token_service.signin.mfa import MFA_SETUP, SOFTWARE_TOKEN_MFA
 from token_service.store.models import Client, Pool
@@ -115,6 +116,7 @@ class HostedLogin:
                 password,
                 secret_hash_value=self.issuer.hosted_secret_hash(client, username),
                 hosted=True,
+                complete=self._completion(request, visit, username),
             )
         except TokenServiceError as error:
             self._failed(visit, request, username, events.SIGN_IN, error)
@@ -130,12 +132,13 @@ class HostedLogin:
             Challenge(NEW_PASSWORD_STEP, {}, session),
             username,
             visit,
-            lambda client: self.issuer.respond_new_password(
+            lambda client, complete: self.issuer.respond_new_password(
                 client.id,
                 session,
                 username,
                 new_password,
                 secret_hash_value=self.issuer.hosted_secret_hash(client, username),
+                complete=complete,
             ),
         )
 
@@ -148,7 +151,9 @@ class HostedLogin:
             Challenge(SOFTWARE_TOKEN_MFA, {}, session),
             username,
             visit,
-            lambda client: self.second_factor.answer_code(client, session, username, code),
+            lambda client, complete: self.second_factor.answer_code(
+                client, session, username, code, complete
+            ),
         )
 
     def authenticator_setup(
@@ -166,7 +171,9 @@ class HostedLogin:
             Challenge(MFA_SETUP, shown, session),
             username,
             visit,
-            lambda client: self.second_factor.answer_setup(client, session, username, code),
+            lambda client, complete: self.second_factor.answer_setup(
+                client, session, username, code, complete
+            ),
         )
 
     def _step(
@@ -175,14 +182,14 @@ class HostedLogin:
         challenge: Challenge,
         username: str,
         visit: Visit,
-        answer: Callable[[Client], UserTokens | Challenge],
+        answer: Callable[[Client, Completion], Redirect | Challenge],
     ) -> Outcome:
         """A challenge's answer: the same page again for a wrong answer, the login page when
         the attempt cannot go on (lockout, expired or spent session), else the next step."""
         request, pool = self.request(items)
         kind = events.SIGN_IN if challenge.name == NEW_PASSWORD_STEP else events.MFA
         try:
-            result = answer(request.client)
+            result = answer(request.client, self._completion(request, visit, username))
         except RETRYABLE as error:
             self._failed(visit, request, username, kind, error)
             return Page(challenge.name, request, pool, error.message, username, challenge)
@@ -215,25 +222,28 @@ class HostedLogin:
         request: AuthorizationRequest,
         pool: Pool,
         username: str,
-        result: UserTokens | Challenge,
+        result: Redirect | Challenge,
         visit: Visit,
     ) -> Outcome:
-        """A challenge's page, or (signed in) a new hosted session and a code for the app."""
-        if isinstance(result, Challenge):
-            if result.name == MFA_SETUP:
-                result = self.second_factor.enrol(result, pool, username)
-            elif result.name not in (NEW_PASSWORD_STEP, *SECOND_FACTOR_STEPS):
-                return Page("login", request, pool, UNAVAILABLE_STEP, username)
-            return Page(result.name, request, pool, None, username, result)
-        with self.core.store.transaction() as repo:
-            sign_in = repo.sign_in(result.origin_jti or "")
-            assert sign_in is not None
-            # The API-shaped tokens of this sign-in are never handed out: close their row.
-            sign_in.revoked_at = self.core.clock()
-            amr = list(sign_in.amr or ["pwd"])
+        """A challenge's page, or (signed in) the redirect the completion made."""
+        if isinstance(result, Redirect):
+            return result
+        if result.name == MFA_SETUP:
+            result = self.second_factor.enrol(result, pool, username)
+        elif result.name not in (NEW_PASSWORD_STEP, *SECOND_FACTOR_STEPS):
+            return Page("login", request, pool, UNAVAILABLE_STEP, username)
+        return Page(result.name, request, pool, None, username, result)
+
+    def _completion(self, request: AuthorizationRequest, visit: Visit, username: str) -> Completion:
+        """How a sign-in at these pages ends: `signed_in`, in the last factor's transaction."""
+
+        def complete(repo: Repository, done: SignedIn) -> Redirect:
+            auth_time = int(done.now)
             return self.signed_in(
-                repo, request, sign_in.user_sub, amr, sign_in.auth_time, visit, username
+                repo, request, done.user.sub, done.amr, auth_time, visit, username
             )
+
+        return complete
 
     def signed_in(
         self,

@@ -9,9 +9,10 @@ never against anything the page posts back.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
-from token_service.issue import Issuer, UserTokens
+from token_service.issue import Completion, Issuer
 from token_service.signin.challenges import Challenge
 from token_service.signin.mfa import MFA_SETUP, SOFTWARE_TOKEN_MFA
 from token_service.signin.software_token import ChallengeAnswer, SoftwareTokens, require_code
@@ -43,15 +44,16 @@ class SecondFactor:
         return ChallengeAnswer(client.id, session, username, secret_hash, None)
 
     def answer_code(
-        self, client: Client, session: str, username: str, code: str
-    ) -> UserTokens | Challenge:
+        self, client: Client, session: str, username: str, code: str, complete: Completion
+    ) -> Any:
         code = require_code(code, "code")
-        return self.tokens.answer_code(self._answer(client, session, username), code)
+        return self.tokens.answer_code(self._answer(client, session, username), code, complete)
 
     def answer_setup(
-        self, client: Client, session: str, username: str, code: str
-    ) -> UserTokens | Challenge:
+        self, client: Client, session: str, username: str, code: str, complete: Completion
+    ) -> Any:
         """Verify the first code of the pending secret, then answer MFA_SETUP with it."""
         code = require_code(code, "code")
         verified = self.tokens.verify(None, session, code, None)
-        return self.tokens.answer_setup(self._answer(client, verified.session or "", username))
+        answer = self._answer(client, verified.session or "", username)
+        return self.tokens.answer_setup(answer, complete)

@@ -10,6 +10,7 @@ raised. A code is accepted once: its step must be later than the last accepted o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from token_service.errors import (
     CodeMismatch,
@@ -19,10 +20,9 @@ from token_service.errors import (
     SoftwareTokenMFANotFound,
     TokenServiceError,
 )
-from token_service.issue import LOCKED_OUT, Issuer, UserTokens
+from token_service.issue import LOCKED_OUT, Completion, Issuer
 from token_service.signin.challenges import (
     BAD_SESSION,
-    Challenge,
     SessionState,
     open_session,
     seal_session,
@@ -189,8 +189,11 @@ class SoftwareTokens:
         raise failure
 
     # challenges
-    def answer_code(self, answer: ChallengeAnswer, code: str) -> UserTokens | Challenge:
-        """SOFTWARE_TOKEN_MFA: a current code of the user's active factor ends the sign-in."""
+    def answer_code(
+        self, answer: ChallengeAnswer, code: str, complete: Completion | None = None
+    ) -> Any:
+        """SOFTWARE_TOKEN_MFA: a current code of the user's active factor ends the sign-in
+        (`complete` as in `Issuer.continue_sign_in`)."""
         now = self.core.clock()
         with self.core.store.transaction() as repo:
             client, user, state = self._challenge(repo, answer, SOFTWARE_TOKEN_MFA, now)
@@ -205,10 +208,11 @@ class SoftwareTokens:
                 self._use(repo, state, now)
                 counters.succeeded()
                 row.last_step = step
-                return self.issuer.continue_sign_in(repo, client, user, now, [*state.amr, "mfa"])
+                amr = [*state.amr, "mfa"]
+                return self.issuer.continue_sign_in(repo, client, user, now, amr, complete)
         raise failure
 
-    def answer_setup(self, answer: ChallengeAnswer) -> UserTokens | Challenge:
+    def answer_setup(self, answer: ChallengeAnswer, complete: Completion | None = None) -> Any:
         """MFA_SETUP, with VerifySoftwareToken's session: the user enrolled, sign-in ends."""
         now = self.core.clock()
         with self.core.store.transaction() as repo:
@@ -216,7 +220,8 @@ class SoftwareTokens:
             if not is_active(user, factor(repo, user)):
                 raise SoftwareTokenMFANotFound(NO_USER_FACTOR)
             self._use(repo, state, now)
-            return self.issuer.continue_sign_in(repo, client, user, now, [*state.amr, "mfa"])
+            amr = [*state.amr, "mfa"]
+            return self.issuer.continue_sign_in(repo, client, user, now, amr, complete)
 
     # shared steps
     def _counters(self, repo: Repository, pool_id: str, username: str, now: float) -> Counters:

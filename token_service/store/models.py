@@ -313,7 +313,8 @@ class PartnerSecret(Base):
 
 
 class SignInEvent(Base):
-    """A hosted sign-in event: attempt, failure, MFA step, session start or end, link use."""
+    """A sign-in event (API or hosted): attempt, failure, MFA step, refresh failure,
+    sign-out, session start or end, link use."""
 
     __tablename__ = "sign_in_events"
 
@@ -328,3 +329,5 @@ class SignInEvent(Base):
     ip: Mapped[str] = mapped_column(String(64))
     user_agent: Mapped[str] = mapped_column(String(512))
     reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # The AuthFlow, ChallengeName or grant of an API event (None at the hosted pages).
+    step: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -2,7 +2,8 @@
 
 `AUTH_FLOWS` and `CHALLENGES` map Cognito's AuthFlow and ChallengeName values to their
 handlers; other modules add theirs, and the package joins them into the four sign-in
-operations (`InitiateAuth`, `AdminInitiateAuth` and both RespondToAuthChallenge).
+operations (`InitiateAuth`, `AdminInitiateAuth` and both RespondToAuthChallenge), which
+record every flow's and every answer's event (`SignInEvents.observe`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from token_service import events
 from token_service.admin import user_attributes
 from token_service.cognito.operations.base import (
     FlowHandler,
@@ -22,6 +24,8 @@ from token_service.cognito.operations.base import (
 )
 from token_service.cognito.operations.shapes import auth_shape, user_mfa_shape
 from token_service.errors import InvalidParameter
+from token_service.events import RequestContext, Subject
+from token_service.issue import token_hash
 from token_service.refresh import refresh_tokens
 from token_service.services import Services
 
@@ -76,13 +80,46 @@ AUTH_FLOWS: dict[str, tuple[FlowHandler, bool, bool]] = {
 CHALLENGES: dict[str, FlowHandler] = {"NEW_PASSWORD_REQUIRED": _new_password}
 
 
+def _subject(params: Params, values_name: str, pool_id: str | None) -> Subject:
+    """Who a sign-in step names: ClientId, the pool, USERNAME and a presented REFRESH_TOKEN."""
+    values = params.get(values_name)
+    values = values if isinstance(values, dict) else {}
+    client_id, username = params.get("ClientId"), values.get("USERNAME")
+    refresh_token = values.get("REFRESH_TOKEN")
+    return Subject(
+        client_id=client_id if isinstance(client_id, str) else None,
+        pool_id=pool_id,
+        username=username if isinstance(username, str) else None,
+        refresh_token_hash=token_hash(refresh_token) if isinstance(refresh_token, str) else None,
+    )
+
+
+def _observed(
+    services: Services,
+    context: RequestContext,
+    params: Params,
+    step: str,
+    subject: Subject,
+    run: FlowHandler,
+) -> Result:
+    """Run a flow's or a challenge's handler, recording the event of its outcome."""
+    return services.events.observe(
+        context,
+        subject,
+        events.step_kind(step),
+        step,
+        lambda: run(services, params, subject.pool_id),
+        lambda result: events.step_outcome(step, result.get("ChallengeName")),
+    )
+
+
 def sign_in_operations(
     flows: Mapping[str, tuple[FlowHandler, bool, bool]], challenges: Mapping[str, FlowHandler]
 ) -> dict[str, Operation]:
     """The four sign-in operations, dispatching on AuthFlow and ChallengeName."""
 
     def initiate(admin: bool) -> Operation:
-        def handler(services: Services, params: Params) -> Result:
+        def handler(services: Services, params: Params, context: RequestContext) -> Result:
             pool_id = req_str(params, "UserPoolId") if admin else None
             flow = req_str(params, "AuthFlow")
             entry = flows.get(flow)
@@ -91,20 +128,22 @@ def sign_in_operations(
                 raise InvalidParameter(
                     f"Unsupported AuthFlow {flow} (supported: {', '.join(supported)})."
                 )
-            return entry[0](services, params, pool_id)
+            subject = _subject(params, "AuthParameters", pool_id)
+            return _observed(services, context, params, flow, subject, entry[0])
 
-        return Operation(handler, admin=admin)
+        return Operation(handler, admin=admin, contextual=True)
 
     def respond(admin: bool) -> Operation:
-        def handler(services: Services, params: Params) -> Result:
+        def handler(services: Services, params: Params, context: RequestContext) -> Result:
             pool_id = req_str(params, "UserPoolId") if admin else None
             name = req_str(params, "ChallengeName")
             challenge = challenges.get(name)
             if challenge is None:
                 raise InvalidParameter(f"Unsupported ChallengeName {name}.")
-            return challenge(services, params, pool_id)
+            subject = _subject(params, "ChallengeResponses", pool_id)
+            return _observed(services, context, params, name, subject, challenge)
 
-        return Operation(handler, admin=admin)
+        return Operation(handler, admin=admin, contextual=True)
 
     return {
         "InitiateAuth": initiate(admin=False),
@@ -123,8 +162,8 @@ def get_user(services: Services, params: Params) -> dict[str, Any]:
     }
 
 
-def global_sign_out(services: Services, params: Params) -> dict[str, Any]:
-    services.issuer.global_sign_out(req_str(params, "AccessToken"))
+def global_sign_out(services: Services, params: Params, context: RequestContext) -> dict[str, Any]:
+    services.issuer.global_sign_out(req_str(params, "AccessToken"), context)
     return {}
 
 
@@ -137,6 +176,6 @@ def revoke_token(services: Services, params: Params) -> dict[str, Any]:
 
 OPERATIONS: dict[str, Operation] = {
     "GetUser": Operation(get_user, admin=False),
-    "GlobalSignOut": Operation(global_sign_out, admin=False),
+    "GlobalSignOut": Operation(global_sign_out, admin=False, contextual=True),
     "RevokeToken": Operation(revoke_token, admin=False),
 }

@@ -11,20 +11,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from token_service.errors import InvalidParameter
+from token_service.events import RequestContext
 from token_service.services import Services
 
 Params = dict[str, Any]
 Result = dict[str, Any]
 Handler = Callable[[Services, Params], Result]
+# Handlers whose events name the caller also get the request's address and user agent.
+ContextHandler = Callable[[Services, Params, RequestContext], Result]
 # AuthFlow and ChallengeName handlers also get the pool id (set for the Admin* variants).
 FlowHandler = Callable[[Services, Params, str | None], Result]
 
 
 @dataclass(frozen=True)
 class Operation:
-    handler: Handler
+    handler: Handler | ContextHandler
     # Admin operations need a valid SigV4 signature by the configured admin credentials.
     admin: bool
+    # The handler is a ContextHandler.
+    contextual: bool = False
+
+    def run(self, services: Services, params: Params, context: RequestContext) -> Result:
+        if self.contextual:
+            return self.handler(services, params, context)
+        return self.handler(services, params)
 
 
 def req_str(params: Params, name: str) -> str:

@@ -15,6 +15,7 @@ from token_service.cognito.operations.base import (
 )
 from token_service.cognito.operations.shapes import user_mfa_shape, user_shape
 from token_service.errors import InvalidParameter
+from token_service.events import SIGN_OUT, RequestContext, Subject
 from token_service.services import Services
 
 
@@ -101,8 +102,18 @@ def admin_delete_user_attributes(services: Services, params: Params) -> dict[str
     return {}
 
 
-def admin_user_global_sign_out(services: Services, params: Params) -> dict[str, Any]:
-    services.admin.global_sign_out(req_str(params, "UserPoolId"), req_str(params, "Username"))
+def admin_user_global_sign_out(
+    services: Services, params: Params, context: RequestContext
+) -> dict[str, Any]:
+    pool_id, username = req_str(params, "UserPoolId"), req_str(params, "Username")
+    services.events.observe(
+        context,
+        Subject(None, pool_id=pool_id, username=username),
+        SIGN_OUT,
+        "AdminUserGlobalSignOut",
+        lambda: services.admin.global_sign_out(pool_id, username),
+        lambda _: (SIGN_OUT, None),
+    )
     return {}
 
 
@@ -116,5 +127,5 @@ OPERATIONS: dict[str, Operation] = {
     "ListUsers": Operation(list_users, admin=True),
     "AdminUpdateUserAttributes": Operation(admin_update_user_attributes, admin=True),
     "AdminDeleteUserAttributes": Operation(admin_delete_user_attributes, admin=True),
-    "AdminUserGlobalSignOut": Operation(admin_user_global_sign_out, admin=True),
+    "AdminUserGlobalSignOut": Operation(admin_user_global_sign_out, admin=True, contextual=True),
 }

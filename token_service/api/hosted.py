@@ -308,9 +308,13 @@ async def confirm_post(request: Request) -> Response:
     )
 
 
-@router.get("/{pool_id}/auth/jwt/{token}")
+@router.get("/{pool_id}/auth/jwt/{token:path}")
 async def partner_link(pool_id: str, token: str, request: Request) -> Response:
-    """A partner's sign-in link: a code for the app, or the same error page for any fault."""
+    """A partner's sign-in link: a code for the app, or the same error page for any fault.
+
+    The token is matched as a path so that text with a `/` in it gets that error page too,
+    not the framework's trailing-slash redirect.
+    """
     links = PartnerLinks(_services(request).core, _services(request).hosted)
     items = request.query_params.multi_items()
     try:

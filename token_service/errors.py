@@ -142,7 +142,7 @@ class LimitExceeded(TokenServiceError):
 
 
 class CodeDeliveryFailure(TokenServiceError):
-    """A code could not be delivered; the operation that would have sent it changed nothing."""
+    """A code could not be delivered: the code is void and the failure is on record in the outbox."""
 
     cognito_type = "CodeDeliveryFailureException"
 

@@ -746,6 +746,17 @@ def test_email_username_pools_sign_in_with_the_email(
         public.sign_up, ClientId=pool.client, Username="plainname", Password=PASSWORD
     )
     assert _code_of(not_email) == "InvalidParameterException"
+    # The address is the username: another email attribute is refused, as AdminCreateUser does.
+    _, other = _address()
+    two_addresses = _error(
+        public.sign_up,
+        ClientId=pool.client,
+        Username=other,
+        Password=PASSWORD,
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )
+    assert _code_of(two_addresses) == "InvalidParameterException"
+    assert "differs from Username" in two_addresses["Error"]["Message"]
     public.confirm_sign_up(
         ClientId=pool.client, Username=email, ConfirmationCode=smtp.mailbox.last_code(email)
     )

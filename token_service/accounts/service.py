@@ -26,7 +26,7 @@ from token_service.accounts.limits import CodeRequestLimit, name_key, user_key
 from token_service.accounts.outbox import ensure_indexes
 from token_service.accounts.sending import Outgoing, Sender
 from token_service.admin import Admin
-from token_service.admin.users import claim_email_alias
+from token_service.admin.users import claim_email_alias, email_username
 from token_service.core import Core
 from token_service.errors import (
     CodeMismatch,
@@ -142,9 +142,7 @@ class Accounts:
             attributes = dict(attributes)
             alias_pool = dest.EMAIL in (pool.username_attributes or [])
             if alias_pool:
-                if not dest.is_email(username):
-                    raise InvalidParameter("Username should be an email.")
-                attributes[dest.EMAIL] = username
+                attributes = email_username(username, attributes)
             dest.check_format(attributes)
             check_policy(password, pool.password_policy)
             if repo.user_by_username(pool.id, username) is not None:

@@ -331,3 +331,43 @@ class SignInEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
     # The AuthFlow, ChallengeName or grant of an API event (None at the hosted pages).
     step: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class IdentityProvider(Base):
+    """A partner identity provider registered on a pool (Cognito's CreateIdentityProvider)."""
+
+    __tablename__ = "identity_providers"
+
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id"), primary_key=True)
+    # Cognito's ProviderName: the prefix of its users' names and the `identity_provider` value.
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # "OIDC" or "SAML".
+    type: Mapped[str] = mapped_column(String(16))
+    # ProviderDetails as DescribeIdentityProvider shows them: never the client secret.
+    details: Mapped[dict[str, str]] = mapped_column(JSON)
+    # The OIDC client_secret, sealed; None for public clients and SAML.
+    client_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Pool attribute -> IdP claim or SAML attribute; "username" names the identifying claim.
+    attribute_mapping: Mapped[dict[str, str]] = mapped_column(JSON)
+    # Cognito's IdpIdentifiers: names an app may route by, and email domains the login page routes.
+    identifiers: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class FederatedIdentity(Base):
+    """One partner identity and the pool user it signs in as (an entry of Cognito's `identities`)."""
+
+    __tablename__ = "federated_identities"
+
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id"), primary_key=True)
+    provider_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The IdP's value of the claim AttributeMapping maps `username` to (default `sub`).
+    provider_subject: Mapped[str] = mapped_column(String(256), primary_key=True)
+    user_sub: Mapped[str] = mapped_column(ForeignKey("users.sub"), index=True)
+    # "sign_in" (a user made at first sign-in), "email" (linked on a verified email) or
+    # "admin" (AdminLinkProviderForUser).
+    linked_by: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+    # AdminDisableProviderForUser: the identity signs in as no one from then on.
+    disabled_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -19,8 +19,10 @@ from token_service.store.models import (
     AuthorizationCode,
     Base,
     Client,
+    FederatedIdentity,
     Group,
     HostedSession,
+    IdentityProvider,
     Membership,
     OutboxMessage,
     Pool,
@@ -189,10 +191,55 @@ class Repository:
         return self.session.scalars(query).all()
 
     def delete_user(self, user: User) -> None:
-        owned = (Membership, RefreshToken, TotpFactor, VerificationCode, HostedSession)
+        owned = (
+            Membership,
+            RefreshToken,
+            TotpFactor,
+            VerificationCode,
+            HostedSession,
+            FederatedIdentity,
+        )
         for table in (*owned, AuthorizationCode, RetiredRefreshToken):
             self.session.execute(delete(table).where(table.user_sub == user.sub))
         self.delete(user)
+
+    def users_with_email(self, pool_id: str, email: str) -> Sequence[User]:
+        """Users whose `email` attribute equals `email`, ignoring case (linking by email)."""
+        column = func.lower(User.attributes["email"].as_string())
+        query = select(User).where(User.pool_id == pool_id, column == email.lower())
+        return self.session.scalars(query.order_by(User.created_at)).all()
+
+    # identity providers and the partner identities linked to users
+    def identity_provider(self, pool_id: str, name: str) -> IdentityProvider | None:
+        return self.session.get(IdentityProvider, (pool_id, name))
+
+    def identity_providers(self, pool_id: str) -> Sequence[IdentityProvider]:
+        query = select(IdentityProvider).where(IdentityProvider.pool_id == pool_id)
+        return self.session.scalars(query.order_by(IdentityProvider.created_at)).all()
+
+    def delete_identity_provider(self, provider: IdentityProvider) -> None:
+        """The provider and its links; the users it created stay (they sign in through it no more)."""
+        self.session.execute(
+            delete(FederatedIdentity).where(
+                FederatedIdentity.pool_id == provider.pool_id,
+                FederatedIdentity.provider_name == provider.name,
+            )
+        )
+        self.delete(provider)
+
+    def federated_identity(
+        self, pool_id: str, provider_name: str, subject: str, *, lock: bool = False
+    ) -> FederatedIdentity | None:
+        return self.session.get(
+            FederatedIdentity,
+            (pool_id, provider_name, subject),
+            with_for_update=lock,
+            populate_existing=lock,
+        )
+
+    def federated_identities_of(self, user_sub: str) -> Sequence[FederatedIdentity]:
+        query = select(FederatedIdentity).where(FederatedIdentity.user_sub == user_sub)
+        return self.session.scalars(query.order_by(FederatedIdentity.created_at)).all()
 
     # groups
     def group(self, pool_id: str, name: str) -> Group | None:

@@ -371,3 +371,64 @@ class FederatedIdentity(Base):
     created_at: Mapped[float] = mapped_column(Float)
     # AdminDisableProviderForUser: the identity signs in as no one from then on.
     disabled_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class IdentityPool(Base):
+    """A Cognito Identity pool: who may get an identity id and OpenID token, through which logins."""
+
+    __tablename__ = "identity_pools"
+
+    # "<region>:<uuid>", as Cognito Identity names pools.
+    id: Mapped[str] = mapped_column(String(55), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    allow_unauthenticated: Mapped[bool] = mapped_column(Boolean)
+    allow_classic_flow: Mapped[bool] = mapped_column(Boolean)
+    # The provider name developer logins are keyed by; set once, never changed.
+    developer_provider_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # [{"ProviderName", "ClientId", "ServerSideTokenCheck"}]: user pools whose ID tokens log in.
+    cognito_identity_providers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # SupportedLoginProviders, OpenIdConnectProviderARNs, SamlProviderARNs and
+    # IdentityPoolTags: kept and described as given.
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class Identity(Base):
+    """An identity id of an identity pool ("<region>:<uuid>"); without logins it is a guest."""
+
+    __tablename__ = "identities"
+
+    id: Mapped[str] = mapped_column(String(55), primary_key=True)
+    identity_pool_id: Mapped[str] = mapped_column(ForeignKey("identity_pools.id"), index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class IdentityLogin(Base):
+    """A login linked to an identity: a developer user id or a user pool's `sub`.
+
+    One login belongs to at most one identity of a pool.
+    """
+
+    __tablename__ = "identity_logins"
+
+    identity_pool_id: Mapped[str] = mapped_column(ForeignKey("identity_pools.id"), primary_key=True)
+    # The Logins key: the developer provider name or a user pool provider name.
+    provider: Mapped[str] = mapped_column(String(128), primary_key=True)
+    login_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    identity_id: Mapped[str] = mapped_column(ForeignKey("identities.id"), index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class IdentitySigningKey(Base):
+    """A signing key of the identity issuer (the OpenID tokens of every identity pool)."""
+
+    __tablename__ = "identity_signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    public_jwk: Mapped[dict[str, str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[float] = mapped_column(Float)
+    retire_after: Mapped[float | None] = mapped_column(Float, nullable=True)

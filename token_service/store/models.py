@@ -432,3 +432,15 @@ class IdentitySigningKey(Base):
     active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[float] = mapped_column(Float)
     retire_after: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class SamlSigningKey(Base):
+    """A pool's SAML service-provider key pair: it signs our AuthnRequests, and its
+    certificate is in the pool's SP metadata so IdPs can check them. The private key is sealed."""
+
+    __tablename__ = "saml_signing_keys"
+
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id"), primary_key=True)
+    private_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    certificate_pem: Mapped[str] = mapped_column(String(4096))
+    created_at: Mapped[float] = mapped_column(Float)

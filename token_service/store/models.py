@@ -373,6 +373,29 @@ class FederatedIdentity(Base):
     disabled_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class FederationTrip(Base):
+    """A browser's trip to a partner IdP and back, keyed by the hash of its `state`/RelayState.
+
+    Kept here rather than in the state itself: SAML limits RelayState to 80 bytes, and a
+    row is single-use by deletion.
+    """
+
+    __tablename__ = "federation_trips"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(String(64))
+    provider_name: Mapped[str] = mapped_column(String(32))
+    # Our /oauth2/authorize query, to resume the app's request after the IdP.
+    authorize_query: Mapped[dict[str, str]] = mapped_column(JSON)
+    # The OIDC nonce, or the SAML AuthnRequest ID that InResponseTo must name.
+    nonce: Mapped[str] = mapped_column(String(256))
+    # The OIDC PKCE verifier, sealed; None for SAML.
+    code_verifier_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Hash of the browser cookie the trip is bound to (no login CSRF).
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
 class IdentityPool(Base):
     """A Cognito Identity pool: who may get an identity id and OpenID token, through which logins."""
 

@@ -20,6 +20,7 @@ from token_service.store.models import (
     Base,
     Client,
     FederatedIdentity,
+    FederationTrip,
     Group,
     HostedSession,
     IdentityProvider,
@@ -386,6 +387,14 @@ class Repository:
             return False
         self.add(UsedNonce(nonce=nonce, expires_at=expires_at))
         return True
+
+    def take_federation_trip(self, state_hash: str, now: float) -> FederationTrip | None:
+        """The trip with this state, removed so it is used once; expired trips go on the way."""
+        self.session.execute(delete(FederationTrip).where(FederationTrip.expires_at <= now))
+        trip = self.session.get(FederationTrip, state_hash, with_for_update=True)
+        if trip is not None:
+            self.delete(trip)
+        return trip
 
     # one-time codes and the outbox
     def verification_code(self, user_sub: str, purpose: str) -> VerificationCode | None:

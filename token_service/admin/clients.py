@@ -39,8 +39,8 @@ MIN_REFRESH_SECONDS, MAX_REFRESH_SECONDS = 3600, 3650 * 86400
 # The units Cognito reports validities in when none were given.
 DEFAULT_VALIDITY_UNITS = {"AccessToken": "hours", "IdToken": "hours", "RefreshToken": "days"}
 UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
-# Identity providers that exist here: the pool's own directory (no federation).
-IDENTITY_PROVIDERS = frozenset({"COGNITO"})
+# The pool's own directory in SupportedIdentityProviders; other names are the pool's IdPs.
+POOL_DIRECTORY = "COGNITO"
 DEFAULT_AUTH_SESSION_MINUTES = 3
 
 
@@ -88,7 +88,7 @@ def rotation_grace_seconds(client: Client) -> int:
     return int((client.refresh_rotation or {}).get("RetryGracePeriodSeconds", 0))
 
 
-def _check_url(name: str, url: str) -> None:
+def check_url(name: str, url: str) -> None:
     """Cognito's redirect URL rules: absolute, no fragment, HTTPS except for localhost."""
     try:
         parts = urlsplit(url)
@@ -142,15 +142,11 @@ def _validate(settings: ClientSettings, has_secret: bool) -> None:
         if len(urls) > 100:
             raise InvalidParameter(f"{name} takes at most 100 URLs.")
         for url in urls:
-            _check_url(name, url)
+            check_url(name, url)
     if settings.default_redirect_uri is not None:
-        _check_url("DefaultRedirectURI", settings.default_redirect_uri)
+        check_url("DefaultRedirectURI", settings.default_redirect_uri)
         if settings.default_redirect_uri not in settings.callback_urls:
             raise InvalidParameter("DefaultRedirectURI must be one of the CallbackURLs.")
-    if unknown := set(settings.supported_identity_providers) - IDENTITY_PROVIDERS:
-        raise InvalidParameter(
-            f"SupportedIdentityProviders: {sorted(unknown)} do not exist for this user pool."
-        )
     if settings.prevent_user_existence_errors not in ("ENABLED", "LEGACY"):
         raise InvalidParameter("PreventUserExistenceErrors must be ENABLED or LEGACY.")
     if not 3 <= settings.auth_session_minutes <= 15:
@@ -171,7 +167,8 @@ def _validate(settings: ClientSettings, has_secret: bool) -> None:
 
 
 def _check_stored(repo: Repository, pool: Pool, settings: ClientSettings) -> None:
-    """Scopes must be defined (custom ones by a resource server), attributes in the schema."""
+    """Scopes must be defined (custom ones by a resource server), attributes in the schema,
+    identity providers registered on the pool (or COGNITO, the pool's own directory)."""
     defined = {
         f"{server.identifier}/{scope['ScopeName']}"
         for server in repo.resource_servers(pool.id)
@@ -181,6 +178,12 @@ def _check_stored(repo: Repository, pool: Pool, settings: ClientSettings) -> Non
     for scope in settings.scopes:
         if scope not in defined and (custom_only or scope not in STANDARD_SCOPES):
             raise ScopeDoesNotExist(f"Invalid scope requested: {scope}")
+    for name in settings.supported_identity_providers:
+        if name != POOL_DIRECTORY and repo.identity_provider(pool.id, name) is None:
+            raise InvalidParameter(
+                f"SupportedIdentityProviders: the provider {name} does not exist for "
+                f"User Pool {pool.id}"
+            )
     known = STANDARD_ATTRIBUTES | set(pool.custom_attributes)
     for name, attributes in (
         ("ReadAttributes", settings.read_attributes),

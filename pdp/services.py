@@ -80,12 +80,14 @@ class Services:
                 )
                 follower.sync()
             snapshot = pending_snapshot.result()
+        _log_bundle_mode(settings, policy)
         bundles = BundleService(
             bundle_store,
             policy,
             verification_keys=settings.bundle_verification_keys,
             max_bytes=settings.bundle_max_bytes,
             follower=follower,
+            fixed_bundle=settings.bundle is not None,
         )
         decision_log = DecisionLog(
             DecisionLogStore(background.engine),
@@ -151,3 +153,21 @@ class Services:
         self.decisions.close()
         self.decision_log.close()
         self.authenticator.close()
+
+
+def _log_bundle_mode(settings: Settings, policy: PolicyRuntime) -> None:
+    """The start-up line says where the policy comes from, so a development replica that will
+    not follow activations says so before anyone activates anything on it."""
+    if settings.bundle is not None:
+        logger.warning(
+            "serving a fixed bundle (revision %s) from PDP_BUNDLE %s: development mode, this "
+            "replica does not follow the store's activations; edits need a restart",
+            policy.revision,
+            settings.bundle,
+        )
+    else:
+        logger.info(
+            "following the store's active bundle %s (serving %s)",
+            settings.bundle_name,
+            policy.revision or "none yet",
+        )

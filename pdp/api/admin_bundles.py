@@ -37,12 +37,13 @@ async def publish_bundle(
     principal: Principal = Depends(require_admin),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """Body: the bundle `.tar.gz`. 201 when stored, 200 when these bytes were already."""
+    """Body: the bundle `.tar.gz`. 201 when stored; 200 with `stored: false` when these bytes
+    were already published (nothing new is stored)."""
     data = await request.body()
     published = await run_in_threadpool(services.bundles.publish, name, data, _caller(principal))
     if not published.created:
         response.status_code = 200
-    return published.record.to_json()
+    return published.to_json()
 
 
 @router.get("/bundles", dependencies=[Depends(require_admin)])
@@ -63,8 +64,10 @@ def rollback_bundle(
     principal: Principal = Depends(require_admin),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """Reactivate the revision active before the current one; 409 when there is none."""
-    return services.bundles.rollback(name, _caller(principal)).to_json()
+    """Reactivate the revision active before the current one; 409 when there is none.
+    `bundle_mode`, `served_revision` and `warning` say whether this replica now serves it."""
+    record = services.bundles.rollback(name, _caller(principal))
+    return {**record.to_json(), **services.bundles.replica_view(name)}
 
 
 @router.post("/bundles/{revision:path}/activate")
@@ -74,8 +77,10 @@ def activate_bundle(
     principal: Principal = Depends(require_admin),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """Make `revision` active on every replica; 404 when it was never published."""
-    return services.bundles.activate(name, revision, _caller(principal)).to_json()
+    """Make `revision` active on every replica that follows the store; 404 when it was never
+    published. `bundle_mode`, `served_revision` and `warning` say whether this replica serves it."""
+    record = services.bundles.activate(name, revision, _caller(principal))
+    return {**record.to_json(), **services.bundles.replica_view(name)}
 
 
 @router.get("/bundle-activations", dependencies=[Depends(require_admin)])

@@ -23,6 +23,9 @@ async def health(request: Request, services: Services = Depends(get_services)) -
     body = {
         "status": "ok",
         "bundle_revision": revision,
+        # `fixed`: a bundle from disk (PDP_BUNDLE, development), activations do not apply here;
+        # `store`: the store's active revision, followed.
+        "bundle_mode": services.bundles.mode,
         # A newer active revision this replica refused to load, with the reason code (a
         # signature its keys do not accept, an invalid bundle, one that cannot serve); it
         # keeps serving the old one, or none.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pdp.bundles.archive import BundleFormatError, read_archive, source_from_files
 from pdp.bundles.signing import SignatureError, bundle_digest, load_public_key, verify_files
@@ -53,6 +54,21 @@ class Published:
     record: BundleRecord
     created: bool
 
+    def to_json(self) -> dict[str, Any]:
+        """The record and `stored`: false when these bytes were already published (nothing new)."""
+        return {**self.record.to_json(), "stored": self.created}
+
+
+# What an activation answer says when the replica that took it does not follow the store.
+FIXED_BUNDLE_WARNING = (
+    "stored as the active revision, but this replica serves a fixed bundle (PDP_BUNDLE, "
+    "development) and does not follow the store: it keeps serving {served}; replicas that "
+    "follow the store serve the new revision"
+)
+OTHER_NAME_WARNING = (
+    "stored as the active revision of {name}, but this replica serves the bundle named {own}"
+)
+
 
 class BundleService:
     """The bundle lifecycle of one PDP process, over the shared bundle store."""
@@ -65,6 +81,7 @@ class BundleService:
         verification_keys: Mapping[str, str],
         max_bytes: int,
         follower: BundleFollower | None = None,
+        fixed_bundle: bool = False,
     ) -> None:
         for kid, pem in verification_keys.items():
             try:
@@ -76,6 +93,7 @@ class BundleService:
         self._keys = dict(verification_keys)
         self._max_bytes = max_bytes
         self._follower = follower
+        self._fixed = fixed_bundle
         # Validation runs children that each take a core; one at a time per process.
         self._validating = threading.Lock()
 
@@ -154,6 +172,23 @@ class BundleService:
         record = self.store.rollback(check_name(name), by)
         self._follow(name)
         return record
+
+    @property
+    def mode(self) -> str:
+        """`fixed`: this replica serves a bundle from disk (PDP_BUNDLE); `store`: it follows
+        the store's active revision, so activations take effect here."""
+        return "fixed" if self._fixed else "store"
+
+    def replica_view(self, name: str) -> dict[str, Any]:
+        """What this replica serves after an activation of `name`, with a `warning` when the
+        activation does not change it, so an answer never claims an effect it did not have."""
+        served = self._runtime.revision
+        view: dict[str, Any] = {"bundle_mode": self.mode, "served_revision": served}
+        if self._fixed:
+            view["warning"] = FIXED_BUNDLE_WARNING.format(served=served)
+        elif self._follower is not None and self._follower.name != name:
+            view["warning"] = OTHER_NAME_WARNING.format(name=name, own=self._follower.name)
+        return view
 
     def list(
         self, name: str, *, limit: int, page_token: str | None

@@ -249,8 +249,24 @@ def run_push(args: argparse.Namespace) -> int:
         content=_read(args.file),
         headers={"Content-Type": "application/gzip"},
     )
-    emit(record, as_json=args.json, human=f"published {_summary(record)}")
+    emit(record, as_json=args.json, human=_published(record))
     return 0
+
+
+def _published(record: dict[str, Any]) -> str:
+    """Say whether a push stored anything: the same bytes again store nothing."""
+    if record.get("stored") is False:
+        return f"already published as revision {record.get('revision')}, nothing stored: " + (
+            _summary(record)
+        )
+    return f"published {_summary(record)}"
+
+
+def _activated(verb: str, record: dict[str, Any]) -> str:
+    """`verb` only when this replica serves the revision now; else what happened instead."""
+    if record.get("warning"):
+        return f"stored {_summary(record)}\nwarning: {record['warning']}"
+    return f"{verb} {_summary(record)}"
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -271,13 +287,13 @@ def run_list(args: argparse.Namespace) -> int:
 def run_activate(args: argparse.Namespace) -> int:
     path = f"/admin/v1/bundles/{quote(args.revision, safe='')}/activate"
     record = _call(args, "POST", path)
-    emit(record, as_json=args.json, human=f"activated {_summary(record)}")
+    emit(record, as_json=args.json, human=_activated("activated", record))
     return 0
 
 
 def run_rollback(args: argparse.Namespace) -> int:
     record = _call(args, "POST", "/admin/v1/bundles/rollback")
-    emit(record, as_json=args.json, human=f"rolled back to {_summary(record)}")
+    emit(record, as_json=args.json, human=_activated("rolled back to", record))
     return 0
 
 
@@ -306,7 +322,6 @@ def run_publish(args: argparse.Namespace) -> int:
         args.activate == "if-none" and service.active(args.name) is None
     ):
         record = service.activate(args.name, record.revision, "cli")
-    body = record.to_json()
-    verb = "published" if published.created else "already published"
-    emit(body, as_json=args.json, human=f"{verb} {_summary(body)}")
+    body = {**record.to_json(), "stored": published.created}
+    emit(body, as_json=args.json, human=_published(body))
     return 0

@@ -82,12 +82,19 @@ def test_publish_activate_decide_rollback(pdp, issuer, r1, r2) -> None:
     assert record["digest"].startswith("sha256:")
     assert record["signature"] == {"status": "unsigned", "key_id": None}
     assert record["published_at"].endswith("Z")
+    assert record["stored"] is True
     again = client.post("/admin/v1/bundles", content=r1, headers=admin)
-    assert (again.status_code, again.json()) == (200, record)
+    assert (again.status_code, again.json()) == (200, {**record, "stored": False})
 
     activated = client.post("/admin/v1/bundles/r1/activate?name=main", headers=admin)
     assert activated.status_code == 200
-    assert activated.json() == {**record, "active": True}
+    del record["stored"]
+    assert activated.json() == {
+        **record,
+        "active": True,
+        "bundle_mode": "store",
+        "served_revision": "r1",
+    }
     assert client.get("/health?bundles").json()["bundle_revision"] == "r1"
     first = decide(client, issuer)
     assert (first["allow"], first["bundle_revision"]) == (True, "r1")
@@ -117,6 +124,7 @@ def test_publish_activate_decide_rollback(pdp, issuer, r1, r2) -> None:
     assert client.get("/health").json() == {
         "status": "ok",
         "bundle_revision": "r1",
+        "bundle_mode": "store",
         "bundle_error": None,
     }
     nothing_left = client.post("/admin/v1/bundles/rollback", headers=admin)
@@ -268,6 +276,7 @@ def test_a_replica_starts_even_when_the_active_bundle_cannot_load(tmp_path, issu
         assert client.get("/health").json() == {
             "status": "ok",
             "bundle_revision": "good",
+            "bundle_mode": "store",
             "bundle_error": None,
         }
 

@@ -94,10 +94,13 @@ def test_push_list_activate_rollback(bundles: dict[str, Path], admin: dict[str, 
     assert record["name"] == "main" and record["revision"] == "r1"
     assert record["digest"] == bundle_digest(bundles["r1"].read_bytes())
     assert record["signature"] == {"status": "verified", "key_id": "ci"}
-    assert record["active"] is False
+    assert record["active"] is False and record["stored"] is True
 
     again = pdp_bundle("push", str(bundles["r1"]), "--json", env=admin)
-    assert again.returncode == 0 and json.loads(again.stdout) == record, "same bytes: same record"
+    assert again.returncode == 0
+    assert json.loads(again.stdout) == {**record, "stored": False}, "same bytes: same record"
+    repeated = pdp_bundle("push", str(bundles["r1"]), env=admin)
+    assert repeated.stdout.startswith("already published as revision r1, nothing stored: main r1 ")
 
     summary = pdp_bundle("push", str(bundles["r2"]), env=admin)
     assert summary.returncode == 0

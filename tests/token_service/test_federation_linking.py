@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.token_service.inprocess import Clock, fast_settings
 from token_service.federation.linking import (
     EXTERNAL_PROVIDER,
     ExternalIdentity,
@@ -22,16 +21,7 @@ from token_service.federation.linking import (
 from token_service.federation.providers import IdentityProviders, Provider, ProviderUnavailable
 from token_service.federation.relay import Relay
 from token_service.services import Services, build_services
-from token_service.settings import Settings
 from token_service.store.models import IdentityProvider
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_900_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -43,12 +33,8 @@ class World:
 
 @pytest.fixture
 def world(database_url: str) -> Iterator[World]:
-    config = Settings(
-        database_url=database_url,
-        encryption_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        argon2_time_cost=1,
-        argon2_memory_kib=64,
-        argon2_parallelism=1,
+    config = fast_settings(
+        database_url,
     )
     clock = Clock()
     services = build_services(config, clock)

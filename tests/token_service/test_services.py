@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.token_service.conftest import PASSWORD
+from tests.token_service.inprocess import Clock, fast_settings
 from token_service.admin.clients import ClientSettings
 from token_service.errors import (
     InvalidClient,
@@ -32,14 +32,6 @@ from token_service.settings import Settings
 from token_service.tokens import sign
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_900_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @dataclass
 class World:
     services: Services
@@ -51,12 +43,8 @@ class World:
 
 @pytest.fixture
 def world(database_url: str) -> Iterator[World]:
-    config = Settings(
-        database_url=database_url,
-        encryption_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        argon2_time_cost=1,
-        argon2_memory_kib=64,
-        argon2_parallelism=1,
+    config = fast_settings(
+        database_url,
         lockout_threshold=2,
         lockout_seconds=60,
     )

@@ -8,7 +8,6 @@ is wrong.
 from __future__ import annotations
 
 import base64
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ import pytest
 from pycognito.aws_srp import AWSSRP
 
 from tests.token_service.conftest import PASSWORD
+from tests.token_service.inprocess import Clock, fast_settings
 from tests.token_service.srp_world import (
     BAD_CREDENTIALS,
     SRP_FLOWS,
@@ -36,7 +36,6 @@ from token_service import srp
 from token_service.errors import NotAuthorized
 from token_service.issue import UserTokens
 from token_service.services import build_services
-from token_service.settings import Settings
 from token_service.signin.srp import Claim, SrpSignIn
 
 
@@ -316,27 +315,15 @@ def test_a_disabled_user_learns_it_only_with_the_right_password(world: SrpWorld)
 # lifetime of a secret block, in process with a clock the test moves
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.mark.parametrize(("waited", "accepted"), [(170, True), (181, False)])
 def test_a_block_lives_as_long_as_the_clients_session(
     tmp_path: Path, waited: int, accepted: bool
 ) -> None:
     """Three minutes, the default AuthSessionValidity; the TIMESTAMP stays within its skew."""
-    config = Settings(
-        database_url=f"sqlite:///{tmp_path / 'ts.db'}",
-        encryption_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        argon2_time_cost=1,
-        argon2_memory_kib=64,
-        argon2_parallelism=1,
+    config = fast_settings(
+        f"sqlite:///{tmp_path / 'ts.db'}",
     )
-    clock = Clock()
+    clock = Clock(time.time())
     services = build_services(config, clock)
     try:
         pool = services.admin.create_pool("unit")

@@ -10,6 +10,10 @@ from token_service.accounts.service import Accounts
 from token_service.admin import Admin
 from token_service.core import Core, build_core
 from token_service.events import SignInEvents
+from token_service.federation.exchange import TokenExchange
+from token_service.federation.jwks import PartnerKeys
+from token_service.federation.partner_token import PartnerTokens
+from token_service.federation.providers import IdentityProviders
 from token_service.hosted.login import HostedLogin
 from token_service.issue import Issuer
 from token_service.settings import Settings
@@ -23,6 +27,9 @@ class Services:
     accounts: Accounts
     hosted: HostedLogin
     events: SignInEvents
+    # Partner issuers' discovery and keys, one cache per process for every federation flow.
+    partner_keys: PartnerKeys
+    exchange: TokenExchange
 
     @property
     def settings(self) -> Settings:
@@ -32,6 +39,7 @@ class Services:
 def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:
     core = build_core(settings, clock)
     admin, issuer = Admin(core), Issuer(core)
+    partner_keys = PartnerKeys()
     return Services(
         core=core,
         admin=admin,
@@ -39,4 +47,6 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         accounts=Accounts(core, issuer, admin),
         hosted=HostedLogin(core, issuer),
         events=SignInEvents(core),
+        partner_keys=partner_keys,
+        exchange=TokenExchange(core, issuer, IdentityProviders(core), PartnerTokens(partner_keys)),
     )

@@ -19,7 +19,8 @@ from token_service.errors import (
     TokenServiceError,
     UnsupportedGrantType,
 )
-from token_service.events import CLIENT_CREDENTIALS, REFRESH, Subject
+from token_service.events import CLIENT_CREDENTIALS, REFRESH, SIGN_IN, Subject
+from token_service.federation import exchange
 from token_service.issue import token_hash
 from token_service.refresh import refresh_tokens
 from token_service.services import Services
@@ -122,6 +123,17 @@ async def token(request: Request) -> Response:
                 body["refresh_token"] = tokens.refresh_token
         elif grant == "authorization_code":
             body = await run_in_threadpool(_redeem_code, services, client_id, secret, form)
+        elif grant == exchange.GRANT_TYPE:
+            exchanged = await run_in_threadpool(
+                services.events.observe,
+                context,
+                subject,
+                SIGN_IN,
+                exchange.STEP,
+                lambda: services.exchange.exchange(client_id, secret, form, context),
+                lambda _: None,  # the exchange records its success with the user it signed in
+            )
+            body = exchange.TokenExchange.response(exchanged)
         elif not grant:
             raise InvalidParameter("grant_type is required.")
         else:

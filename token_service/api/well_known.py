@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from token_service.admin import STANDARD_ATTRIBUTES
 from token_service.errors import ResourceNotFound
+from token_service.federation.exchange import GRANT_TYPE
 from token_service.services import Services
 
 router = APIRouter()
@@ -54,7 +55,12 @@ async def openid_configuration(pool_id: str, request: Request) -> Response:
             "userinfo_endpoint": f"{own}/oauth2/userInfo",
             "revocation_endpoint": f"{own}/oauth2/revoke",
             "end_session_endpoint": f"{own}/logout",
-            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+            "grant_types_supported": [
+                "authorization_code",
+                "client_credentials",
+                "refresh_token",
+                GRANT_TYPE,
+            ],
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": AUTH_METHODS,

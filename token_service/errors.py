@@ -159,6 +159,12 @@ class PasswordResetRequired(TokenServiceError):
     cognito_type = "PasswordResetRequiredException"
 
 
+class DuplicateProvider(TokenServiceError):
+    """CreateIdentityProvider names a provider the pool already has."""
+
+    cognito_type = "DuplicateProviderException"
+
+
 class AliasExists(TokenServiceError):
     """An email that signs users in (UsernameAttributes) already belongs to another user."""
 

@@ -242,6 +242,13 @@ class Repository:
         query = select(FederatedIdentity).where(FederatedIdentity.user_sub == user_sub)
         return self.session.scalars(query.order_by(FederatedIdentity.created_at)).all()
 
+    def provider_identities(self, pool_id: str, provider_name: str) -> Sequence[FederatedIdentity]:
+        """Every partner identity of one provider (its users' `identities` follow its deletion)."""
+        query = select(FederatedIdentity).where(
+            FederatedIdentity.pool_id == pool_id, FederatedIdentity.provider_name == provider_name
+        )
+        return self.session.scalars(query).all()
+
     # groups
     def group(self, pool_id: str, name: str) -> Group | None:
         return self.session.get(Group, (pool_id, name))

@@ -160,6 +160,10 @@ class Settings:
     # Bound of every database call: connecting, each statement, waiting for a pooled
     # connection, and an admin request's wait for its store work (then 503 with Retry-After).
     database_timeout_seconds: float = 5.0
+    # The console's sign-in (docs/console.md): the pool issuer whose hosted login it uses and
+    # its public app client there; without both, the console asks for a pasted token.
+    console_issuer: str | None = None
+    console_client_id: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -197,4 +201,6 @@ class Settings:
             database_timeout_seconds=_positive(
                 _float("PDP_DATABASE_TIMEOUT_SECONDS", 5.0), "PDP_DATABASE_TIMEOUT_SECONDS"
             ),
+            console_issuer=os.environ.get("PDP_CONSOLE_ISSUER") or None,
+            console_client_id=os.environ.get("PDP_CONSOLE_CLIENT_ID") or None,
         )

@@ -21,6 +21,7 @@ from pdp.api import (
 )
 from pdp.api.errors import install_error_handlers
 from pdp.api.limits import BodySizeLimit, JsonBodyGuard
+from pdp.console import install_console
 from pdp.services import Services
 from pdp.settings import Settings
 from pdp.workers import ChangeSignal, SignalAdminWrites
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         try:
             yield
         finally:
+            console.close()
             if owned:
                 services.close()
 
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     for router in routers:
         app.include_router(router)
+    console = install_console(app, settings)
     json_routes = [
         route
         for router in routers

@@ -1,0 +1,88 @@
+"""Console sessions: the browser holds an opaque id, the process holds the token.
+
+A session starts pending (a CSRF secret and, during the hosted sign-in, the PKCE verifier
+and state) and becomes signed in when it gets an access token; it then lives no longer than
+the token. The id changes at sign-in, so an id planted before it is worth nothing after.
+Sessions live in this process's memory only: a restart signs everyone out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+COOKIE = "pdp_console"
+# A sign-in not finished within this time starts over.
+PENDING_SECONDS = 600.0
+# Longest a signed-in session lives, whatever the token's own expiry.
+MAX_SECONDS = 12 * 3600.0
+MAX_SESSIONS = 10_000
+
+
+@dataclass
+class Session:
+    """One browser's console session. `token` is never rendered, logged or put in a URL."""
+
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    token: str | None = None
+    expires_at: float = field(default_factory=lambda: time.time() + PENDING_SECONDS)
+    # The hosted sign-in in flight: PKCE verifier and state of the authorize request.
+    verifier: str | None = None
+    state: str | None = None
+    # Why the last session ended, shown once on the sign-in page.
+    notice: str | None = None
+
+
+def _key(session_id: str) -> str:
+    """Sessions are kept under a hash of their id, so a memory dump does not hold the ids."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class SessionStore:
+    """Sessions by id, bounded and expiring; safe to use from several threads."""
+
+    def __init__(self, capacity: int = MAX_SESSIONS) -> None:
+        self._capacity = capacity
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session_id: str | None) -> Session | None:
+        if not session_id:
+            return None
+        with self._lock:
+            session = self._sessions.get(_key(session_id))
+            if session is not None and session.expires_at <= time.time():
+                del self._sessions[_key(session_id)]
+                return None
+            return session
+
+    def create(self, session: Session | None = None) -> tuple[str, Session]:
+        """Store `session` (a new pending one by default) under a new id."""
+        session = session or Session()
+        session_id = secrets.token_urlsafe(32)
+        with self._lock:
+            self._prune()
+            self._sessions[_key(session_id)] = session
+        return session_id, session
+
+    def sign_in(self, old_id: str | None, token: str, expires_at: float) -> tuple[str, Session]:
+        """Replace the pending session `old_id` by a signed-in one under a fresh id."""
+        self.drop(old_id)
+        until = min(expires_at, time.time() + MAX_SECONDS)
+        return self.create(Session(token=token, expires_at=until))
+
+    def drop(self, session_id: str | None) -> None:
+        if session_id:
+            with self._lock:
+                self._sessions.pop(_key(session_id), None)
+
+    def _prune(self) -> None:
+        now = time.time()
+        for key in [k for k, s in self._sessions.items() if s.expires_at <= now]:
+            del self._sessions[key]
+        while len(self._sessions) >= self._capacity:
+            # The oldest entry goes first (dicts keep insertion order).
+            del self._sessions[next(iter(self._sessions))]

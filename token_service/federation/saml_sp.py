@@ -1,0 +1,254 @@
+"""Our SAML 2.0 service provider, built on pysaml2: signed AuthnRequests, verified Responses.
+
+One SP per pool, as in Cognito: entity id `urn:amazon:cognito:sp:<pool_id>`, one assertion
+consumer service (`/saml2/idpresponse`, HTTP-POST binding) for every pool. Nothing here
+touches the store; the caller brings the IdP's metadata, the pool's key and the request id.
+
+A Response is accepted only when pysaml2 verified all of this (the checks are its, with the
+settings below): the Response or its Assertion is signed by a certificate of the IdP's
+metadata (unsigned ones are refused), the Response's Destination and the bearer
+confirmation's Recipient are our ACS, the Audience is the pool's SP entity id, InResponseTo
+names the AuthnRequest of this browser's trip (no unsolicited responses), the Status is
+Success, and the time conditions hold within `CLOCK_SKEW_SECONDS`. Encrypted assertions are
+not supported (no SP encryption key is published).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import calendar
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import load_pem_x509_certificate
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml, samlp, xmldsig
+from saml2.client import Saml2Client
+from saml2.config import SPConfig
+from saml2.metadata import do_spsso_descriptor, metadata_tostring_fix
+from saml2.pack import http_redirect_message
+from saml2.response import StatusError, UnsolicitedResponse, VerificationError
+from saml2.sigver import RSASigner, SigverError
+from saml2.time_util import str_to_time
+from saml2.validate import ResponseLifetimeExceed, ToEarly
+
+SP_ENTITY_PREFIX = "urn:amazon:cognito:sp:"
+ACS_PATH = "/saml2/idpresponse"
+# Clock difference tolerated between the IdP and us, for NotBefore and NotOnOrAfter.
+CLOCK_SKEW_SECONDS = 60
+SIGNATURE_ALGORITHM = xmldsig.SIG_RSA_SHA256
+# The largest SAMLResponse read (base64); real ones are a few kilobytes.
+MAX_RESPONSE_CHARS = 256 * 1024
+XMLSEC_BINARY = "/usr/bin/xmlsec1"
+# pysaml2 logs NameIDs, attribute values and message fragments; our own sign-in events
+# record what happened, with a reason and without them.
+logging.getLogger("saml2").setLevel(logging.CRITICAL)
+
+
+class SamlRefused(Exception):
+    """A message or metadata we cannot accept; `reason` is safe to show and to record."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VerifiedAssertion:
+    """What a verified Response says about the user."""
+
+    assertion_id: str
+    name_id: str | None
+    # Attribute name (as the IdP sends it) -> its values.
+    attributes: dict[str, list[str]]
+    # The assertion's NotOnOrAfter (UNIX seconds): how long its ID must be remembered.
+    expires_at: float
+
+
+def sp_entity_id(pool_id: str) -> str:
+    return f"{SP_ENTITY_PREFIX}{pool_id}"
+
+
+def acs_url(service_url: str) -> str:
+    return f"{service_url.rstrip('/')}{ACS_PATH}"
+
+
+def _config(pool_id: str, acs: str, idp_metadata: str | None) -> SPConfig:
+    settings: dict[str, Any] = {
+        "entityid": sp_entity_id(pool_id),
+        "xmlsec_binary": XMLSEC_BINARY,
+        "accepted_time_diff": CLOCK_SKEW_SECONDS,
+        "service": {
+            "sp": {
+                "endpoints": {"assertion_consumer_service": [(acs, BINDING_HTTP_POST)]},
+                "authn_requests_signed": True,
+                "want_response_signed": False,
+                "want_assertions_signed": False,
+                "want_assertions_or_response_signed": True,
+                "allow_unsolicited": False,
+            }
+        },
+    }
+    if idp_metadata is not None:
+        settings["metadata"] = {"inline": [idp_metadata]}
+    config = SPConfig()
+    try:
+        config.load(settings)
+    except Exception:  # pysaml2 raises many kinds on metadata it cannot read
+        raise SamlRefused("The identity provider's SAML metadata cannot be read.") from None
+    return config
+
+
+def idp_entity_id(config: SPConfig) -> str:
+    """The one IdP of this configuration's metadata."""
+    entities = list(config.metadata.identity_providers())
+    if len(entities) != 1:
+        raise SamlRefused("The SAML metadata must describe exactly one identity provider.")
+    return entities[0]
+
+
+class _PoolSigner:
+    """pysaml2's signing backend for the HTTP-Redirect binding, with this pool's key only
+    (pysaml2's own shares one signer object between all callers)."""
+
+    def __init__(self, private_pem: str) -> None:
+        self._key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+
+    def get_signer(self, sigalg: str) -> RSASigner | None:
+        return RSASigner(hashes.SHA256(), self._key) if sigalg == SIGNATURE_ALGORITHM else None
+
+
+def authn_request(
+    pool_id: str, acs: str, idp_metadata: str, private_pem: str, relay_state: str, request_id: str
+) -> str:
+    """The IdP's single sign-on URL carrying our signed AuthnRequest (HTTP-Redirect binding)."""
+    config = _config(pool_id, acs, idp_metadata)
+    client = Saml2Client(config)
+    idp = idp_entity_id(config)
+    try:
+        destination = client.metadata.single_sign_on_service(idp, BINDING_HTTP_REDIRECT)[0][
+            "location"
+        ]
+    except (IndexError, KeyError, TypeError):
+        raise SamlRefused(
+            "The identity provider's metadata has no HTTP-Redirect SingleSignOnService."
+        ) from None
+    _, request = client.create_authn_request(
+        destination,
+        binding=BINDING_HTTP_POST,
+        message_id=request_id,
+        sign=False,
+    )
+    headers = http_redirect_message(
+        request,
+        destination,
+        relay_state,
+        sigalg=SIGNATURE_ALGORITHM,
+        sign=True,
+        backend=_PoolSigner(private_pem),
+    )["headers"]
+    return dict(headers)["Location"]
+
+
+def _refusal(error: Exception) -> SamlRefused:
+    """Our reason for one of pysaml2's refusals (its own texts may quote the message)."""
+    if isinstance(error, UnsolicitedResponse):
+        return SamlRefused("The SAML response answers no request of this sign-in.")
+    if isinstance(error, StatusError):
+        return SamlRefused("The identity provider did not sign the user in.")
+    if isinstance(error, SigverError):
+        return SamlRefused("The SAML response is not signed by the identity provider.")
+    if "AudienceRestriction" in str(error):
+        return SamlRefused("The SAML assertion is for another audience.")
+    if isinstance(error, VerificationError | ToEarly | ResponseLifetimeExceed):
+        return SamlRefused("The SAML assertion is expired, not yet valid or not for us.")
+    return SamlRefused("The SAML response is not valid for this service provider.")
+
+
+def _check(
+    response: samlp.Response, assertion: saml.Assertion, acs: str, pool_id: str, request_id: str
+) -> None:
+    """What pysaml2 leaves optional, required: the Destination, one audience that is us,
+    bearer confirmations only, each for our ACS and this request."""
+    if response.destination != acs:
+        raise SamlRefused("The SAML response's Destination is not our ACS.")
+    if response.in_response_to != request_id:
+        raise SamlRefused("The SAML response answers no request of this sign-in.")
+    conditions = assertion.conditions
+    audiences = [
+        audience.text.strip()
+        for restriction in (conditions.audience_restriction if conditions else [])
+        for audience in restriction.audience
+        if audience.text
+    ]
+    if sp_entity_id(pool_id) not in audiences:
+        raise SamlRefused("The SAML assertion is for another audience.")
+    confirmations = assertion.subject.subject_confirmation if assertion.subject else []
+    if not confirmations:
+        raise SamlRefused("The SAML assertion has no subject confirmation.")
+    for confirmation in confirmations:
+        data = confirmation.subject_confirmation_data
+        if (
+            confirmation.method != saml.SCM_BEARER
+            or data is None
+            or data.recipient != acs
+            or data.in_response_to != request_id
+        ):
+            raise SamlRefused(
+                "The SAML assertion's Recipient is not our ACS, or not for this request."
+            )
+
+
+def _decode(saml_response: str) -> str:
+    if not saml_response or len(saml_response) > MAX_RESPONSE_CHARS:
+        raise SamlRefused("SAMLResponse is missing or too long.")
+    try:
+        return base64.b64decode(saml_response, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise SamlRefused("SAMLResponse is not base64-encoded UTF-8 XML.") from None
+
+
+def verify_response(
+    pool_id: str, acs: str, idp_metadata: str, saml_response: str, request_id: str
+) -> VerifiedAssertion:
+    """The assertion of a Response to our AuthnRequest `request_id`, once pysaml2 verified it."""
+    xml = _decode(saml_response)
+    client = Saml2Client(_config(pool_id, acs, idp_metadata))
+    encoded = base64.b64encode(xml.encode()).decode()
+    try:
+        response = client.parse_authn_request_response(
+            encoded, BINDING_HTTP_POST, outstanding={request_id: "/"}
+        )
+    except Exception as error:  # pysaml2 refuses with many kinds of exception
+        raise _refusal(error) from None
+    if response is None or response.assertion is None:
+        raise SamlRefused("The SAML response is not addressed to this service provider.")
+    if len(response.response.assertion) != 1 or response.response.encrypted_assertion:
+        raise SamlRefused("The SAML response must hold exactly one unencrypted assertion.")
+    assertion = response.assertion
+    _check(response.response, assertion, acs, pool_id, request_id)
+    if assertion.conditions is None or assertion.conditions.not_on_or_after is None:
+        raise SamlRefused("The SAML assertion has no NotOnOrAfter.")
+    subject = assertion.subject
+    name_id = subject.name_id.text.strip() if subject and subject.name_id is not None else None
+    attributes: dict[str, list[str]] = {}
+    for statement in assertion.attribute_statement:
+        for attribute in statement.attribute:
+            values = [v.text.strip() for v in attribute.attribute_value if v.text]
+            attributes.setdefault(attribute.name, []).extend(values)
+    expires = calendar.timegm(str_to_time(assertion.conditions.not_on_or_after))
+    return VerifiedAssertion(assertion.id, name_id or None, attributes, float(expires))
+
+
+def sp_metadata(pool_id: str, acs: str, certificate_pem: str) -> str:
+    """The pool's SP metadata: entity id, ACS (HTTP-POST), signing certificate."""
+    config = _config(pool_id, acs, None)
+    der = load_pem_x509_certificate(certificate_pem.encode()).public_bytes(
+        serialization.Encoding.DER
+    )
+    descriptor = md.EntityDescriptor(entity_id=sp_entity_id(pool_id))
+    descriptor.spsso_descriptor = do_spsso_descriptor(config, [base64.b64encode(der).decode()])
+    text = metadata_tostring_fix(descriptor, {"md": md.NAMESPACE, "ds": xmldsig.NAMESPACE})
+    return text.decode() if isinstance(text, bytes) else text

@@ -495,6 +495,14 @@ def evaluate_decision(
         value = policy.evaluator.evaluate(entrypoint, input_doc)
     except EvaluationError as exc:
         raise PolicyFailure(exc.reason) from None
+    return conclude_decision(value, policy.data, input_doc)
+
+
+def conclude_decision(
+    value: Any, data: dict[str, Any], input_doc: dict[str, Any]
+) -> tuple[bool, list[str]]:
+    """What the decision entrypoint's `value` means (shape checked, tenant guard applied with
+    the bundle's `data`); also what the console's playground shows. Raises PolicyFailure."""
     if value is UNDEFINED:
         raise PolicyFailure("policy_undefined")
     allow = value.get("allow") if isinstance(value, dict) else None
@@ -502,18 +510,18 @@ def evaluate_decision(
     if not isinstance(allow, bool) or not isinstance(reasons, list):
         raise PolicyFailure("invalid_policy_output")
     reasons = [r if isinstance(r, str) else str(r) for r in reasons]
-    if allow and not _tenant_guard(policy, input_doc):
+    if allow and not _tenant_guard(data, input_doc):
         return False, ["tenant_mismatch"]
     return allow, reasons
 
 
-def _tenant_guard(policy: ActivePolicy, input_doc: dict[str, Any]) -> bool:
+def _tenant_guard(data: dict[str, Any], input_doc: dict[str, Any]) -> bool:
     """Cross-tenant allows stand only when the bundle's data grants that tenant pair."""
     subject_tenant = input_doc["subject"]["tenant_id"]
     resource_tenant = input_doc["resource"]["tenant_id"]
     if subject_tenant == resource_tenant:
         return True
-    grants = policy.data.get("cross_tenant_grants", [])
+    grants = data.get("cross_tenant_grants", [])
     return isinstance(grants, list) and any(
         isinstance(g, dict)
         and g.get("subject_tenant") == subject_tenant

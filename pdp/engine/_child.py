@@ -199,6 +199,14 @@ def test_task(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "results": results}
 
 
+def evaluate_task(request: dict[str, Any]) -> dict[str, Any]:
+    """Build the modules and data in memory and evaluate one entrypoint on one input: the
+    console's playground, whose policy is nobody's bundle and may crash the engine."""
+    built = _build(request, [request["entrypoint"]])
+    status, value = query(*built, request["entrypoint"], request["input"])
+    return {"ok": True, "status": status, "value": value}
+
+
 def _rules_task(request: dict[str, Any]) -> dict[str, Any]:
     """Compile every rule and evaluate each but the tests (marked `skip`) once."""
     rules: list[dict[str, Any]] = request["rules"]
@@ -274,7 +282,13 @@ def _answer(task: Any, request: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     with open(argv[1], encoding="utf-8") as handle:
         request = json.load(handle)
-    task = {"compile": compile_task, "test": test_task, "check": check_task}[request["task"]]
+    tasks = {
+        "compile": compile_task,
+        "test": test_task,
+        "check": check_task,
+        "evaluate": evaluate_task,
+    }
+    task = tasks[request["task"]]
     answer = _answer(task, request)
     with open(request["result"], "w", encoding="utf-8") as handle:
         json.dump(answer, handle)

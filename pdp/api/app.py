@@ -13,6 +13,8 @@ from pdp.api import (
     admin_bundles,
     admin_decisions,
     admin_directory,
+    admin_playground,
+    admin_review,
     authzen,
     bundle_service,
     decide,
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         admin_directory.router,
         admin_decisions.router,
         admin_bundles.router,
+        admin_review.router,
+        admin_playground.router,
         bundle_service.router,
     )
     for router in routers:

@@ -10,11 +10,15 @@ from token_service.accounts.service import Accounts
 from token_service.admin import Admin
 from token_service.core import Core, build_core
 from token_service.events import SignInEvents
+from token_service.federation.browser import BrowserFederation
 from token_service.federation.exchange import TokenExchange
 from token_service.federation.jwks import PartnerKeys
+from token_service.federation.oidc import OpenIdClient
+from token_service.federation.oidc_sign_in import OidcSignIn
 from token_service.federation.partner_token import PartnerTokens
 from token_service.federation.providers import IdentityProviders
 from token_service.hosted.login import HostedLogin
+from token_service.identity import Identities
 from token_service.issue import Issuer
 from token_service.settings import Settings
 
@@ -30,6 +34,8 @@ class Services:
     # Partner issuers' discovery and keys, one cache per process for every federation flow.
     partner_keys: PartnerKeys
     exchange: TokenExchange
+    # Sign-in through partner IdPs at the hosted login.
+    federation: BrowserFederation
 
     @property
     def settings(self) -> Settings:
@@ -40,13 +46,17 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     core = build_core(settings, clock)
     admin, issuer = Admin(core), Issuer(core)
     partner_keys = PartnerKeys()
+    providers = IdentityProviders(core)
+    hosted = HostedLogin(core, issuer)
+    oidc = OidcSignIn(core, providers, OpenIdClient(partner_keys))
     return Services(
         core=core,
         admin=admin,
         issuer=issuer,
         accounts=Accounts(core, issuer, admin),
-        hosted=HostedLogin(core, issuer),
+        hosted=hosted,
         events=SignInEvents(core),
         partner_keys=partner_keys,
-        exchange=TokenExchange(core, issuer, IdentityProviders(core), PartnerTokens(partner_keys)),
+        exchange=TokenExchange(core, issuer, providers, PartnerTokens(partner_keys)),
+        federation=BrowserFederation(core, hosted, providers, oidc),
     )

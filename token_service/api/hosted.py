@@ -1,4 +1,5 @@
-"""The browser's endpoints: `/oauth2/authorize`, the login pages and `/logout`.
+"""The browser's endpoints: the login pages and `/logout` (`/oauth2/authorize` is in
+api/federation.py, since it may send the browser to a partner IdP).
 
 Routes only read the request and shape the page or redirect; `HostedLogin` decides.
 Every form post is checked against its CSRF token first; every response carries the
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from token_service.api.context import request_context
 from token_service.api.oauth2 import read_form
 from token_service.errors import TokenServiceError
+from token_service.federation.browser import LoginOptions
 from token_service.hosted import csrf, sessions
 from token_service.hosted.authorize import RedirectError, UntrustedRequest
 from token_service.hosted.links import BAD_LINK, BadLink, PartnerLinks
@@ -86,7 +88,7 @@ def _links(page: Page, query: str) -> list[dict[str, str]]:
     return links
 
 
-def _show(request: Request, page: Page) -> Response:
+def _show(request: Request, page: Page, options: LoginOptions | None) -> Response:
     services = _services(request)
     browser = _browser(request)
     action, template = STEPS[page.step]
@@ -104,15 +106,22 @@ def _show(request: Request, page: Page) -> Response:
         parameters=page.challenge.parameters if page.challenge else {},
         links=_links(page, query) if page.step == "login" else [],
         login_href=f"/login?{query}",
+        options=options,
+        email_action=f"/login/federated?{query}",
     )
     if request.cookies.get(csrf.COOKIE) != browser:
         _set_cookie(response, request, csrf.COOKIE, browser, None)
     return response
 
 
-def _answer(request: Request, outcome: Outcome) -> Response:
+async def respond(request: Request, outcome: Outcome) -> Response:
+    """The page (the login page with the client's identity providers) or the redirect."""
     if isinstance(outcome, Page):
-        return _show(request, outcome)
+        options = None
+        if outcome.step == "login":
+            federation = _services(request).federation
+            options = await run_in_threadpool(federation.login_options, outcome.request)
+        return _show(request, outcome, options)
     response = redirect(outcome.location)
     if outcome.session_cookie is not None:
         _set_cookie(
@@ -147,7 +156,7 @@ async def _run(request: Request, call: Callable[[], Outcome]) -> Response:
         outcome = await run_in_threadpool(call)
     except (UntrustedRequest, RedirectError, TokenServiceError) as error:
         return _refused(error)
-    return _answer(request, outcome)
+    return await respond(request, outcome)
 
 
 async def _post(
@@ -160,13 +169,6 @@ async def _post(
     items = request.query_params.multi_items()
     visit = _visit(request)
     return await _run(request, lambda: call(items, form, visit))
-
-
-@router.get("/oauth2/authorize")
-async def authorize(request: Request) -> Response:
-    hosted = _services(request).hosted
-    items = request.query_params.multi_items()
-    return await _run(request, lambda: hosted.authorize(items, _visit(request)))
 
 
 @router.get("/login")
@@ -321,7 +323,7 @@ async def partner_link(pool_id: str, token: str, request: Request) -> Response:
         outcome = await run_in_threadpool(links.follow, pool_id, token, items, _visit(request))
     except BadLink:
         return render("error.html", None, status=400, message=BAD_LINK)
-    return _answer(request, outcome)
+    return await respond(request, outcome)
 
 
 @router.get("/logout")

@@ -1,0 +1,227 @@
+"""The relying party of a partner OpenID provider: discovery, JWKS, code exchange, ID tokens.
+
+Discovery documents and keys come from the process's `PartnerKeys` (cached, refetched on
+an unknown `kid` at most once a minute), shared with token exchange. ID tokens are verified as OpenID Connect
+Core 3.1.3.7 says: an asymmetric signature (RS256, ES256, PS256 only; never `none` or HS*),
+`iss` (Entra ID's tenant placeholder filled with the token's `tid`, which must be allowed),
+`aud` holding our client_id (and `azp` being it when there are several), `exp`, `iat`, and
+the `nonce` of this browser's trip. Every refusal is an `IdpRefused` with a short reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import jwt
+
+from token_service.errors import TokenServiceError
+from token_service.federation.jwks import PartnerKeys, PartnerUnavailable, UnknownKey
+from token_service.federation.providers import TENANT_PLACEHOLDERS, Provider
+
+ALGORITHMS = ("RS256", "ES256", "PS256")
+# Clock difference tolerated between the partner and us for exp and iat.
+LEEWAY_SECONDS = 60
+HTTP_TIMEOUT_SECONDS = 10
+# Claims of the ID token that userInfo may not change.
+PROTOCOL_CLAIMS = frozenset({"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "nonce", "auth_time"})
+
+
+class IdpRefused(TokenServiceError):
+    """The partner's answer cannot be trusted or used; `reason` says why, for the records."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a provider's endpoints are: its ProviderDetails, else its discovery document."""
+
+    authorize_url: str
+    token_url: str
+    jwks_uri: str
+    userinfo_url: str | None
+    token_auth_methods: tuple[str, ...]
+
+
+def basic_credentials(client_id: str, secret: str) -> str:
+    """RFC 6749 2.3.1: both halves form-encoded, then joined and base64-encoded."""
+    pair = f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
+    return "Basic " + base64.b64encode(pair.encode()).decode()
+
+
+class OpenIdClient:
+    def __init__(self, keys: PartnerKeys) -> None:
+        self.keys = keys
+        self.http = httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False)
+
+    def endpoints(self, provider: Provider) -> Endpoints:
+        """The provider's endpoints; keys set in ProviderDetails win over discovery."""
+        details = provider.details
+        document: dict[str, Any] = {}
+        if not all(details.get(key) for key in ("authorize_url", "token_url", "jwks_uri")):
+            if not provider.issuer:
+                raise IdpRefused("idp_error", "The identity provider has no oidc_issuer.")
+            try:
+                document = self.keys.discovery(provider.issuer)
+            except PartnerUnavailable as error:
+                raise IdpRefused("idp_unreachable", error.message) from None
+
+        def pick(detail: str, discovered: str) -> str | None:
+            value = details.get(detail) or document.get(discovered)
+            return value if isinstance(value, str) and value else None
+
+        authorize_url = pick("authorize_url", "authorization_endpoint")
+        token_url = pick("token_url", "token_endpoint")
+        jwks_uri = pick("jwks_uri", "jwks_uri")
+        if not (authorize_url and token_url and jwks_uri):
+            raise IdpRefused("idp_error", "The identity provider's endpoints are not known.")
+        methods = document.get("token_endpoint_auth_methods_supported")
+        return Endpoints(
+            authorize_url=authorize_url,
+            token_url=token_url,
+            jwks_uri=jwks_uri,
+            userinfo_url=pick("attributes_url", "userinfo_endpoint"),
+            token_auth_methods=tuple(m for m in methods if isinstance(m, str))
+            if isinstance(methods, list)
+            else ("client_secret_basic",),
+        )
+
+    def exchange_code(
+        self,
+        endpoints: Endpoints,
+        client_id: str,
+        client_secret: str | None,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str,
+    ) -> dict[str, Any]:
+        """The IdP's token response to our code, authenticated as it says it accepts."""
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier,
+        }
+        headers = {"Accept": "application/json"}
+        if client_secret is None:
+            form["client_id"] = client_id
+        elif (
+            "client_secret_post" in endpoints.token_auth_methods
+            and "client_secret_basic" not in endpoints.token_auth_methods
+        ):
+            form.update(client_id=client_id, client_secret=client_secret)
+        else:
+            headers["Authorization"] = basic_credentials(client_id, client_secret)
+        try:
+            response = self.http.post(endpoints.token_url, data=form, headers=headers)
+        except httpx.HTTPError:
+            raise IdpRefused(
+                "idp_unreachable", "The identity provider's token endpoint did not answer."
+            ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200 or not isinstance(body, dict):
+            error = body.get("error") if isinstance(body, dict) else None
+            reason = f"idp_token_error:{error}" if isinstance(error, str) else "idp_token_error"
+            raise IdpRefused(reason[:64], "The identity provider refused the authorization code.")
+        if not isinstance(body.get("id_token"), str):
+            raise IdpRefused("no_id_token", "The identity provider returned no ID token.")
+        return body
+
+    def _signing_key(self, jwks_uri: str, header: dict[str, Any]) -> Any:
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise IdpRefused("unknown_key", "The ID token names no signing key.")
+        try:
+            return self.keys.key(jwks_uri, kid).key
+        except UnknownKey:
+            raise IdpRefused(
+                "unknown_key", "The ID token is signed with a key the IdP does not publish."
+            ) from None
+        except PartnerUnavailable as error:
+            raise IdpRefused("idp_unreachable", error.message) from None
+
+    def verify_id_token(
+        self, provider: Provider, endpoints: Endpoints, token: str, client_id: str, nonce: str
+    ) -> dict[str, Any]:
+        """The claims of a valid ID token of this provider for us and this trip."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise IdpRefused("malformed_token", "The ID token is not a signed JWT.") from None
+        if header.get("alg") not in ALGORITHMS:
+            raise IdpRefused("bad_algorithm", "The ID token's algorithm is not accepted.")
+        key = self._signing_key(endpoints.jwks_uri, header)
+        claims = self._decode(token, key, header["alg"], client_id)
+        tenant = claims.get("tid") if isinstance(claims.get("tid"), str) else None
+        if not isinstance(claims["iss"], str) or not provider.issuer_matches(claims["iss"], tenant):
+            raise IdpRefused("wrong_issuer", "The ID token is from another issuer.")
+        placeholder = any(p in (provider.issuer or "") for p in TENANT_PLACEHOLDERS)
+        if placeholder and tenant not in provider.allowed_tenants:
+            raise IdpRefused("wrong_tenant", "The ID token is from a tenant that is not allowed.")
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if len(audiences) > 1 and claims.get("azp") != client_id:
+            raise IdpRefused("wrong_audience", "The ID token's azp is not this client.")
+        given = claims.get("nonce")
+        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), nonce.encode()):
+            raise IdpRefused("wrong_nonce", "The ID token was not made for this sign-in.")
+        subject = claims.get(provider.subject_claim)
+        if not isinstance(subject, str) or not subject:
+            raise IdpRefused(
+                "no_subject", f"The ID token has no {provider.subject_claim} claim to sign in with."
+            )
+        return claims
+
+    @staticmethod
+    def _decode(token: str, key: Any, algorithm: str, client_id: str) -> dict[str, Any]:
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=client_id,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["iss", "sub", "aud", "exp", "iat"], "verify_iss": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise IdpRefused("token_expired", "The ID token has expired.") from None
+        except jwt.InvalidSignatureError:
+            raise IdpRefused("bad_signature", "The ID token's signature is not valid.") from None
+        except jwt.InvalidAudienceError:
+            raise IdpRefused("wrong_audience", "The ID token is not for this client.") from None
+        except jwt.ImmatureSignatureError:
+            raise IdpRefused("token_not_yet_valid", "The ID token is not valid yet.") from None
+        except jwt.MissingRequiredClaimError as error:
+            raise IdpRefused("missing_claim", f"The ID token has no {error.claim} claim.") from None
+        except jwt.PyJWTError:
+            raise IdpRefused("malformed_token", "The ID token cannot be read.") from None
+
+    def user_info(
+        self, provider: Provider, endpoints: Endpoints, access_token: str, claims: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The ID token's claims with userInfo's added, when the provider asks for userInfo
+        (`attributes_request_method` GET or POST); its `sub` must be the ID token's."""
+        method = provider.details.get("attributes_request_method", "").upper()
+        if method not in ("GET", "POST") or endpoints.userinfo_url is None:
+            return claims
+        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        try:
+            response = self.http.request(method, endpoints.userinfo_url, headers=headers)
+            extra = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            extra = None
+        if not isinstance(extra, dict):
+            raise IdpRefused("userinfo_error", "The identity provider's userInfo failed.")
+        if extra.get("sub") != claims["sub"]:
+            raise IdpRefused("userinfo_mismatch", "userInfo describes another user.")
+        added = {k: v for k, v in extra.items() if k not in PROTOCOL_CLAIMS}
+        return {**claims, **added}

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -48,6 +49,9 @@ def public_jwk(public_key: RSAPublicKey) -> dict[str, str]:
 
 
 class Keys:
+    """The user pools' key sets; a subclass keeps another family of key sets (its rows and
+    lookups in the `_row`, `_keys`, `_active`, `_published` and `_key` hooks)."""
+
     def __init__(self, sealer: Sealer) -> None:
         self._sealer = sealer
         self._private: dict[str, RSAPrivateKey] = {}
@@ -63,35 +67,25 @@ class Keys:
             serialization.NoEncryption(),
         )
         jwk = public_jwk(private_key.public_key())
-        key = SigningKey(
-            kid=jwk["kid"],
-            pool_id=pool_id,
-            private_sealed=self._sealer.seal(pem, _PURPOSE),
-            public_jwk=jwk,
-            active=True,
-            created_at=now,
-            retire_after=None,
-        )
+        key = self._row(pool_id, jwk, self._sealer.seal(pem, _PURPOSE), now)
         repo.add(key)
         return key
 
     def rotate(self, repo: Repository, pool_id: str, now: float, max_validity: int) -> SigningKey:
         """New signer; the previous ones retire once their longest-lived token has expired."""
-        if repo.pool(pool_id) is None:
-            raise ResourceNotFound(f"User pool {pool_id} does not exist.")
-        for old in repo.keys(pool_id):
+        for old in self._keys(repo, pool_id):
             if old.active:
                 old.active = False
                 old.retire_after = now + max_validity
         return self.create(repo, pool_id, now)
 
     def jwks(self, repo: Repository, pool_id: str, now: float) -> dict[str, Any]:
-        return {"keys": [dict(key.public_jwk) for key in repo.published_keys(pool_id, now)]}
+        return {"keys": [dict(key.public_jwk) for key in self._published(repo, pool_id, now)]}
 
     def signer(self, repo: Repository, pool_id: str) -> tuple[str, RSAPrivateKey]:
-        key = repo.active_key(pool_id)
+        key = self._active(repo, pool_id)
         if key is None:
-            raise ResourceNotFound(f"User pool {pool_id} has no signing key.")
+            raise ResourceNotFound(f"{pool_id} has no signing key.")
         with self._lock:
             private_key = self._private.get(key.kid)
             if private_key is None:
@@ -103,7 +97,7 @@ class Keys:
 
     def verifier(self, repo: Repository, pool_id: str, kid: str, now: float) -> RSAPublicKey | None:
         """The public key for `kid` while it is published, else None."""
-        key = repo.signing_key(pool_id, kid)
+        key = self._key(repo, pool_id, kid)
         if key is None or (key.retire_after is not None and key.retire_after <= now):
             return None
         with self._lock:
@@ -113,3 +107,28 @@ class Keys:
                 assert isinstance(loaded, RSAPublicKey)
                 public_key = self._public[kid] = loaded
         return public_key
+
+    def _row(self, pool_id: str, jwk: dict[str, str], sealed: bytes, now: float) -> Any:
+        return SigningKey(
+            kid=jwk["kid"],
+            pool_id=pool_id,
+            private_sealed=sealed,
+            public_jwk=jwk,
+            active=True,
+            created_at=now,
+            retire_after=None,
+        )
+
+    def _keys(self, repo: Repository, pool_id: str) -> Sequence[Any]:
+        if repo.pool(pool_id) is None:
+            raise ResourceNotFound(f"User pool {pool_id} does not exist.")
+        return repo.keys(pool_id)
+
+    def _active(self, repo: Repository, pool_id: str) -> Any:
+        return repo.active_key(pool_id)
+
+    def _published(self, repo: Repository, pool_id: str, now: float) -> Sequence[Any]:
+        return repo.published_keys(pool_id, now)
+
+    def _key(self, repo: Repository, pool_id: str, kid: str) -> Any:
+        return repo.signing_key(pool_id, kid)

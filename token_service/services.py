@@ -36,6 +36,8 @@ class Services:
     exchange: TokenExchange
     # Sign-in through partner IdPs at the hosted login.
     federation: BrowserFederation
+    # Cognito Identity: identity pools, developer identities, their OpenID tokens.
+    identity: Identities
 
     @property
     def settings(self) -> Settings:
@@ -59,4 +61,5 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         partner_keys=partner_keys,
         exchange=TokenExchange(core, issuer, providers, PartnerTokens(partner_keys)),
         federation=BrowserFederation(core, hosted, providers, oidc),
+        identity=Identities(core),
     )

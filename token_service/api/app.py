@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
-from token_service.api import cognito, federation, hosted, oauth2, well_known
+from token_service.api import cognito, federation, hosted, identity, oauth2, well_known
 from token_service.api.limits import BodyLimit
 from token_service.services import Services, build_services
 from token_service.settings import Settings
@@ -31,6 +31,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     app.include_router(oauth2.router)
+    # Before the pools' discovery, whose `/{pool_id}/...` paths would match the issuer's.
+    app.include_router(identity.router)
     app.include_router(well_known.router)
     app.include_router(cognito.router)
     app.include_router(hosted.router)

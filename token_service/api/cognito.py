@@ -16,10 +16,17 @@ from token_service.api.context import request_context
 from token_service.cognito import sigv4
 from token_service.cognito.errors import InternalError, SerializationError, UnknownOperation
 from token_service.cognito.operations import OPERATIONS
+from token_service.cognito.operations.base import Operation
 from token_service.errors import TokenServiceError
+from token_service.identity.operations import OPERATIONS as IDENTITY_OPERATIONS
 from token_service.services import Services
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
+# Each X-Amz-Target prefix: its operations, and the service name their signatures are scoped to.
+TARGETS: dict[str, tuple[dict[str, Operation], str]] = {
+    TARGET_PREFIX: (OPERATIONS, "cognito-idp"),
+    "AWSCognitoIdentityService.": (IDENTITY_OPERATIONS, "cognito-identity"),
+}
 CONTENT_TYPE = "application/x-amz-json-1.1"
 log = logging.getLogger("token_service.cognito")
 router = APIRouter()
@@ -39,7 +46,7 @@ def error_response(error: TokenServiceError) -> Response:
     return _response(body, error.status, error.cognito_type)
 
 
-def _check_signature(services: Services, request: Request, body: bytes) -> None:
+def _check_signature(services: Services, request: Request, body: bytes, service: str) -> None:
     settings = services.settings
     credentials = {}
     if settings.admin_access_key_id and settings.admin_secret_access_key:
@@ -54,7 +61,7 @@ def _check_signature(services: Services, request: Request, body: bytes) -> None:
     sigv4.verify(
         received,
         credentials,
-        service="cognito-idp",
+        service=service,
         now=datetime.fromtimestamp(services.core.clock(), UTC),
         max_skew_seconds=settings.sigv4_max_skew_seconds,
     )
@@ -64,17 +71,15 @@ def _check_signature(services: Services, request: Request, body: bytes) -> None:
 async def dispatch(request: Request) -> Response:
     services: Services = request.app.state.services
     target = request.headers.get("x-amz-target", "")
-    operation = (
-        OPERATIONS.get(target.removeprefix(TARGET_PREFIX))
-        if target.startswith(TARGET_PREFIX)
-        else None
-    )
+    prefix, _, name = target.rpartition(".")
+    operations, service = TARGETS.get(prefix + ".", ({}, ""))
+    operation = operations.get(name)
     body = await request.body()
     try:
         if operation is None:
             raise UnknownOperation(f"Unknown operation {target or '(no X-Amz-Target)'}")
         if operation.admin:
-            _check_signature(services, request, body)
+            _check_signature(services, request, body, service)
         try:
             params = json.loads(body or b"{}")
         except (ValueError, UnicodeDecodeError):

@@ -22,13 +22,12 @@ from token_service.core import Core
 from token_service.errors import NotAuthorized, TokenServiceError
 from token_service.federation.linking import (
     ExternalIdentity,
-    FederationRefused,
     sign_in_external,
     sign_in_methods,
 )
 from token_service.federation.oidc import IdpRefused
 from token_service.federation.oidc_sign_in import OidcSignIn
-from token_service.federation.providers import IdentityProviders, Provider
+from token_service.federation.providers import IdentityProviders, Provider, ProviderUnavailable
 from token_service.federation.relay import Relay, Trip
 from token_service.hosted.authorize import (
     OWN_IDENTITY_PROVIDER,
@@ -196,11 +195,11 @@ class BrowserFederation:
         if name is None or name == OWN_IDENTITY_PROVIDER:
             found = self.providers.by_identifier(repo, client.pool_id, identifier or "")
             if found is None:
-                raise FederationRefused("idp_identifier names no identity provider of the pool.")
+                raise ProviderUnavailable("idp_identifier names no identity provider of the pool.")
             name = found.name
         provider = self.providers.for_client(repo, client, name)
         if provider.type not in self.flows:
-            raise FederationRefused(f"The identity provider {name} cannot sign in browsers.")
+            raise ProviderUnavailable(f"The identity provider {name} cannot sign in browsers.")
         return provider
 
     def _depart(
@@ -237,7 +236,7 @@ class BrowserFederation:
             with self.core.store.transaction() as repo:
                 provider = self.providers.for_client(repo, request.client, trip.provider_name)
             if provider.type != provider_type:
-                raise FederationRefused(
+                raise ProviderUnavailable(
                     f"The identity provider {provider.name} is not {provider_type}."
                 )
         except TokenServiceError as error:

@@ -22,7 +22,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # RFC 7636: S256 challenges are base64url without padding, 43 characters; allow its range.
 _CODE_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 PROMPTS = ("login", "none")
-# The user pool itself, as Cognito names it; any other identity provider is federation.
+# The user pool itself, as Cognito names it; any other identity provider (`identity_provider`,
+# `idp_identifier`) is federation's (token_service/federation/browser.py).
 OWN_IDENTITY_PROVIDER = "COGNITO"
 
 
@@ -114,9 +115,6 @@ def parse_authorization_request(
         raise refuse("unsupported_response_type", "Only response_type=code is supported.")
     if "code" not in client.oauth_flows:
         raise refuse("unauthorized_client", "The client is not allowed the code grant.")
-    provider = query.get("identity_provider")
-    if query.get("idp_identifier") or provider not in (None, OWN_IDENTITY_PROVIDER):
-        raise refuse("invalid_request", "No identity providers are configured for this client.")
     requested = query["scope"].split() if query.get("scope") else list(client.scopes)
     if not requested or not set(requested) <= set(client.scopes):
         raise refuse("invalid_scope", "A requested scope is not allowed for this client.")

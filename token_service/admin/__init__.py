@@ -1,4 +1,5 @@
-"""Provisioning: pools, app clients, resource servers, users, groups and key rotation.
+"""Provisioning: pools, app clients, resource servers, users, groups, key rotation, identity
+providers and the partner identities linked to users.
 
 Used by both the Cognito admin operations and the CLI, so both enforce the same rules.
 One module per area; `Admin` combines them.
@@ -21,8 +22,10 @@ from token_service.admin.clients import (
     NewClient,
 )
 from token_service.admin.groups import GroupAdmin
+from token_service.admin.identity_providers import IdentityProviderAdmin, ProviderSettings
 from token_service.admin.keys import KeyAdmin
 from token_service.admin.pools import PoolAdmin
+from token_service.admin.provider_links import ProviderLinkAdmin, ProviderUser
 from token_service.admin.resource_servers import ResourceServerAdmin
 from token_service.admin.users import STANDARD_ATTRIBUTES, UserAdmin, UserPage, user_attributes
 
@@ -40,10 +43,21 @@ __all__ = [
     "STANDARD_SCOPES",
     "Admin",
     "NewClient",
+    "ProviderSettings",
+    "ProviderUser",
     "UserPage",
     "user_attributes",
 ]
 
 
-class Admin(PoolAdmin, ResourceServerAdmin, ClientAdmin, UserAdmin, GroupAdmin, KeyAdmin):
+class Admin(
+    PoolAdmin,
+    ResourceServerAdmin,
+    ClientAdmin,
+    UserAdmin,
+    GroupAdmin,
+    KeyAdmin,
+    IdentityProviderAdmin,
+    ProviderLinkAdmin,
+):
     """Every provisioning operation, sharing one core."""

@@ -13,6 +13,7 @@ from token_service.cognito.operations import (
     clients,
     events,
     groups,
+    identity_providers,
     mfa,
     pools,
     refresh,
@@ -35,5 +36,6 @@ OPERATIONS: dict[str, Operation] = {
     **accounts.OPERATIONS,
     **mfa.OPERATIONS,
     **events.OPERATIONS,
+    **identity_providers.OPERATIONS,
     **auth.sign_in_operations(AUTH_FLOWS, CHALLENGES),
 }

@@ -91,6 +91,14 @@ def _check_numeric_dates(claims: dict[str, Any]) -> None:
             )
 
 
+def _authenticated_identity(claims: dict[str, Any]) -> bool:
+    """A Cognito Identity OpenID token of an authenticated identity: it has no token_use,
+    its aud is the identity pool (the client checked against client_ids) and its amr starts
+    with "authenticated". A guest's token ("unauthenticated") is refused."""
+    amr = claims.get("amr")
+    return isinstance(amr, list) and amr[:1] == ["authenticated"]
+
+
 class _IssuerKeys:
     """The cached JWKS of one issuer."""
 
@@ -269,7 +277,7 @@ class Authenticator:
         token_use = claims.get("token_use")
         if token_use == "access":
             client = claims.get("client_id")
-        elif token_use == "id":
+        elif token_use == "id" or (token_use is None and _authenticated_identity(claims)):
             client = claims.get("aud")
         else:
             raise TokenError("token_use must be 'access' or 'id'", reason="bad_token_use")

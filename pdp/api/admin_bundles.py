@@ -16,7 +16,8 @@ router = APIRouter(prefix="/admin/v1", tags=["bundles"])
 NAME = Query(default="main", description="the bundle name (what `PDP_BUNDLE_NAME` serves)")
 
 
-def _caller(principal: Principal) -> str:
+def caller_of(principal: Principal) -> str:
+    """Who a bundle record names as its publisher or activator: the client id, else the sub."""
     return principal.client_id or principal.subject or "anonymous"
 
 
@@ -40,7 +41,7 @@ async def publish_bundle(
     """Body: the bundle `.tar.gz`. 201 when stored; 200 with `stored: false` when these bytes
     were already published (nothing new is stored)."""
     data = await request.body()
-    published = await run_in_threadpool(services.bundles.publish, name, data, _caller(principal))
+    published = await run_in_threadpool(services.bundles.publish, name, data, caller_of(principal))
     if not published.created:
         response.status_code = 200
     return published.to_json()
@@ -66,7 +67,7 @@ def rollback_bundle(
 ) -> dict[str, Any]:
     """Reactivate the revision active before the current one; 409 when there is none.
     `bundle_mode`, `served_revision` and `warning` say whether this replica now serves it."""
-    record = services.bundles.rollback(name, _caller(principal))
+    record = services.bundles.rollback(name, caller_of(principal))
     return {**record.to_json(), **services.bundles.replica_view(name)}
 
 
@@ -79,7 +80,7 @@ def activate_bundle(
 ) -> dict[str, Any]:
     """Make `revision` active on every replica that follows the store; 404 when it was never
     published. `bundle_mode`, `served_revision` and `warning` say whether this replica serves it."""
-    record = services.bundles.activate(name, revision, _caller(principal))
+    record = services.bundles.activate(name, revision, caller_of(principal))
     return {**record.to_json(), **services.bundles.replica_view(name)}
 
 

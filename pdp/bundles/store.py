@@ -303,6 +303,18 @@ class BundleStore:
             record = self._find(conn, name, target.revision)
         return _with_active(record)  # type: ignore[arg-type]
 
+    def rollback_target(self, name: str) -> str | None:
+        """The revision a rollback would reactivate now (None: there is nothing to roll back
+        to), so a confirmation can show it before anything changes."""
+        with self._engine.connect() as conn:
+            current = self._current(conn, name)
+            if current is None or current.previous_id is None:
+                return None
+            a = activations_table
+            return conn.execute(
+                sa.select(a.c.revision).where(a.c.id == current.previous_id)
+            ).scalar()
+
     def activations(
         self, name: str, *, limit: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
     ) -> tuple[list[Activation], str | None]:

@@ -21,6 +21,7 @@ from token_service.errors import TokenServiceError
 from token_service.events import SignInEvents, event_view
 from token_service.hosted.branding import set_branding
 from token_service.hosted.links import DEFAULT_MAX_SECONDS, IssuedSecret, PartnerLinks, secret_view
+from token_service.identity import cli as identity_cli
 from token_service.services import Services, build_services
 from token_service.settings import Settings, SettingsError
 from token_service.store.models import Client, Group, Pool, ResourceServer, SigningKey, User
@@ -630,6 +631,7 @@ def _parser() -> argparse.ArgumentParser:
         pool_opt,
     )
     command(keys, "list", keys_list, "list signing keys (public data only)", pool_opt)
+    identity_cli.add_commands(group_of, command)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import math
 import uuid
 from typing import Any
@@ -19,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from token_service.errors import NotAuthorized
 
 USER_SCOPE = "aws.cognito.signin.user.admin"
+# Federated users' linked identities: a JSON string attribute, an array in ID tokens.
+IDENTITIES = "identities"
 
 
 def _groups(groups: list[str]) -> dict[str, Any]:
@@ -77,7 +80,8 @@ def id_claims(
     nonce: str | None = None,
     at_hash: str | None = None,
 ) -> dict[str, Any]:
-    """ID token: identity claims plus every user attribute (so `custom:tenant_id`).
+    """ID token: identity claims plus every user attribute (so `custom:tenant_id`), and a
+    federated user's `identities` as a JSON array, as Cognito puts it.
 
     Tokens of the authorization-code grant also carry `at_hash` (first, as Cognito orders it)
     and the authorization request's `nonce` (OpenID Connect Core 3.1.3.6 and 3.1.2.1).
@@ -103,9 +107,22 @@ def id_claims(
         }
     )
     for name, value in attributes.items():
-        if name != "email_verified":
+        if name == IDENTITIES:
+            entries = identities_claim(value)
+            if entries is not None:
+                claims[name] = entries
+        elif name != "email_verified":
             claims[name] = value
     return claims
+
+
+def identities_claim(attribute: str) -> list[Any] | None:
+    """Cognito's `identities` claim: the attribute's JSON string as the array it holds."""
+    try:
+        entries = json.loads(attribute)
+    except ValueError:
+        return None
+    return entries if isinstance(entries, list) else None
 
 
 def machine_access_claims(

@@ -255,7 +255,7 @@ class Accounts:
         ) -> dest.CodeDelivery:
             if not user.enabled:
                 raise NotAuthorized("User is disabled.")
-            if user.status == "FORCE_CHANGE_PASSWORD":
+            if user.status in ("FORCE_CHANGE_PASSWORD", "EXTERNAL_PROVIDER"):
                 raise NotAuthorized("User password cannot be reset in the current state.")
             return self._send_reset(repo, outgoing, pool, user, now)
 
@@ -299,7 +299,7 @@ class Accounts:
         with self.sender.sending() as outgoing, self.core.store.transaction() as repo:
             pool = Admin.require_pool(repo, pool_id)
             user = Admin.require_user(repo, pool_id, username)
-            if user.status == "UNCONFIRMED":
+            if user.status in ("UNCONFIRMED", "EXTERNAL_PROVIDER"):
                 raise NotAuthorized("User password cannot be reset in the current state.")
             user.status = "RESET_REQUIRED"
             user.updated_at = now

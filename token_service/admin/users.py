@@ -153,6 +153,11 @@ class UserAdmin(AdminBase):
         with self.core.store.transaction() as repo:
             pool = self.require_pool(repo, pool_id)
             user = self.require_user(repo, pool_id, username)
+            if user.status == "EXTERNAL_PROVIDER":
+                raise InvalidParameter(
+                    "A federated user (status EXTERNAL_PROVIDER) signs in at its identity "
+                    "provider and has no password here."
+                )
             check_policy(password, pool.password_policy)
             self.core.passwords.set(user, password)
             user.status = "CONFIRMED" if permanent else "FORCE_CHANGE_PASSWORD"

@@ -129,6 +129,9 @@ class DecisionQuery:
     allow: bool | None = None
     since: datetime | None = None
     until: datetime | None = None
+    bundle_revision: str | None = None
+    # Records one of whose reasons contains this text (`tenant_mismatch`, `role:editor`).
+    reason: str | None = None
     limit: int = 100
     page_token: str | None = None
 
@@ -207,9 +210,15 @@ class DecisionLogStore:
             (t.c.resource_id, q.resource_id),
             (t.c.action, q.action),
             (t.c.allow, q.allow),
+            (t.c.bundle_revision, q.bundle_revision),
         ):
             if value is not None:
                 stmt = stmt.where(column == value)
+        if q.reason:
+            # The reasons are a JSON array of strings: match within its stored text, with the
+            # LIKE wildcards of the search text taken literally.
+            pattern = q.reason.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(sa.cast(t.c.reasons, sa.Text).like(f"%{pattern}%", escape="\\"))
         if q.since is not None:
             stmt = stmt.where(t.c.timestamp >= _utc(q.since))
         if q.until is not None:

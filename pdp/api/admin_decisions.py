@@ -30,6 +30,8 @@ def list_decisions(
     allow: bool | None = None,
     since: datetime | None = Query(default=None, description="RFC 3339, inclusive"),
     until: datetime | None = Query(default=None, description="RFC 3339, exclusive"),
+    bundle_revision: str | None = Query(default=None, max_length=256),
+    reason: str | None = Query(default=None, max_length=256, description="text in a reason"),
     limit: int = Query(default=100, ge=1, le=1000),
     page_token: str | None = None,
     services: Services = Depends(get_services),
@@ -44,6 +46,8 @@ def list_decisions(
             allow=allow,
             since=since,
             until=until,
+            bundle_revision=bundle_revision,
+            reason=reason,
             limit=limit,
             page_token=page_token,
         )

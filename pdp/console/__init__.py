@@ -83,8 +83,9 @@ def _invalid_input(exc: Exception) -> tuple[int, str]:
 
 
 def install_console(app: FastAPI, settings: Settings) -> ConsoleState:
-    """Mount the console's pages, static files, headers and error pages on `app`."""
-    console = ConsoleState.from_settings(settings)
+    """Mount the console's pages, static files, headers and error pages on `app` (whose
+    `state.services` is set)."""
+    console = ConsoleState.build(settings, app.state.services.metrics)
     app.state.console = console
     for router in routers():
         app.include_router(router)

@@ -6,24 +6,27 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from pdp.console.live import LiveMetrics
 from pdp.console.oidc import HostedSignIn
 from pdp.console.registry import Page, navigation
 from pdp.console.sessions import SessionStore
+from pdp.metrics import Metrics
 from pdp.settings import Settings
 
 
 @dataclass
 class ConsoleState:
     sign_in: HostedSignIn | None
+    live: LiveMetrics
     sessions: SessionStore = field(default_factory=SessionStore)
     nav: list[Page] = field(default_factory=navigation)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ConsoleState:
+    def build(cls, settings: Settings, metrics: Metrics) -> ConsoleState:
         sign_in = None
         if settings.console_issuer and settings.console_client_id:
             sign_in = HostedSignIn(settings.console_issuer, settings.console_client_id)
-        return cls(sign_in=sign_in)
+        return cls(sign_in=sign_in, live=LiveMetrics(metrics))
 
     def form_origins(self) -> set[str]:
         return self.sign_in.form_origins() if self.sign_in else set()

@@ -412,6 +412,9 @@ class DecisionService:
         else:
             subject_id = ref.id
         facts = self._snapshot.subject(subject_id) if isinstance(subject_id, str) else None
+        if facts is None and claims is not None:
+            # A partner's user the directory does not list yet (pdp.directory.federated).
+            facts = self._snapshot.federated_subject(claims)
         if facts is None:
             raise _Deny("unknown_subject")
         if ref.tenant_id is not None and ref.tenant_id != facts.tenant_id:

@@ -134,6 +134,8 @@ def parse_document(doc: object) -> DirectoryDocument:
     tenant_ids: set[str] = set()
     names: set[str] = set()
     subject_ids: set[str] = set()
+    # One identity provider leads to one company, across every tenant.
+    providers: set[tuple[str, str]] = set()
     for t, tenant in enumerate(parsed.tenants):
         where = f"tenants[{t}]"
         for value, seen, name in ((tenant.id, tenant_ids, "id"), (tenant.name, names, "name")):
@@ -151,6 +153,14 @@ def parse_document(doc: object) -> DirectoryDocument:
                         f"duplicate id {item.id!r}", field=f"{where}.{section}[{i}].id"
                     )
                 seen.add(item.id)
+        for i, company in enumerate(tenant.companies):
+            for ref in company.identity_providers:
+                if ref.key in providers:
+                    raise InvalidRequest(
+                        f"identity provider {ref.provider!r} of {ref.issuer} is listed twice",
+                        field=f"{where}.companies[{i}].identity_providers",
+                    )
+                providers.add(ref.key)
         tenant_subjects = {s.id for s in (*tenant.users, *tenant.clients)}
         for i, user in enumerate(tenant.users):
             if user.company is not None and user.company not in ids["companies"]:

@@ -30,6 +30,27 @@ class Company(SQLModel, table=True):
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class CompanyIdentityProvider(SQLModel, table=True):
+    """An identity provider whose federated users belong to a company: the token issuer and
+    the ProviderName its ID tokens' `identities` claim names (pdp.directory.federated).
+
+    The primary key is global, so one provider leads to one company in one tenant only.
+    """
+
+    __tablename__ = "company_identity_providers"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "company_id"], ["companies.tenant_id", "companies.id"], ondelete="CASCADE"
+        ),
+        Index("ix_company_identity_providers_company", "tenant_id", "company_id"),
+    )
+
+    issuer: str = Field(primary_key=True, max_length=1024)
+    provider: str = Field(primary_key=True, max_length=32)
+    tenant_id: str = Field(foreign_key="tenants.id", ondelete="CASCADE")
+    company_id: str = Field(max_length=256)
+
+
 class Subject(SQLModel, table=True):
     """A user (`type` "user") or a machine client (`type` "client")."""
 

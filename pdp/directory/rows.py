@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from pdp.directory.models import (
     Company,
+    CompanyIdentityProvider,
     DirectoryChange,
     DirectoryRevision,
     Group,
@@ -112,6 +113,26 @@ class DirectoryReader:
     def group_ids(self, tenant_id: str) -> list[str]:
         stmt = select(Group.id).where(Group.tenant_id == tenant_id)
         return list(self._connection.execute(stmt).scalars())
+
+    def company_providers(self, tenant_id: str) -> list[tuple[str, str, str]]:
+        """(company id, issuer, provider) of every identity provider of the tenant's companies."""
+        table = CompanyIdentityProvider
+        stmt = select(table.company_id, table.issuer, table.provider).where(
+            table.tenant_id == tenant_id
+        )
+        return [(row[0], row[1], row[2]) for row in self._connection.execute(stmt)]
+
+    def companies_with_roles(
+        self, tenant_id: str, company_ids: Sequence[str]
+    ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, str, str]]]:
+        """The named companies (id, attributes) and their role bindings."""
+        if not company_ids:
+            return [], []
+        owners = and_(
+            RoleBinding.subject_type == "company",
+            RoleBinding.subject_id.in_(company_ids),  # type: ignore[attr-defined]
+        )
+        return self._companies(tenant_id, company_ids), self._bindings(tenant_id, owners, {})
 
     def tenant_rows(self, tenant_id: str, subject_ids: Collection[str] | None = None) -> TenantRows:
         """All subjects of the tenant, or the ones named that are in it."""

@@ -113,6 +113,17 @@ TenantName = Annotated[
 ]
 Roles = Annotated[list[RoleName], AfterValidator(_unique_sorted)]
 Members = Annotated[list[Identifier], AfterValidator(_unique_sorted)]
+# The issuer of a token service's tokens (an http(s) URL) and a Cognito ProviderName.
+IssuerUrl = Annotated[
+    str,
+    StringConstraints(min_length=8, max_length=1024, pattern=r"^https?://[^\x00-\x20\x7f]+$"),
+    AfterValidator(_storable_text),
+]
+ProviderName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=32, pattern=r"^[^\x00-\x20\x7f]+$"),
+    AfterValidator(_storable_text),
+]
 
 
 class _Request(BaseModel):
@@ -217,15 +228,40 @@ class GroupRead(BaseModel):
     members: list[str]
 
 
+class IdentityProviderRef(_Request):
+    """An identity provider of the token service whose federated users are the company's:
+    the issuer of our ID tokens (the user pool's) and the provider's ProviderName."""
+
+    issuer: IssuerUrl
+    provider: ProviderName
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.issuer, self.provider)
+
+
+def _unique_providers(values: list[IdentityProviderRef]) -> list[IdentityProviderRef]:
+    """A set of (issuer, provider): a repeat is a mistake, the order is canonical."""
+    keys = [value.key for value in values]
+    if len(set(keys)) != len(keys):
+        raise ValueError("an identity provider is listed twice")
+    return sorted(values, key=lambda value: value.key)
+
+
+IdentityProviderRefs = Annotated[list[IdentityProviderRef], AfterValidator(_unique_providers)]
+
+
 class CompanyCreate(_Request):
     id: Identifier
     roles: Roles = Field(default_factory=list)
     attributes: Attributes = Field(default_factory=dict)
+    identity_providers: IdentityProviderRefs = Field(default_factory=list)
 
 
 class CompanyUpdate(_Patch):
     roles: Roles | None = None
     attributes: Attributes | None = None
+    identity_providers: IdentityProviderRefs | None = None
 
 
 class CompanyRead(BaseModel):
@@ -233,6 +269,7 @@ class CompanyRead(BaseModel):
     tenant_id: str
     roles: list[str]
     attributes: Attributes
+    identity_providers: list[IdentityProviderRef] = Field(default_factory=list)
 
 
 class MemberAdd(_Request):

@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from pdp.directory.federated import providers_named
 from pdp.directory.rows import DirectoryReader, TenantRows
 from pdp.directory.store import DirectoryStore, canonical_tenant_id
 
@@ -72,12 +73,17 @@ class SubjectFacts:
         }
 
 
+ProviderKey = tuple[str, str]  # (issuer, ProviderName)
+
+
 @dataclass
 class _TenantView:
-    """One tenant as served: `subjects` entries are replaced one by one as subjects change."""
+    """One tenant as served: `subjects` entries are replaced one by one as subjects change;
+    `providers` (the companies' identity providers) is replaced whole."""
 
     info: TenantInfo
     subjects: dict[str, SubjectFacts]
+    providers: dict[ProviderKey, CompanyFacts]
 
 
 class _Interner:
@@ -137,6 +143,22 @@ def _build_subjects(tenant_id: str, rows: TenantRows) -> dict[str, SubjectFacts]
     return subjects
 
 
+def _provider_companies(reader: DirectoryReader, tenant_id: str) -> dict[ProviderKey, CompanyFacts]:
+    """The tenant's companies that declare identity providers, by provider."""
+    links = reader.company_providers(tenant_id)
+    companies, bindings = reader.companies_with_roles(
+        tenant_id, sorted({company for company, _, _ in links})
+    )
+    roles: dict[str, list[str]] = defaultdict(list)
+    for _, company_id, role in bindings:
+        roles[company_id].append(role)
+    facts = {
+        company_id: CompanyFacts(company_id, tuple(sorted(roles[company_id])), attributes)
+        for company_id, attributes in companies
+    }
+    return {(issuer, provider): facts[company] for company, issuer, provider in links}
+
+
 class DirectorySnapshot:
     """Thread-safe, per-tenant views of the directory, kept up to date from the change log."""
 
@@ -145,6 +167,7 @@ class DirectorySnapshot:
         self._lock = threading.Lock()
         self._tenants: dict[str, _TenantView] = {}
         self._owner: dict[str, str] = {}  # subject id -> tenant id
+        self._provider_owner: dict[ProviderKey, str] = {}  # identity provider -> tenant id
         self._revisions: dict[str, int] = {}
         self.invalidate()
 
@@ -152,6 +175,35 @@ class DirectorySnapshot:
         tenant_id = self._owner.get(subject_id)
         view = self._tenants.get(tenant_id) if tenant_id is not None else None
         return view.subjects.get(subject_id) if view is not None else None
+
+    def federated_subject(self, claims: dict[str, Any]) -> SubjectFacts | None:
+        """A user the directory does not list, as the company of the identity provider its
+        verified ID token names (pdp.directory.federated); None when no company (or more
+        than one) declares its providers."""
+        issuer, sub = claims.get("iss"), claims.get("sub")
+        if not isinstance(issuer, str) or not isinstance(sub, str):
+            return None
+        found: dict[tuple[str, str], CompanyFacts] = {}
+        for provider in providers_named(claims):
+            tenant_id = self._provider_owner.get((issuer, provider))
+            view = self._tenants.get(tenant_id) if tenant_id is not None else None
+            company = view.providers.get((issuer, provider)) if view is not None else None
+            if tenant_id is not None and company is not None:
+                found[(tenant_id, company.id)] = company
+        if len(found) != 1:
+            return None
+        ((tenant_id, _), company), *_ = found.items()
+        email = claims.get("email")
+        return SubjectFacts(
+            id=sub,
+            type="user",
+            tenant_id=tenant_id,
+            roles=(),
+            groups=(),
+            company=company,
+            attributes={},
+            email=email if isinstance(email, str) else None,
+        )
 
     def tenant_ids(self) -> list[str]:
         return sorted(self._tenants)
@@ -228,6 +280,7 @@ class DirectorySnapshot:
         subject_ids = {c.subject_id for c in changes if c.scope == "subject"}
         fresh = _build_subjects(tenant_id, reader.tenant_rows(tenant_id, subject_ids))
         view.info = TenantInfo(tenant.id, tenant.name, tenant.timezone, tenant.attributes)
+        self._set_providers(tenant_id, view, _provider_companies(reader, tenant_id))
         for subject_id in subject_ids:
             facts = fresh.get(subject_id)
             if facts is not None:
@@ -250,13 +303,29 @@ class DirectorySnapshot:
         if tenant is None:
             self._tenants.pop(tenant_id, None)
             new_subjects: dict[str, SubjectFacts] = {}
+            self._set_providers(tenant_id, None, {})
         else:
             new_subjects = _build_subjects(tenant.id, reader.tenant_rows(tenant.id))
             info = TenantInfo(tenant.id, tenant.name, tenant.timezone, tenant.attributes)
-            self._tenants[tenant_id] = _TenantView(info=info, subjects=new_subjects)
+            view = _TenantView(info=info, subjects=new_subjects, providers={})
+            self._set_providers(tenant_id, view, _provider_companies(reader, tenant_id))
+            self._tenants[tenant_id] = view
         for subject_id in new_subjects:
             self._owner[subject_id] = tenant_id
         for subject_id in old.subjects if old is not None else ():
             if subject_id not in new_subjects and self._owner.get(subject_id) == tenant_id:
                 del self._owner[subject_id]
         self._revisions[tenant_id] = known_revision
+
+    def _set_providers(
+        self, tenant_id: str, view: _TenantView | None, providers: dict[ProviderKey, CompanyFacts]
+    ) -> None:
+        """Serve the tenant's identity providers (caller holds the lock); a provider another
+        tenant took over stays with it."""
+        for key in [k for k, owner in self._provider_owner.items() if owner == tenant_id]:
+            if key not in providers:
+                del self._provider_owner[key]
+        if view is not None:
+            view.providers = providers
+        for key in providers:
+            self._provider_owner[key] = tenant_id

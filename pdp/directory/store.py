@@ -30,6 +30,7 @@ from sqlalchemy.sql import Select
 
 from pdp.directory.models import (
     Company,
+    CompanyIdentityProvider,
     DirectoryChange,
     DirectoryRevision,
     Group,
@@ -49,6 +50,7 @@ from pdp.directory.schemas import (
     GroupCreate,
     GroupRead,
     GroupUpdate,
+    IdentityProviderRef,
     MemberRead,
     Page,
     RoleBindingCreate,
@@ -79,6 +81,7 @@ _TABLES = [
     for model in (
         Tenant,
         Company,
+        CompanyIdentityProvider,
         Subject,
         Group,
         GroupMember,
@@ -300,15 +303,35 @@ def _assemble(
             member_stmt = member_stmt.where(GroupMember.group_id.in_(ids))  # type: ignore[attr-defined]
         for group_id, subject_id in session.execute(member_stmt):
             members[group_id].append(subject_id)
+    providers = (
+        _identity_providers(session, tenant_id, None if whole_tenant else ids)
+        if kind is COMPANY
+        else {}
+    )
     reads = []
     for row in rows:
         values: dict[str, Any] = {field: getattr(row, field) for field in kind.fields}
         if kind.has_members:
             values["members"] = sorted(members[row.id])
+        if kind is COMPANY:
+            values["identity_providers"] = providers.get(row.id, [])
         reads.append(
             kind.read(id=row.id, tenant_id=row.tenant_id, roles=sorted(roles[row.id]), **values)
         )
     return reads
+
+
+def _identity_providers(
+    session: Session, tenant_id: str, company_ids: Sequence[str] | None
+) -> dict[str, list[IdentityProviderRef]]:
+    """The identity providers of the tenant's companies (or of those named), by company."""
+    stmt = select(CompanyIdentityProvider).where(CompanyIdentityProvider.tenant_id == tenant_id)
+    if company_ids is not None:
+        stmt = stmt.where(CompanyIdentityProvider.company_id.in_(company_ids))  # type: ignore[attr-defined]
+    found: dict[str, list[IdentityProviderRef]] = defaultdict(list)
+    for row in session.execute(stmt).scalars():
+        found[row.company_id].append(IdentityProviderRef(issuer=row.issuer, provider=row.provider))
+    return {company: sorted(refs, key=lambda ref: ref.key) for company, refs in found.items()}
 
 
 class DirectoryTransaction:
@@ -411,6 +434,8 @@ class DirectoryTransaction:
         self._set_roles(kind, tenant, object_id, data.roles)  # type: ignore[attr-defined]
         if members is not None:
             self._set_members(tenant, object_id, members)
+        if kind is COMPANY:
+            self._set_identity_providers(tenant, object_id, data.identity_providers)  # type: ignore[attr-defined]
         self.note(tenant, self.affected_subjects(kind, tenant, object_id))
         return self.get_object(kind, tenant, object_id)
 
@@ -432,6 +457,8 @@ class DirectoryTransaction:
         if "members" in changes:
             self._set_members(tenant, object_id, changes["members"])
             self.note(tenant, changes["members"])
+        if "identity_providers" in changes:
+            self._set_identity_providers(tenant, object_id, data.identity_providers)  # type: ignore[attr-defined]
         return self.get_object(kind, tenant, object_id)
 
     def delete_object(self, kind: Kind[Any], tenant_id: str, object_id: str) -> None:
@@ -641,6 +668,40 @@ class DirectoryTransaction:
                 GroupMember(tenant_id=tenant_id, group_id=group_id, subject_id=subject_id)
             )
         self._session.flush()
+
+    def _set_identity_providers(
+        self, tenant_id: str, company_id: str, refs: list[IdentityProviderRef]
+    ) -> None:
+        """Make the company's identity providers `refs`; one another company has is a 409."""
+        session = self._session
+        rows = session.execute(
+            select(CompanyIdentityProvider).where(
+                CompanyIdentityProvider.tenant_id == tenant_id,
+                CompanyIdentityProvider.company_id == company_id,
+            )
+        ).scalars()
+        current = {(row.issuer, row.provider): row for row in rows}
+        wanted = {ref.key for ref in refs}
+        for key in sorted(current.keys() - wanted):
+            session.delete(current[key])
+        session.flush()
+        for index, ref in enumerate(refs):
+            if ref.key in current:
+                continue
+            if session.get(CompanyIdentityProvider, ref.key) is not None:
+                raise Conflict(
+                    f"identity provider {ref.provider!r} of {ref.issuer} belongs to another company",
+                    field=f"identity_providers[{index}]",
+                )
+            session.add(
+                CompanyIdentityProvider(
+                    issuer=ref.issuer,
+                    provider=ref.provider,
+                    tenant_id=tenant_id,
+                    company_id=company_id,
+                )
+            )
+        session.flush()
 
     def bump_revisions(self) -> None:
         """Bump the counter of every changed tenant (sorted, so concurrent writers never

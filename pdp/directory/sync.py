@@ -17,7 +17,14 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, bindparam, select
 
-from pdp.directory.models import Company, Group, GroupMember, RoleBinding, Subject
+from pdp.directory.models import (
+    Company,
+    CompanyIdentityProvider,
+    Group,
+    GroupMember,
+    RoleBinding,
+    Subject,
+)
 from pdp.directory.rows import DirectoryReader
 from pdp.directory.store import DirectoryTransaction
 from pdp.errors import Conflict
@@ -33,17 +40,18 @@ def _table(model: Any) -> Table:
 
 
 class Entry(NamedTuple):
-    """One object as compared: its scalar fields (attributes as canonical JSON), roles and
-    members; `attributes` is the value to write."""
+    """One object as compared: its scalar fields (attributes as canonical JSON), roles,
+    members and (companies) identity providers; `attributes` is the value to write."""
 
     fields: tuple[Any, ...]
     roles: frozenset[str]
     members: frozenset[str]
     attributes: Any
+    providers: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.fields, self.roles, self.members)
+        return (self.fields, self.roles, self.members, self.providers)
 
 
 Objects = dict[str, dict[str, Entry]]  # section -> object id -> entry
@@ -59,14 +67,19 @@ def _canonical(attributes: Any) -> str:
 
 
 def _entry(
-    section: str, values: Sequence[Any], roles: Iterable[str], members: Iterable[str]
+    section: str,
+    values: Sequence[Any],
+    roles: Iterable[str],
+    members: Iterable[str],
+    providers: Iterable[tuple[str, str]] = (),
 ) -> Entry:
     """`values` are the section's columns: users (email, company, attributes), clients and
     companies (attributes,), groups ()."""
     if section == "groups":
         return Entry((), frozenset(roles), frozenset(members), None)
     *scalars, attributes = values
-    return Entry((*scalars, _canonical(attributes)), frozenset(roles), frozenset(), attributes)
+    fields = (*scalars, _canonical(attributes))
+    return Entry(fields, frozenset(roles), frozenset(), attributes, frozenset(providers))
 
 
 def _columns(section: str, item: Any) -> tuple[Any, ...]:
@@ -80,7 +93,11 @@ def desired_objects(tenant: Any) -> Objects:
     return {
         section: {
             item.id: _entry(
-                section, _columns(section, item), item.roles, getattr(item, "members", ())
+                section,
+                _columns(section, item),
+                item.roles,
+                getattr(item, "members", ()),
+                (ref.key for ref in getattr(item, "identity_providers", ())),
             )
             for item in getattr(tenant, section)
         }
@@ -103,9 +120,14 @@ def existing_objects(reader: DirectoryReader, tenant_id: str) -> Objects:
         values = (email, company, attributes) if section == "users" else (attributes,)
         bound = roles.get((subject_type, subject_id), ())
         objects[section][subject_id] = _entry(section, values, bound, ())
+    providers: dict[str, set[tuple[str, str]]] = {}
+    for company_id, issuer, provider in reader.company_providers(tenant_id):
+        providers.setdefault(company_id, set()).add((issuer, provider))
     for company_id, attributes in rows.companies:
         bound = roles.get(("company", company_id), ())
-        objects["companies"][company_id] = _entry("companies", (attributes,), bound, ())
+        objects["companies"][company_id] = _entry(
+            "companies", (attributes,), bound, (), providers.get(company_id, ())
+        )
     for group_id, group_members in members.items():
         bound = roles.get(("group", group_id), ())
         objects["groups"][group_id] = _entry("groups", (), bound, group_members)
@@ -166,6 +188,14 @@ class TenantPlan:
             *_match(bindings, t="tenant_id", k="subject_type", s="subject_id", r="role")
         )
         _execute(connection, stmt, gone_roles)
+        links = _table(CompanyIdentityProvider)
+        stmt = links.delete().where(*_match(links, t="tenant_id", s="issuer", p="provider"))
+        gone_links = [
+            {"t": t, "s": issuer, "p": provider}
+            for company, entry in self.old["companies"].items()
+            for issuer, provider in entry.providers - self._entry("companies", company).providers
+        ]
+        _execute(connection, stmt, gone_links)
         groups = _table(Group)
         stmt = groups.delete().where(*_match(groups, t="tenant_id", i="id"))
         _execute(connection, stmt, [{"t": t, "i": i} for i in self.ids("groups", "deleted")])
@@ -189,6 +219,7 @@ class TenantPlan:
             ],
         )
         self._update(connection, companies, "companies", ("attributes",))
+        self._add_providers(connection)
         self._update(connection, subjects, "users", ("email", "company", "attributes"))
         self._update(connection, subjects, "clients", ("attributes",))
         self._check_ids_free(connection)
@@ -280,6 +311,33 @@ class TenantPlan:
             .values({c: bindparam(f"v_{c}") for c in columns})
         )
         _execute(connection, stmt, rows)
+
+    def _add_providers(self, connection: Connection) -> None:
+        """Link the identity providers the document adds; one another company (of a tenant
+        the document does not list) still has is a 409 naming it."""
+        added = [
+            (company, issuer, provider)
+            for company, entry in sorted(self.new["companies"].items())
+            for issuer, provider in sorted(
+                entry.providers - self._old("companies", company).providers
+            )
+        ]
+        links = _table(CompanyIdentityProvider)
+        for company, issuer, provider in added:
+            stmt = select(links.c.company_id).where(
+                links.c.issuer == issuer, links.c.provider == provider
+            )
+            if connection.execute(stmt).first() is not None:
+                raise Conflict(
+                    f"identity provider {provider!r} of {issuer} belongs to another company",
+                    field=f"{self.where}.companies[{self.positions['companies'][company]}]"
+                    ".identity_providers",
+                )
+        rows = [
+            {"issuer": issuer, "provider": provider, "tenant_id": self.tenant_id, "company_id": c}
+            for c, issuer, provider in added
+        ]
+        _execute(connection, links.insert(), rows)
 
     def _check_ids_free(self, connection: Connection) -> None:
         """A new subject id may not be taken in a tenant the document does not list."""

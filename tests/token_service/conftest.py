@@ -102,10 +102,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def cognito_client(
-    url: str, key_id: str = ACCESS_KEY_ID, secret: str = SECRET_ACCESS_KEY, **config: Any
+    url: str,
+    key_id: str = ACCESS_KEY_ID,
+    secret: str = SECRET_ACCESS_KEY,
+    service: str = "cognito-idp",
+    **config: Any,
 ) -> Any:
+    """A boto3 client of the server: Cognito user pools, or `cognito-identity`."""
     return boto3.client(
-        "cognito-idp",
+        service,
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id=key_id,

@@ -1,0 +1,53 @@
+"""Why: pick a subject, an action and a resource (or open a logged decision) and see the
+subject's effective roles, where each came from, the decision and every reason."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from pdp.api.deps import get_services
+from pdp.console import why_form
+from pdp.console.auth import Viewer, require_reader
+from pdp.console.registry import Page
+from pdp.console.rendering import render
+from pdp.errors import InvalidRequest
+from pdp.explain import Explainer
+from pdp.services import Services
+
+PAGE = Page(title="Why", path="/console/why", order=20)
+router = APIRouter(prefix="/console/why", include_in_schema=False)
+
+
+@router.get("")
+async def why(
+    request: Request,
+    viewer: Viewer = Depends(require_reader),
+    services: Services = Depends(get_services),
+) -> Response:
+    values = why_form.shown(request.query_params)
+    decision_id = request.query_params.get("decision_id", "").strip()[:64]
+    explainer = Explainer(services)
+    explanation, problem = None, None
+    try:
+        if decision_id:
+            explanation = await services.admin_work.run(partial(explainer.decision, decision_id))
+        elif why_form.asked(values):
+            question = why_form.decision_request(values)
+            explanation = await services.admin_work.run(partial(explainer.request, question))
+    except InvalidRequest as exc:
+        problem = exc
+    if explanation is not None and decision_id:
+        values = why_form.values_of(explanation)
+    return render(
+        request,
+        "pages/why.html",
+        viewer,
+        status_code=400 if problem else 200,
+        values=values,
+        problem=problem,
+        explanation=explanation,
+        subjects=why_form.suggested_subjects(services.snapshot),
+    )

@@ -31,7 +31,9 @@ def security_headers(form_origins: Iterable[str]) -> list[tuple[bytes, bytes]]:
         "content-security-policy": content_security_policy(form_origins),
         "x-content-type-options": "nosniff",
         "x-frame-options": "DENY",
-        "referrer-policy": "no-referrer",
+        # Not `no-referrer`: under it a browser sends `Origin: null` with every form post,
+        # and the same-origin check of the CSRF defence refuses the console's own forms.
+        "referrer-policy": "same-origin",
         "cross-origin-opener-policy": "same-origin",
         "cross-origin-resource-policy": "same-origin",
         "permissions-policy": "camera=(), microphone=(), geolocation=()",

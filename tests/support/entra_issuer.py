@@ -108,8 +108,9 @@ class EntraIssuer:
 
         return Handler
 
-    def claims(self, tid: str, aud: str, oid: str, **extra: Any) -> dict[str, Any]:
-        """Entra v2.0 claims of a user token; `extra` adds or overrides (None removes)."""
+    def claims(self, tid: str, aud: str, oid: str, /, **extra: Any) -> dict[str, Any]:
+        """Entra v2.0 claims of a user token; `extra` adds or overrides (None removes, so
+        `oid=None` makes a token without an oid)."""
         now = int(time.time())
         claims: dict[str, Any] = {
             "aud": aud,
@@ -133,6 +134,7 @@ class EntraIssuer:
         tid: str,
         aud: str,
         oid: str,
+        /,
         *,
         alg: str = "RS256",
         kid: str | None = None,
@@ -144,13 +146,13 @@ class EntraIssuer:
         headers = {"kid": kid or default_kid, "typ": "JWT"}
         return jwt.encode(self.claims(tid, aud, oid, **extra), key, algorithm=alg, headers=headers)
 
-    def unsigned_token(self, tid: str, aud: str, oid: str, **extra: Any) -> str:
+    def unsigned_token(self, tid: str, aud: str, oid: str, /, **extra: Any) -> str:
         """`alg: none`: a token with no signature at all."""
         header = {"alg": "none", "typ": "JWT", "kid": self.kid}
         payload = self.claims(tid, aud, oid, **extra)
         return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}."
 
-    def hs256_with_public_key(self, tid: str, aud: str, oid: str, **extra: Any) -> str:
+    def hs256_with_public_key(self, tid: str, aud: str, oid: str, /, **extra: Any) -> str:
         """The key-confusion forgery: HMAC-SHA256 keyed with the public key's PEM text."""
         header = {"alg": "HS256", "typ": "JWT", "kid": self.kid}
         payload = self.claims(tid, aud, oid, **extra)
@@ -161,7 +163,7 @@ class EntraIssuer:
         signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
         return f"{signing_input}.{_b64(signature)}"
 
-    def foreign_token(self, tid: str, aud: str, oid: str, **extra: Any) -> str:
+    def foreign_token(self, tid: str, aud: str, oid: str, /, **extra: Any) -> str:
         """A token signed by a key this authority never published, under its own kid."""
         stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         return jwt.encode(

@@ -3,7 +3,8 @@
 The "Cognito JSON API" section has three tables: every operation (with whether it is public or
 admin), every AuthFlow (with the operations that take it) and every ChallengeName. Each is
 compared with the dispatch tables in `token_service.cognito.operations`, so an operation added
-without its row, or a row left behind, fails here.
+without its row, or a row left behind, fails here. The Cognito Identity operations have their
+own table in docs/federation.md ("Developer identities"), held to `token_service.identity`'s.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import re
 
 from tests.support.processes import REPO
 from token_service.cognito.operations import AUTH_FLOWS, CHALLENGES, OPERATIONS
+from token_service.cognito.operations.base import Operation
+from token_service.identity.operations import OPERATIONS as IDENTITY_OPERATIONS
 
 DOC = REPO / "docs" / "token-service.md"
+FEDERATION = REPO / "docs" / "federation.md"
 NAME = re.compile(r"^`([A-Za-z_]+)`$")
 
 
@@ -55,18 +59,23 @@ def names(rows: list[list[str]]) -> list[str]:
     return listed
 
 
-def test_the_table_lists_every_operation_and_only_those() -> None:
-    listed = names(documented()["operation"])
-    assert set(listed) - set(OPERATIONS) == set(), "documented but not answered"
-    assert set(OPERATIONS) - set(listed) == set(), "answered but not documented"
+def check_operations(rows: list[list[str]], operations: dict[str, Operation]) -> None:
+    """Every operation listed once, in alphabetical order, with whether it needs a signature."""
+    listed = names(rows)
+    assert set(listed) - set(operations) == set(), "documented but not answered"
+    assert set(operations) - set(listed) == set(), "answered but not documented"
     assert listed == sorted(listed), "keep the operations in alphabetical order"
+    access = dict(zip(listed, (row[1] for row in rows), strict=True))
+    assert access == {name: "admin" if op.admin else "public" for name, op in operations.items()}
 
 
-def test_the_table_says_which_operations_need_a_signature() -> None:
-    rows = documented()["operation"]
-    access = {NAME.match(row[0]).group(1): row[1] for row in rows}  # type: ignore[union-attr]
-    expected = {name: "admin" if op.admin else "public" for name, op in OPERATIONS.items()}
-    assert access == expected
+def test_the_table_lists_every_operation_and_whether_it_needs_a_signature() -> None:
+    check_operations(documented()["operation"], OPERATIONS)
+
+
+def test_the_developer_identities_table_lists_every_cognito_identity_operation() -> None:
+    text = section(FEDERATION.read_text(), "Developer identities")
+    check_operations(tables(text)["Cognito Identity operation"], IDENTITY_OPERATIONS)
 
 
 def test_every_auth_flow_is_listed_with_the_operations_that_take_it() -> None:

@@ -1,10 +1,13 @@
 """Run the demo stack: token service on :9229 and PDP on :8181, provisioned on first start.
 
-First start: creates a user pool, the `pdp` resource server (scopes decide, admin), a
-machine client for a demo resource server (pdp/decide), an admin client (pdp/admin), a
-reporting service client, a public app client for people, and the users of the demo
-directory (policies/examples/directory.yaml) with the same `sub`s; imports that directory
-into the PDP. What it made is kept in <var>/demo.json (default var/), so later starts reuse it.
+First start: creates a user pool, the `pdp` resource server (scopes decide, admin, bundles),
+a machine client for a demo resource server (pdp/decide), an admin client (pdp/admin), a
+bundle reader for an OPA agent (pdp/bundles), a reporting service client, a public app
+client for people, and the users of the demo directory (policies/examples/directory.yaml)
+with the same `sub`s; imports that directory into the PDP, and builds, publishes and
+activates `policies/` as the PDP's first bundle. The PDP follows its store's active bundle,
+as in production. What it made is kept in <var>/demo.json (default var/), so later starts
+reuse it.
 """
 
 from __future__ import annotations
@@ -43,15 +46,50 @@ def run(command: str, env: dict[str, str]) -> dict:
     return json.loads(result.stdout) if result.stdout.strip() else {}
 
 
-def database_urls(var: Path) -> tuple[str, str]:
-    """The token service's and the PDP's stores: separate services, separate databases."""
-    return f"sqlite:///{var / 'token-service.db'}", f"sqlite:///{var / 'pdp.db'}"
+def token_service_env(var: Path) -> dict[str, str]:
+    """The token service's store and key file, both under `var`."""
+    return {
+        "TOKEN_SERVICE_DATABASE_URL": f"sqlite:///{var / 'token-service.db'}",
+        "TOKEN_SERVICE_KEY_FILE": str(var / "token-service.key"),
+    }
+
+
+def pdp_env(var: Path) -> dict[str, str]:
+    """The PDP's store and decision-log spool under `var`: a separate service, its own database."""
+    return {
+        "PDP_DATABASE_URL": f"sqlite:///{var / 'pdp.db'}",
+        "PDP_DECISION_LOG_SPOOL_DIR": str(var / "decision-spool"),
+    }
+
+
+def machine_client(var: Path, pool: str, name: str, scope: str) -> dict:
+    """A confidential client with `client_credentials` for `scope`."""
+    made = run(
+        f"token-service client create --pool {pool} --name {name} --secret"
+        f" --flow client_credentials --scope {scope}",
+        token_service_env(var),
+    )
+    return {"client_id": made["client_id"], "client_secret": made["client_secret"]}
+
+
+def publish_policies(var: Path) -> str:
+    """Build `policies/` into a bundle and publish it into the PDP's store, activated when
+    nothing is active yet: the PDP serves what its store says, never a directory on disk."""
+    archive = var / "policies.tar.gz"
+    built = run(f"pdp bundle build {REPO / 'policies'} -o {archive}", {})
+    run(f"pdp bundle publish {archive} --activate if-none", pdp_env(var))
+    return built["revision"]
+
+
+def save(var: Path, state: dict) -> None:
+    state_file = var / "demo.json"
+    state_file.write_text(json.dumps(state, indent=2))
+    state_file.chmod(0o600)
 
 
 def provision(var: Path) -> dict:
     """Create the demo identities in the token service and the directory in the PDP."""
-    token_db, pdp_db = database_urls(var)
-    ts = {"TOKEN_SERVICE_DATABASE_URL": token_db}
+    ts = token_service_env(var)
     pool = run("token-service pool create --name demo --custom-attribute tenant_id", ts)["id"]
     run(
         f"token-service resource-server create --pool {pool} --identifier pdp"
@@ -60,14 +98,6 @@ def provision(var: Path) -> dict:
         ts,
     )
 
-    def machine_client(name: str, scope: str) -> dict:
-        made = run(
-            f"token-service client create --pool {pool} --name {name} --secret"
-            f" --flow client_credentials --scope {scope}",
-            ts,
-        )
-        return {"client_id": made["client_id"], "client_secret": made["client_secret"]}
-
     app = run(
         f"token-service client create --pool {pool} --name demo-web-app"
         " --flow password --flow refresh",
@@ -75,9 +105,10 @@ def provision(var: Path) -> dict:
     )
     state = {
         "pool_id": pool,
-        "pep": machine_client("demo-resource-server", "pdp/decide"),
-        "admin": machine_client("demo-admin", "pdp/admin"),
-        "reporting": machine_client("demo-reporting-service", "pdp/decide"),
+        "pep": machine_client(var, pool, "demo-resource-server", "pdp/decide"),
+        "admin": machine_client(var, pool, "demo-admin", "pdp/admin"),
+        "bundle_reader": machine_client(var, pool, "demo-opa-agent", "pdp/bundles"),
+        "reporting": machine_client(var, pool, "demo-reporting-service", "pdp/decide"),
         "app_client_id": app["client_id"],
         "users": [],
     }
@@ -99,10 +130,22 @@ def provision(var: Path) -> dict:
                 client["id"] = state["reporting"]["client_id"]
     provisioned = var / "demo-directory.yaml"
     provisioned.write_text(yaml.safe_dump(document, sort_keys=False))
-    run(f"pdp directory import {provisioned}", {"PDP_DATABASE_URL": pdp_db})
-    state_file = var / "demo.json"
-    state_file.write_text(json.dumps(state, indent=2))
-    state_file.chmod(0o600)
+    run(f"pdp directory import {provisioned}", pdp_env(var))
+    state["first_bundle"] = publish_policies(var)
+    save(var, state)
+    return state
+
+
+def catch_up(var: Path, state: dict) -> dict:
+    """State directories made before the demo had a bundle reader and a published first
+    bundle get them on their next start."""
+    if "bundle_reader" not in state:
+        state["bundle_reader"] = machine_client(
+            var, state["pool_id"], "demo-opa-agent", "pdp/bundles"
+        )
+    if "first_bundle" not in state:
+        state["first_bundle"] = publish_policies(var)
+    save(var, state)
     return state
 
 
@@ -120,17 +163,42 @@ def wait_ready(url: str, process: subprocess.Popen, name: str) -> None:
     sys.exit(f"error: {name} did not become ready at {url}")
 
 
+def shown(path: Path) -> str:
+    """`path` as the printed commands use it: relative to the repository when inside it."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def token_command(variable: str, client: str, scope: str, state_file: str, ts_url: str) -> str:
+    """A command that exports a token of one of the demo's clients: the secret is read from
+    the state file as it runs and handed to curl on stdin (`-K -`), so it appears neither in
+    the terminal nor in a process list."""
+    credentials = (
+        "python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))[sys.argv[2]];"
+        ' print("user = " + json.dumps(c["client_id"] + ":" + c["client_secret"]))\''
+        f" {state_file} {client}"
+    )
+    return (
+        f"   export {variable}=$({credentials} \\\n"
+        f"     | curl -s -K - -d grant_type=client_credentials -d scope={scope}"
+        f" {ts_url}/oauth2/token \\\n"
+        "     | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"access_token\"])')"
+    )
+
+
 def next_steps(state: dict, ts_url: str, pdp_url: str, var: Path) -> str:
-    pep = state["pep"]
+    state_file = shown(var / "demo.json")
     return f"""
 The stack is up.
   token service  {ts_url}   (pool {state["pool_id"]})
-  PDP            {pdp_url}   (policy: policies/, directory: policies/examples/directory.yaml)
+  PDP            {pdp_url}   (follows its store: bundle {state["first_bundle"]}, built from
+                 policies/, is active; directory: policies/examples/directory.yaml)
 
-1. A machine token for the demo resource server (the PEP):
-   PEP_TOKEN=$(curl -s -u '{pep["client_id"]}:{pep["client_secret"]}' \\
-     -d grant_type=client_credentials -d scope=pdp/decide {ts_url}/oauth2/token \\
-     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+The command lines are in .venv/bin: run `source .venv/bin/activate` (then `pdp --help`,
+`token-service --help`), or call .venv/bin/pdp. Paste the commands below in {REPO};
+they read the clients' secrets from {state_file} as they run.
+
+1. A machine token for the demo resource server (the PEP, scope pdp/decide):
+{token_command("PEP_TOKEN", "pep", "pdp/decide", state_file, ts_url)}
 
 2. Ask the PDP whether alice (engineering, editor through her group) may edit a document:
    curl -s {pdp_url}/decide -H "Authorization: Bearer $PEP_TOKEN" -H 'Content-Type: application/json' -d '{{
@@ -148,8 +216,23 @@ The stack is up.
           "AuthParameters": {{"USERNAME": "alice", "PASSWORD": "{DEMO_PASSWORD}"}}}}'
    then use "subject": {{"token": "<AccessToken>"}} in step 2.
 
+4. An admin token (scope pdp/admin) for /admin/v1, `pdp bundle ...` and `pdp decisions ...`:
+   export PDP_URL={pdp_url}
+{token_command("PDP_ADMIN_TOKEN", "admin", "pdp/admin", state_file, ts_url)}
+   .venv/bin/pdp bundle list
+
+5. After editing policies/, build, push and activate a new revision (a restart changes nothing):
+   REVISION=$(date -u +%Y%m%dT%H%M%SZ)
+   .venv/bin/pdp bundle build policies -o {shown(var)}/policies-$REVISION.tar.gz --revision $REVISION
+   .venv/bin/pdp bundle push {shown(var)}/policies-$REVISION.tar.gz
+   .venv/bin/pdp bundle activate $REVISION
+
+6. A bundle-reader token (scope pdp/bundles) for an OPA agent, and the active bundle:
+{token_command("BUNDLES_TOKEN", "bundle_reader", "pdp/bundles", state_file, ts_url)}
+   curl -s -H "Authorization: Bearer $BUNDLES_TOKEN" {pdp_url}/bundles/main \\
+     -o {shown(var)}/main.tar.gz
+
 Demo users ({", ".join(state["users"])}) all have the password {DEMO_PASSWORD}.
-Admin client for /admin/v1 (scope pdp/admin): {state["admin"]["client_id"]} (secret in {var / "demo.json"}).
 Stop with Ctrl-C.
 """
 
@@ -163,15 +246,17 @@ def main() -> int:
     var = args.var.resolve()
     var.mkdir(parents=True, exist_ok=True)
     state_file = var / "demo.json"
-    state = json.loads(state_file.read_text()) if state_file.exists() else provision(var)
-    token_db, pdp_db = database_urls(var)
+    if state_file.exists():
+        state = catch_up(var, json.loads(state_file.read_text()))
+    else:
+        state = provision(var)
     ts_url = f"http://127.0.0.1:{args.token_service_port}"
     pdp_url = f"http://127.0.0.1:{args.pdp_port}"
     pool = state["pool_id"]
     token_service = subprocess.Popen(
         [str(BIN / "token-service"), "serve", "--port", str(args.token_service_port)],
         cwd=REPO,
-        env={**os.environ, "TOKEN_SERVICE_DATABASE_URL": token_db},
+        env={**os.environ, **token_service_env(var)},
     )
     wait_ready(f"{ts_url}/{pool}/.well-known/jwks.json", token_service, "token service")
     pdp = subprocess.Popen(
@@ -179,8 +264,9 @@ def main() -> int:
         cwd=REPO,
         env={
             **os.environ,
-            "PDP_DATABASE_URL": pdp_db,
-            "PDP_BUNDLE": str(REPO / "policies"),
+            **pdp_env(var),
+            # Empty: follow the store's active bundle (published above), not a directory.
+            "PDP_BUNDLE": "",
             "PDP_TRUSTED_ISSUERS": json.dumps(
                 [
                     {

@@ -3,19 +3,13 @@ pool with a provider, SAML metadata, and the store of a running server opened in
 
 from __future__ import annotations
 
-import base64
-import datetime
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-
 from tests.token_service.conftest import FAST_ARGON2, Server
+from token_service.federation.saml_keys import self_signed
 from token_service.services import Services, build_services
 from token_service.settings import Settings
 
@@ -66,20 +60,8 @@ def saml_metadata(
     descriptor: str = "IDPSSODescriptor",
 ) -> str:
     """SAML 2.0 metadata of one IdP with a fresh self-signed signing certificate."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "partner idp")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .sign(key, hashes.SHA256())
-    )
-    der = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
+    pem = self_signed("partner idp").certificate_pem
+    der = "".join(line for line in pem.splitlines() if not line.startswith("-----"))
     slo = (
         f'<md:SingleLogoutService Binding="{REDIRECT}" Location="https://idp.partner.example/slo"/>'
         if logout

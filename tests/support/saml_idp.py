@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from saml2 import BINDING_HTTP_REDIRECT
+from saml2 import BINDING_HTTP_REDIRECT, xmldsig
 from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
 from saml2.saml import NAME_FORMAT_BASIC, NAMEID_FORMAT_PERSISTENT, NameID
@@ -49,6 +49,7 @@ class SeenRequest:
     acs: str
     sp: str
     relay_state: str
+    force_authn: bool
 
 
 class SamlIdp:
@@ -126,8 +127,10 @@ class SamlIdp:
         sign_response: bool = False,
         keys: KeyPair | None = None,
         lifetime_minutes: int = 5,
+        sha1: bool = False,
     ) -> str:
-        """A Response (XML) to `request_id`, signed as asked, by `keys` (default: ours)."""
+        """A Response (XML) to `request_id`, signed as asked (RSA-SHA256, or the obsolete
+        RSA-SHA1) by `keys` (default: ours)."""
         server = (
             self.server
             if keys is None and lifetime_minutes == 5
@@ -142,11 +145,14 @@ class SamlIdp:
             sign_assertion=sign_assertion,
             sign_response=sign_response,
             authn={"class_ref": PASSWORD_CLASS},
+            sign_alg=xmldsig.SIG_RSA_SHA1 if sha1 else xmldsig.SIG_RSA_SHA256,
+            digest_alg=xmldsig.DIGEST_SHA1 if sha1 else xmldsig.DIGEST_SHA256,
         )
         return str(made)
 
     # HTTP
-    def _sso(self, query: dict[str, str]) -> SeenRequest:
+    def accept_request(self, query: dict[str, str]) -> SeenRequest:
+        """The AuthnRequest of an SSO query, once its signature checked out (else raises)."""
         request = self.server.parse_authn_request(
             query["SAMLRequest"],
             BINDING_HTTP_REDIRECT,
@@ -160,6 +166,7 @@ class SamlIdp:
             message.assertion_consumer_service_url,
             message.issuer.text,
             query.get("RelayState", ""),
+            message.force_authn == "true",
         )
         self.requests.append(seen)
         return seen
@@ -204,7 +211,7 @@ class SamlIdp:
                     return self._send(404, "not found")
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 try:
-                    seen = idp._sso(query)
+                    seen = idp.accept_request(query)
                 except Exception as error:  # the IdP refuses any request it cannot verify
                     return self._send(400, f"refused: {type(error).__name__}")
                 ticket = secrets.token_urlsafe(16)

@@ -29,25 +29,38 @@ from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import do_spsso_descriptor, metadata_tostring_fix
 from saml2.pack import http_redirect_message
-from saml2.response import StatusError, UnsolicitedResponse, VerificationError
+from saml2.response import (
+    InvalidAssertion,
+    StatusError,
+    UnsolicitedResponse,
+    VerificationError,
+)
 from saml2.sigver import RSASigner, SigverError
 from saml2.time_util import str_to_time
 from saml2.validate import ResponseLifetimeExceed, ToEarly
+
+from token_service.federation.linking import FederationRefused
 
 SP_ENTITY_PREFIX = "urn:amazon:cognito:sp:"
 ACS_PATH = "/saml2/idpresponse"
 # Clock difference tolerated between the IdP and us, for NotBefore and NotOnOrAfter.
 CLOCK_SKEW_SECONDS = 60
 SIGNATURE_ALGORITHM = xmldsig.SIG_RSA_SHA256
+# What an IdP's XML signature may use: SHA-1 is refused in both roles.
+ACCEPTED_SIGNATURES = frozenset(
+    {xmldsig.SIG_RSA_SHA256, xmldsig.SIG_RSA_SHA384, xmldsig.SIG_RSA_SHA512}
+)
+ACCEPTED_DIGESTS = frozenset({xmldsig.DIGEST_SHA256, xmldsig.DIGEST_SHA384, xmldsig.DIGEST_SHA512})
 # The largest SAMLResponse read (base64); real ones are a few kilobytes.
 MAX_RESPONSE_CHARS = 256 * 1024
 XMLSEC_BINARY = "/usr/bin/xmlsec1"
+ONE_ASSERTION = "The SAML response must hold exactly one unencrypted assertion."
 # pysaml2 logs NameIDs, attribute values and message fragments; our own sign-in events
 # record what happened, with a reason and without them.
 logging.getLogger("saml2").setLevel(logging.CRITICAL)
 
 
-class SamlRefused(Exception):
+class SamlRefused(FederationRefused):
     """A message or metadata we cannot accept; `reason` is safe to show and to record."""
 
     def __init__(self, reason: str) -> None:
@@ -121,9 +134,16 @@ class _PoolSigner:
 
 
 def authn_request(
-    pool_id: str, acs: str, idp_metadata: str, private_pem: str, relay_state: str, request_id: str
+    pool_id: str,
+    acs: str,
+    idp_metadata: str,
+    private_pem: str,
+    relay_state: str,
+    request_id: str,
+    force_authn: bool = False,
 ) -> str:
-    """The IdP's single sign-on URL carrying our signed AuthnRequest (HTTP-Redirect binding)."""
+    """The IdP's single sign-on URL carrying our signed AuthnRequest (HTTP-Redirect binding);
+    `force_authn` asks the IdP to authenticate the user again (our prompt=login)."""
     config = _config(pool_id, acs, idp_metadata)
     client = Saml2Client(config)
     idp = idp_entity_id(config)
@@ -140,6 +160,7 @@ def authn_request(
         binding=BINDING_HTTP_POST,
         message_id=request_id,
         sign=False,
+        force_authn="true" if force_authn else None,
     )
     headers = http_redirect_message(
         request,
@@ -156,6 +177,8 @@ def _refusal(error: Exception) -> SamlRefused:
     """Our reason for one of pysaml2's refusals (its own texts may quote the message)."""
     if isinstance(error, UnsolicitedResponse):
         return SamlRefused("The SAML response answers no request of this sign-in.")
+    if isinstance(error, InvalidAssertion):
+        return SamlRefused(ONE_ASSERTION)
     if isinstance(error, StatusError):
         return SamlRefused("The identity provider did not sign the user in.")
     if isinstance(error, SigverError):
@@ -170,8 +193,17 @@ def _refusal(error: Exception) -> SamlRefused:
 def _check(
     response: samlp.Response, assertion: saml.Assertion, acs: str, pool_id: str, request_id: str
 ) -> None:
-    """What pysaml2 leaves optional, required: the Destination, one audience that is us,
-    bearer confirmations only, each for our ACS and this request."""
+    """What pysaml2 leaves optional, required: SHA-2 signatures, the Destination, an
+    audience that is us, bearer confirmations only, each for our ACS and this request."""
+    for signature in (response.signature, assertion.signature):
+        if signature is None:
+            continue
+        info = signature.signed_info
+        digests = {reference.digest_method.algorithm for reference in info.reference}
+        if info.signature_method.algorithm not in ACCEPTED_SIGNATURES or not (
+            digests and digests <= ACCEPTED_DIGESTS
+        ):
+            raise SamlRefused("The SAML response is signed with SHA-1 or an unknown algorithm.")
     if response.destination != acs:
         raise SamlRefused("The SAML response's Destination is not our ACS.")
     if response.in_response_to != request_id:
@@ -226,7 +258,7 @@ def verify_response(
     if response is None or response.assertion is None:
         raise SamlRefused("The SAML response is not addressed to this service provider.")
     if len(response.response.assertion) != 1 or response.response.encrypted_assertion:
-        raise SamlRefused("The SAML response must hold exactly one unencrypted assertion.")
+        raise SamlRefused(ONE_ASSERTION)
     assertion = response.assertion
     _check(response.response, assertion, acs, pool_id, request_id)
     if assertion.conditions is None or assertion.conditions.not_on_or_after is None:

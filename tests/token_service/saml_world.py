@@ -1,0 +1,103 @@
+"""A pool federated with the pysaml2 partner IdP, and the HTTP steps of a SAML sign-in.
+
+Entra ID-style attribute names (claim URIs) as the partner sends them; the pool's
+AttributeMapping maps them onto email, email_verified and name.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tests.support.saml_idp import IdpUser, SamlIdp, SeenRequest
+from tests.token_service.test_authorize import CALLBACK, authorize_params, query_of
+
+EMAIL = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
+NAME = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
+GROUPS = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
+MAPPING = {"email": EMAIL, "email_verified": "email_verified", "name": NAME}
+PARTNER_PASSWORD = "partner-Passw0rd"
+
+
+def partner_user(name_id: str, email: str, *, verified: bool = True) -> IdpUser:
+    attributes = {EMAIL: [email], NAME: [name_id.title()], GROUPS: ["engineering", "admins"]}
+    if verified:
+        attributes["email_verified"] = ["true"]
+    return IdpUser(PARTNER_PASSWORD, name_id, attributes)
+
+
+@dataclass
+class SamlWorld:
+    """A pool, its app client (COGNITO and the SAML provider) and the IdP it trusts."""
+
+    pool: str
+    client: str
+    provider: str
+    idp: SamlIdp
+    server_url: str
+
+    @property
+    def acs(self) -> str:
+        return f"{self.server_url}/saml2/idpresponse"
+
+    @property
+    def entity_id(self) -> str:
+        return f"urn:amazon:cognito:sp:{self.pool}"
+
+
+def make_world(
+    cognito: Any,
+    server_url: str,
+    idp: SamlIdp,
+    name: str,
+    provider: str = "Partner",
+    redirect_uri: str = CALLBACK,
+    **details: str,
+) -> SamlWorld:
+    pool = cognito.create_user_pool(
+        PoolName=name,
+        Schema=[{"Name": "tenant_id", "AttributeDataType": "String", "Mutable": True}],
+    )["UserPool"]["Id"]
+    metadata = httpx.get(f"{server_url}/{pool}/saml2/metadata", timeout=10)
+    assert metadata.status_code == 200, metadata.text
+    idp.trust(metadata.text)
+    cognito.create_identity_provider(
+        UserPoolId=pool,
+        ProviderName=provider,
+        ProviderType="SAML",
+        ProviderDetails={"MetadataFile": idp.metadata(), **details},
+        AttributeMapping=MAPPING,
+    )
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool,
+        ClientName="web",
+        AllowedOAuthFlows=["code"],
+        AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthScopes=["openid", "email", "profile"],
+        CallbackURLs=[redirect_uri],
+        SupportedIdentityProviders=["COGNITO", provider],
+    )["UserPoolClient"]["ClientId"]
+    return SamlWorld(pool, client, provider, idp, server_url)
+
+
+def start(
+    browser: httpx.Client, world: SamlWorld, challenge: str, **extra: str
+) -> tuple[SeenRequest, dict[str, str]]:
+    """Our /oauth2/authorize to the IdP: the AuthnRequest it accepted, and our query."""
+    params = authorize_params(world.client, challenge, identity_provider=world.provider, **extra)
+    response = browser.get("/oauth2/authorize", params=params)
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert location.startswith(f"{world.idp.url}/sso?"), location
+    return world.idp.accept_request(query_of(location)), params
+
+
+def post_back(browser: httpx.Client, xml: str, relay_state: str) -> httpx.Response:
+    """The IdP's HTTP-POST binding form, as the browser submits it to our ACS."""
+    encoded = base64.b64encode(xml.encode()).decode()
+    return browser.post(
+        "/saml2/idpresponse", data={"SAMLResponse": encoded, "RelayState": relay_state}
+    )

@@ -1,0 +1,319 @@
+"""SAML federation against a real `token-service serve` and a real pysaml2 partner IdP.
+
+The browser is an httpx client here (its cookie jar carries the trip's cookie); the IdP's
+login form is skipped by asking it for the Response directly, so each hostile Response is
+crafted against a real AuthnRequest of a real trip. The browser test is test_saml_browser.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from saml2 import md
+
+from tests.support.saml_idp import IdpUser, SamlIdp, running_idp
+from tests.token_service.conftest import Server, create_user
+from tests.token_service.saml_world import (
+    SamlWorld,
+    make_world,
+    partner_user,
+    post_back,
+    start,
+)
+from tests.token_service.test_authorize import (
+    CALLBACK,
+    authorize_params,
+    claims,
+    pkce,
+    query_of,
+    redeem,
+)
+from token_service.federation.saml_keys import self_signed
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SamlIdp]:
+    yield from running_idp(tmp_path_factory.mktemp("saml-idp"), {})
+
+
+@pytest.fixture(scope="module")
+def world(cognito: Any, server: Server, idp: SamlIdp) -> SamlWorld:
+    return make_world(cognito, server.url, idp, "SAML partners")
+
+
+@pytest.fixture
+def browser(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
+
+
+def refused(response: httpx.Response) -> str:
+    """The error_description of an access_denied redirect to the app."""
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert location.startswith(CALLBACK), location
+    answer = query_of(location)
+    assert answer["error"] == "access_denied" and "code" not in answer, answer
+    return answer["error_description"]
+
+
+def user_exists(cognito: Any, pool: str, username: str) -> bool:
+    try:
+        cognito.admin_get_user(UserPoolId=pool, Username=username)
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "UserNotFoundException"
+        return False
+    return True
+
+
+def test_sp_metadata_names_the_pool_its_acs_and_its_signing_certificate(
+    http: httpx.Client, world: SamlWorld
+) -> None:
+    response = http.get(f"/{world.pool}/saml2/metadata")
+    assert response.headers["content-type"].startswith("application/samlmetadata+xml")
+    entity = md.entity_descriptor_from_string(response.text)
+    assert entity.entity_id == world.entity_id
+    sp = entity.spsso_descriptor[0]
+    assert sp.authn_requests_signed == "true"
+    assert [(a.location, a.binding) for a in sp.assertion_consumer_service] == [
+        (world.acs, "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST")
+    ]
+    assert [k.use for k in sp.key_descriptor] == ["signing"]
+    # The same key pair every time: IdPs import the document once.
+    assert http.get(f"/{world.pool}/saml2/metadata").text == response.text
+    missing = http.get("/us-east-1_nopool/saml2/metadata")
+    assert missing.status_code == 404 and missing.json()["__type"] == "ResourceNotFoundException"
+
+
+def test_authorize_sends_a_signed_authn_request_and_a_trip_cookie(
+    browser: httpx.Client, world: SamlWorld
+) -> None:
+    seen, _ = start(browser, world, pkce()[1])
+    assert seen.acs == world.acs and seen.sp == world.entity_id
+    assert seen.id.startswith("_") and not seen.force_authn
+    assert len(seen.relay_state) <= 80
+    assert "cognito-federation" in browser.cookies
+    again, _ = start(browser, world, pkce()[1], prompt="login")
+    assert again.force_authn and again.id != seen.id
+
+
+@pytest.mark.parametrize("signed", ["assertion", "response"])
+def test_a_signed_response_signs_the_user_in_with_mapped_attributes(
+    cognito: Any, browser: httpx.Client, http: httpx.Client, world: SamlWorld, signed: str
+) -> None:
+    verifier, challenge = pkce()
+    seen, params = start(browser, world, challenge)
+    user = partner_user(f"bob-{signed}", f"bob-{signed}@partner.example")
+    xml = world.idp.response(
+        seen.id,
+        seen.acs,
+        seen.sp,
+        user,
+        sign_assertion=signed == "assertion",
+        sign_response=signed == "response",
+    )
+    answer = post_back(browser, xml, seen.relay_state)
+    assert answer.status_code == 303, answer.text
+    back = query_of(answer.headers["location"])
+    assert back["state"] == params["state"] and "code" in back
+    tokens = redeem(http, world.client, back["code"], verifier).json()
+    identity = claims(tokens["id_token"])
+    assert identity["cognito:username"] == f"Partner_bob-{signed}"
+    assert identity["email"] == f"bob-{signed}@partner.example"
+    assert identity["nonce"] == params["nonce"] and identity["amr"] == ["ext"]
+    [linked] = identity["identities"]
+    assert linked["providerType"] == "SAML" and linked["providerName"] == "Partner"
+    assert linked["userId"] == f"bob-{signed}"
+    described = cognito.admin_get_user(UserPoolId=world.pool, Username=f"Partner_bob-{signed}")
+    assert described["UserStatus"] == "EXTERNAL_PROVIDER"
+    attributes = {a["Name"]: a["Value"] for a in described["UserAttributes"]}
+    assert attributes["name"] == f"Bob-{signed.title()}"
+
+
+def _without_signature(assertion: str) -> str:
+    return re.sub(r"<ds:Signature.*?</ds:Signature>", "", assertion, flags=re.S)
+
+
+def _wrapped(xml: str, where: str) -> str:
+    """XML signature wrapping: an unsigned assertion for another user next to the signed
+    one, or in its place with the signed one moved into the Response's Extensions."""
+    start_at = xml.index("<ns1:Assertion")
+    end_at = xml.index("</ns1:Assertion>") + len("</ns1:Assertion>")
+    signed = xml[start_at:end_at]
+    evil = _without_signature(signed).replace(">mallory-wrap-", ">admin-wrap-")
+    evil = re.sub(r'ID="[^"]+"', 'ID="_evil"', evil, count=1)
+    if where == "sibling":
+        return xml[:start_at] + evil + signed + xml[end_at:]
+    issuer_end = xml.index("</ns1:Issuer>") + len("</ns1:Issuer>")
+    extensions = f"<ns0:Extensions>{signed}</ns0:Extensions>"
+    head, tail = xml[:issuer_end], xml[issuer_end:start_at]
+    return head + extensions + tail + evil + xml[end_at:]
+
+
+HOSTILE = {
+    "unsigned": ({"sign_assertion": False}, "not signed"),
+    "another key": ({"keys": self_signed("impostor")}, "not signed"),
+    "sha1": ({"sha1": True}, "SHA-1"),
+    "expired": ({"lifetime_minutes": -10}, "expired"),
+    "wrong audience": ({"audience": "urn:amazon:cognito:sp:us-east-1_other"}, "audience"),
+    "wrong recipient": ({"acs": "https://evil.example/saml2/idpresponse"}, "not addressed"),
+    "wrong InResponseTo": ({"request_id": "_another-request"}, "answers no request"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_responses_go_back_to_the_app_refused_and_create_no_one(
+    cognito: Any, browser: httpx.Client, world: SamlWorld, case: str
+) -> None:
+    changes, reason = HOSTILE[case]
+    seen, _ = start(browser, world, pkce()[1])
+    name_id = f"mallory-{case.replace(' ', '-')}"
+    arguments = {"request_id": seen.id, "acs": seen.acs, "audience": seen.sp}
+    options = {k: v for k, v in changes.items() if k not in arguments}
+    arguments.update({k: v for k, v in changes.items() if k in arguments})
+    xml = world.idp.response(
+        arguments["request_id"],
+        arguments["acs"],
+        arguments["audience"],
+        partner_user(name_id, f"{name_id}@partner.example"),
+        **options,
+    )
+    assert reason in refused(post_back(browser, xml, seen.relay_state))
+    assert not user_exists(cognito, world.pool, f"Partner_{name_id}")
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"), [("sibling", "exactly one"), ("extensions", "not signed")]
+)
+def test_signature_wrapping_is_refused(
+    cognito: Any, browser: httpx.Client, world: SamlWorld, where: str, reason: str
+) -> None:
+    seen, _ = start(browser, world, pkce()[1])
+    user = partner_user(f"mallory-wrap-{where}", "mallory@partner.example")
+    xml = _wrapped(world.idp.response(seen.id, seen.acs, seen.sp, user), where)
+    assert reason in refused(post_back(browser, xml, seen.relay_state))
+    assert not user_exists(cognito, world.pool, f"Partner_admin-wrap-{where}")
+    assert not user_exists(cognito, world.pool, f"Partner_mallory-wrap-{where}")
+
+
+def test_a_response_is_used_once_and_only_for_its_own_request(
+    browser: httpx.Client, world: SamlWorld
+) -> None:
+    seen, _ = start(browser, world, pkce()[1])
+    xml = world.idp.response(seen.id, seen.acs, seen.sp, partner_user("replayed", "r@p.example"))
+    assert "code" in query_of(post_back(browser, xml, seen.relay_state).headers["location"])
+    again = post_back(browser, xml, seen.relay_state)
+    assert again.status_code == 400 and "already used" in again.text
+    other, _ = start(browser, world, pkce()[1])
+    assert "answers no request" in refused(post_back(browser, xml, other.relay_state))
+
+
+def test_a_response_posted_into_another_browser_is_refused(
+    cognito: Any, server: Server, browser: httpx.Client, world: SamlWorld
+) -> None:
+    """Login CSRF: the attacker's own trip and assertion, posted from the victim's browser."""
+    seen, _ = start(browser, world, pkce()[1])
+    xml = world.idp.response(seen.id, seen.acs, seen.sp, partner_user("attacker", "a@p.example"))
+    with httpx.Client(base_url=server.url, timeout=10) as victim:
+        answer = post_back(victim, xml, seen.relay_state)
+    assert answer.status_code == 400 and "did not start in this browser" in answer.text
+    assert "cognito" not in victim.cookies
+    assert not user_exists(cognito, world.pool, "Partner_attacker")
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(garbage=st.one_of(st.text(max_size=200), st.binary(max_size=200)))
+def test_any_garbage_as_saml_response_is_refused_cleanly(
+    browser: httpx.Client, world: SamlWorld, garbage: str | bytes
+) -> None:
+    seen, _ = start(browser, world, pkce()[1])
+    if isinstance(garbage, bytes):
+        value = base64.b64encode(zlib.compress(garbage)).decode()
+    else:
+        value = garbage
+    answer = browser.post(
+        "/saml2/idpresponse", data={"SAMLResponse": value, "RelayState": seen.relay_state}
+    )
+    assert answer.status_code == 303
+    assert query_of(answer.headers["location"])["error"] == "access_denied"
+
+
+def test_acs_refuses_what_is_not_a_form_post(browser: httpx.Client) -> None:
+    assert browser.get("/saml2/idpresponse").status_code == 405
+    posted = browser.post("/saml2/idpresponse", content=b"{}", headers={"content-type": "json"})
+    assert posted.status_code == 400
+    unknown = browser.post("/saml2/idpresponse", data={"SAMLResponse": "x", "RelayState": "y"})
+    assert unknown.status_code == 400 and "unknown, expired or already used" in unknown.text
+
+
+@pytest.fixture(scope="module")
+def linking(cognito: Any, server: Server, idp: SamlIdp) -> SamlWorld:
+    return make_world(
+        cognito, server.url, idp, "SAML linking", "Linked", first_sign_in="link_verified_email"
+    )
+
+
+def signed_in(
+    browser: httpx.Client, http: httpx.Client, world: SamlWorld, user: IdpUser
+) -> dict[str, Any]:
+    """The ID token's claims after `user` signs in through the IdP."""
+    verifier, challenge = pkce()
+    seen, _ = start(browser, world, challenge)
+    xml = world.idp.response(seen.id, seen.acs, seen.sp, user)
+    back = query_of(post_back(browser, xml, seen.relay_state).headers["location"])
+    return claims(redeem(http, world.client, back["code"], verifier).json()["id_token"])
+
+
+def test_only_an_email_the_idp_asserts_verified_links_an_existing_user(
+    cognito: Any, browser: httpx.Client, http: httpx.Client, linking: SamlWorld
+) -> None:
+    dave = create_user(cognito, linking.pool, "dave")
+    frank = create_user(cognito, linking.pool, "frank")
+    identity = signed_in(browser, http, linking, partner_user("dave-at-idp", "dave@example.com"))
+    assert identity["sub"] == dave and identity["cognito:username"] == "dave"
+    unverified = partner_user("frank-at-idp", "frank@example.com", verified=False)
+    identity = signed_in(browser, http, linking, unverified)
+    assert identity["sub"] != frank and identity["cognito:username"] == "Linked_frank-at-idp"
+    frank_now = cognito.admin_get_user(UserPoolId=linking.pool, Username="frank")
+    assert frank_now["UserStatus"] == "CONFIRMED"
+
+
+def set_enabled(cognito: Any, world: SamlWorld, enabled: bool) -> None:
+    details = {"MetadataFile": world.idp.metadata(), "first_sign_in": "link_verified_email"}
+    if not enabled:
+        details["enabled"] = "false"
+    cognito.update_identity_provider(
+        UserPoolId=world.pool, ProviderName=world.provider, ProviderDetails=details
+    )
+
+
+def test_a_provider_disabled_during_the_trip_signs_no_one_in(
+    cognito: Any, browser: httpx.Client, linking: SamlWorld
+) -> None:
+    seen, _ = start(browser, linking, pkce()[1])
+    set_enabled(cognito, linking, False)
+    try:
+        user = partner_user("late", "late@partner.example")
+        xml = linking.idp.response(seen.id, seen.acs, seen.sp, user)
+        answer = post_back(browser, xml, seen.relay_state)
+        assert answer.status_code == 303 and "error=" in answer.headers["location"]
+        assert not user_exists(cognito, linking.pool, "Linked_late")
+        params = authorize_params(linking.client, pkce()[1], identity_provider=linking.provider)
+        again = browser.get("/oauth2/authorize", params=params)
+        assert again.status_code == 303 and again.headers["location"].startswith(CALLBACK)
+        assert "error=" in again.headers["location"]
+    finally:
+        set_enabled(cognito, linking, True)

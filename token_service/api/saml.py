@@ -1,0 +1,49 @@
+"""The SAML endpoints: the assertion consumer service and each pool's SP metadata.
+
+`POST /saml2/idpresponse` takes the IdP's HTTP-POST binding form (`SAMLResponse`,
+`RelayState`) and the trip's cookie; `SamlSignIn` decides. `GET /{pool_id}/saml2/metadata`
+is the document a partner's IdP administrator imports to trust the pool.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from token_service.api.federation import _relay_cookie, _run
+from token_service.api.hosted import _refused, _services, _visit
+from token_service.api.oauth2 import read_form
+from token_service.errors import ResourceNotFound, TokenServiceError
+
+router = APIRouter()
+
+
+@router.post("/saml2/idpresponse")
+async def idp_response(request: Request) -> Response:
+    """Where the partner SAML IdP posts the browser back (HTTP-POST binding)."""
+    try:
+        form = await read_form(request)
+    except TokenServiceError as error:
+        return _refused(error)
+    services = _services(request)
+    visit, relay = _visit(request), _relay_cookie(request)
+    saml_response, relay_state = form.get("SAMLResponse", ""), form.get("RelayState", "")
+    return await _run(
+        request,
+        lambda: services.saml.respond(
+            services.federation, saml_response, relay_state, visit, relay
+        ),
+    )
+
+
+@router.get("/{pool_id}/saml2/metadata")
+async def metadata(pool_id: str, request: Request) -> Response:
+    """The pool's SAML SP metadata: entity id, ACS, the certificate of its AuthnRequests."""
+    try:
+        document = await run_in_threadpool(_services(request).saml.metadata, pool_id)
+    except ResourceNotFound as error:
+        return JSONResponse(
+            {"__type": error.cognito_type, "message": error.message}, status_code=404
+        )
+    return Response(document, media_type="application/samlmetadata+xml")

@@ -1,0 +1,127 @@
+"""Browser sign-in through a partner SAML IdP: out with a signed AuthnRequest, back at the ACS.
+
+The way out is one of the browser federation's flows (ProviderType `SAML`): the trip's
+nonce, prefixed with `_` to be an XML ID, is the AuthnRequest ID, and the trip's state is the
+RelayState. The way back (`/saml2/idpresponse`) resumes the trip (single-use, bound to the
+browser's cookie), verifies the Response against the IdP metadata registered with the
+provider, refuses an assertion ID seen before (kept until its NotOnOrAfter), and hands the
+identity to linking: its subject is the NameID, or the attribute AttributeMapping maps
+`username` to; its email counts as verified only when the attribute mapped to
+`email_verified` says "true", so a SAML email never links an account otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from token_service.admin.provider_metadata import METADATA_DOCUMENT
+from token_service.core import Core
+from token_service.errors import ResourceNotFound
+from token_service.federation import saml_sp
+from token_service.federation.linking import ExternalIdentity
+from token_service.federation.providers import Provider
+from token_service.federation.relay import Trip
+from token_service.federation.saml_keys import SamlKeys
+from token_service.federation.saml_sp import SamlRefused, VerifiedAssertion
+from token_service.hosted.outcomes import Redirect
+from token_service.hosted.visit import Visit
+
+if TYPE_CHECKING:
+    from token_service.federation.browser import BrowserFederation
+
+# Assertion IDs are remembered under this prefix in the single-use values table.
+_REPLAY_PREFIX = "saml-assertion:"
+
+
+def request_id(trip: Trip) -> str:
+    """The AuthnRequest ID of a trip: an xsd:ID (it may not start with a digit or `-`)."""
+    return f"_{trip.nonce}"
+
+
+def _claims(assertion: VerifiedAssertion) -> dict[str, str | list[str]]:
+    """Attributes as linking takes them: one value as itself, several as a list."""
+    return {
+        name: values[0] if len(values) == 1 else list(values)
+        for name, values in assertion.attributes.items()
+        if values
+    }
+
+
+class SamlSignIn:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.keys = SamlKeys(core)
+
+    @property
+    def acs(self) -> str:
+        return saml_sp.acs_url(self.core.settings.service_url)
+
+    def _metadata(self, provider: Provider) -> str:
+        document = provider.details.get(METADATA_DOCUMENT)
+        if not document:
+            raise SamlRefused("The identity provider has no SAML metadata.")
+        return document
+
+    def authorize_url(
+        self, provider: Provider, trip: Trip, state: str, login_hint: str | None, prompt: str | None
+    ) -> str:
+        """The IdP's SSO URL with our signed AuthnRequest and the trip's state as RelayState."""
+        with self.core.store.transaction() as repo:
+            key = self.keys.for_pool(repo, provider.pool_id)
+        return saml_sp.authn_request(
+            provider.pool_id,
+            self.acs,
+            self._metadata(provider),
+            key.private_pem,
+            state,
+            request_id(trip),
+            force_authn=prompt == "login",
+        )
+
+    def identity(self, provider: Provider, trip: Trip, saml_response: str) -> ExternalIdentity:
+        """The verified identity of the IdP's Response to this trip's AuthnRequest."""
+        assertion = saml_sp.verify_response(
+            provider.pool_id, self.acs, self._metadata(provider), saml_response, request_id(trip)
+        )
+        with self.core.store.transaction() as repo:
+            fresh = repo.use_nonce(
+                f"{_REPLAY_PREFIX}{assertion.assertion_id}"[:128],
+                assertion.expires_at + saml_sp.CLOCK_SKEW_SECONDS,
+                self.core.clock(),
+            )
+        if not fresh:
+            raise SamlRefused("The SAML assertion was used before.")
+        claims = _claims(assertion)
+        mapped = provider.attribute_mapping.get("username")
+        subject = claims.get(mapped) if mapped else assertion.name_id
+        if not isinstance(subject, str) or not subject:
+            raise SamlRefused("The SAML assertion does not say who the user is.")
+        verified = claims.get(provider.attribute_mapping.get("email_verified", ""))
+        return ExternalIdentity(
+            provider=provider,
+            subject=subject,
+            claims=claims,
+            email_verified=isinstance(verified, str) and verified.lower() == "true",
+        )
+
+    def respond(
+        self,
+        federation: BrowserFederation,
+        saml_response: str,
+        relay_state: str,
+        visit: Visit,
+        relay_cookie: str | None,
+    ) -> Redirect:
+        """`/saml2/idpresponse`: resume the trip, verify, link or create, our code to the app."""
+        trip, request, provider = federation.resume(relay_state, visit, relay_cookie, "SAML")
+        return federation.complete(
+            request, provider, lambda: self.identity(provider, trip, saml_response), visit
+        )
+
+    def metadata(self, pool_id: str) -> str:
+        """The pool's SP metadata (made with its key pair on first use)."""
+        with self.core.store.transaction() as repo:
+            if repo.pool(pool_id) is None:
+                raise ResourceNotFound(f"User pool {pool_id} does not exist.")
+            key = self.keys.for_pool(repo, pool_id)
+        return saml_sp.sp_metadata(pool_id, self.acs, key.certificate_pem)

@@ -17,6 +17,7 @@ from token_service.federation.oidc import OpenIdClient
 from token_service.federation.oidc_sign_in import OidcSignIn
 from token_service.federation.partner_token import PartnerTokens
 from token_service.federation.providers import IdentityProviders
+from token_service.federation.saml import SamlSignIn
 from token_service.hosted.login import HostedLogin
 from token_service.identity import Identities
 from token_service.issue import Issuer
@@ -36,6 +37,8 @@ class Services:
     exchange: TokenExchange
     # Sign-in through partner IdPs at the hosted login.
     federation: BrowserFederation
+    # SAML: the flow out to partner IdPs, the assertion consumer service, SP metadata.
+    saml: SamlSignIn
     # Cognito Identity: identity pools, developer identities, their OpenID tokens.
     identity: Identities
 
@@ -51,6 +54,8 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     providers = IdentityProviders(core)
     hosted = HostedLogin(core, issuer)
     oidc = OidcSignIn(core, providers, OpenIdClient(partner_keys))
+    federation, saml = BrowserFederation(core, hosted, providers, oidc), SamlSignIn(core)
+    federation.flows["SAML"] = saml
     return Services(
         core=core,
         admin=admin,
@@ -60,6 +65,7 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         events=SignInEvents(core),
         partner_keys=partner_keys,
         exchange=TokenExchange(core, issuer, providers, PartnerTokens(partner_keys)),
-        federation=BrowserFederation(core, hosted, providers, oidc),
+        federation=federation,
+        saml=saml,
         identity=Identities(core),
     )

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
-from token_service.api import cognito, federation, hosted, identity, oauth2, well_known
+from token_service.api import cognito, federation, hosted, identity, oauth2, saml, well_known
 from token_service.api.limits import BodyLimit
 from token_service.services import Services, build_services
 from token_service.settings import Settings
@@ -37,4 +37,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(cognito.router)
     app.include_router(hosted.router)
     app.include_router(federation.router)
+    app.include_router(saml.router)
     return app

@@ -78,3 +78,19 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+def pdp_with_directory(directory: Path, env: Mapping[str, str], *, log_path: Path) -> ServerProcess:
+    """`pdp directory import` of a directory file into the store `env` names, then `pdp serve`
+    on that store, as an operator brings a PDP up."""
+    imported = subprocess.run(
+        [sys.executable, "-m", "pdp.cli", "directory", "import", str(directory)],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if imported.returncode != 0:
+        raise RuntimeError(f"directory import failed:\n{imported.stderr}")
+    return ServerProcess("pdp.cli", ["serve"], env, log_path=log_path)

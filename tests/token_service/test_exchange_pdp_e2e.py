@@ -8,9 +8,6 @@ directory, gets the company's roles from the first decision.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +19,7 @@ import yaml
 
 from tests.pdp.pdp_env import ACME, DEMO_DIRECTORY, GLOBEX, document_request
 from tests.support.entra_issuer import EntraIssuer
-from tests.support.processes import REPO, ServerProcess
+from tests.support.processes import REPO, pdp_with_directory
 from tests.token_service.conftest import PASSWORD, Server
 from tests.token_service.test_cognito_api import secret_hash
 
@@ -94,16 +91,7 @@ def stack(
         "PDP_TRUSTED_ISSUERS": f'[{{"issuer": "{issuer}", "jwks_uri": "{issuer}/.well-known/jwks.json"}}]',
         "PDP_BUNDLE": str(REPO / "policies"),
     }
-    imported = subprocess.run(
-        [sys.executable, "-m", "pdp.cli", "directory", "import", str(tmp / "directory.yaml")],
-        cwd=REPO,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert imported.returncode == 0, imported.stderr
-    pdp = ServerProcess("pdp.cli", ["serve"], env, log_path=tmp / "pdp.log")
+    pdp = pdp_with_directory(tmp / "directory.yaml", env, log_path=tmp / "pdp.log")
     machine = httpx.post(
         f"{server.url}/oauth2/token",
         data={"grant_type": "client_credentials", "scope": "pdp/decide"},

@@ -30,11 +30,21 @@ class Login:
     reference: str
 
 
+def _utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_developer_user_id(value: str, name: str) -> str:
-    if not 1 <= len(value) <= MAX_DEVELOPER_USER_ID or "\x00" in value:
+    """1 to 1024 characters the store can hold: no NUL, no lone surrogate (not UTF-8)."""
+    if not 1 <= len(value) <= MAX_DEVELOPER_USER_ID or "\x00" in value or not _utf8(value):
         raise InvalidParameter(
             f"1 validation error detected: Value at '{name}' failed to satisfy constraint: "
-            f"Member must have length between 1 and {MAX_DEVELOPER_USER_ID} and no NUL"
+            f"Member must have length between 1 and {MAX_DEVELOPER_USER_ID}, in UTF-8 and "
+            "without NUL"
         )
     return value
 

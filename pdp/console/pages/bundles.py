@@ -1,0 +1,167 @@
+"""Bundles: the history of published revisions, a diff of two, and activation or rollback
+behind a confirmation that shows the replay impact first (docs/console.md)."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from pdp.api.admin_bundles import caller_of
+from pdp.api.deps import get_services
+from pdp.bundles.diff import diff_revisions
+from pdp.bundles.impact import ImpactRequest, replay_impact
+from pdp.console.auth import Viewer, require_reader, require_writer
+from pdp.console.registry import Page
+from pdp.console.rendering import render
+from pdp.errors import Conflict
+from pdp.services import Services
+
+PAGE = Page("Bundles", "/console/bundles", 30)
+router = APIRouter(prefix="/console/bundles", include_in_schema=False)
+# Revisions on one page of the history; the diff form offers these.
+HISTORY_PAGE = 25
+Revision = Query(min_length=1, max_length=256)
+DirectoryChoice = Query(default="recorded")
+
+
+def _name(services: Services) -> str:
+    return services.settings.bundle_name
+
+
+@router.get("")
+def history(
+    request: Request,
+    page_token: str | None = Query(default=None, max_length=32),
+    done: str | None = Query(default=None, max_length=600),
+    viewer: Viewer = Depends(require_reader),
+    services: Services = Depends(get_services),
+) -> Response:
+    name = _name(services)
+    records, next_token = services.bundles.list(name, limit=HISTORY_PAGE, page_token=page_token)
+    activations, _ = services.bundles.activations(name, limit=10, page_token=None)
+    active = next((r.revision for r in records if r.active), None)
+    return render(
+        request,
+        "pages/bundles.html",
+        viewer,
+        name=name,
+        records=records,
+        next_token=next_token,
+        activations=activations,
+        rollback_to=services.bundles.store.rollback_target(name),
+        default_from=records[1].revision if len(records) > 1 else None,
+        default_to=active or (records[0].revision if records else None),
+        mode=services.bundles.mode,
+        done=done,
+    )
+
+
+@router.get("/diff")
+def diff(
+    request: Request,
+    base: str = Query(alias="from", min_length=1, max_length=256),
+    target: str = Query(alias="to", min_length=1, max_length=256),
+    viewer: Viewer = Depends(require_reader),
+    services: Services = Depends(get_services),
+) -> Response:
+    changes = diff_revisions(
+        services.bundles.store,
+        _name(services),
+        base,
+        target,
+        max_bytes=services.settings.bundle_max_bytes,
+    )
+    return render(request, "pages/bundle_diff.html", viewer, diff=changes)
+
+
+def _confirmation(
+    request: Request,
+    viewer: Viewer,
+    services: Services,
+    action: Literal["activate", "rollback"],
+    revision: str,
+    directory: Literal["recorded", "current"],
+) -> Response:
+    name = _name(services)
+    impact = replay_impact(
+        services.bundles.store,
+        services.policy,
+        services.decision_log.store,
+        services.snapshot,
+        name,
+        revision,
+        ImpactRequest(directory=directory),
+        max_bytes=services.settings.bundle_max_bytes,
+    )
+    return render(
+        request,
+        "pages/bundle_confirm.html",
+        viewer,
+        action=action,
+        impact=impact,
+        report=impact.report.to_json(),
+        directory=directory,
+        mode=services.bundles.mode,
+    )
+
+
+@router.get("/activate")
+def confirm_activation(
+    request: Request,
+    revision: str = Revision,
+    directory: Literal["recorded", "current"] = DirectoryChoice,
+    viewer: Viewer = Depends(require_writer),
+    services: Services = Depends(get_services),
+) -> Response:
+    """The replay impact of `revision`, and the button that activates it."""
+    return _confirmation(request, viewer, services, "activate", revision, directory)
+
+
+@router.get("/rollback")
+def confirm_rollback(
+    request: Request,
+    directory: Literal["recorded", "current"] = DirectoryChoice,
+    viewer: Viewer = Depends(require_writer),
+    services: Services = Depends(get_services),
+) -> Response:
+    """The replay impact of the revision a rollback returns to, and the button."""
+    target = services.bundles.store.rollback_target(_name(services))
+    if target is None:
+        raise Conflict(f"bundle {_name(services)} has no earlier activation to roll back to")
+    return _confirmation(request, viewer, services, "rollback", target, directory)
+
+
+def _done(services: Services, what: str) -> Response:
+    warning = services.bundles.replica_view(_name(services)).get("warning")
+    message = f"{what}. {warning}" if warning else what
+    return RedirectResponse(
+        "/console/bundles?" + urlencode({"done": message[:600]}), status_code=303
+    )
+
+
+@router.post("/activate")
+def activate(
+    revision: str = Form(min_length=1, max_length=256),
+    viewer: Viewer = Depends(require_writer),
+    services: Services = Depends(get_services),
+) -> Response:
+    record = services.bundles.activate(_name(services), revision, caller_of(viewer.principal))
+    return _done(services, f"Revision {record.revision} is active")
+
+
+@router.post("/rollback")
+def rollback(
+    expected: str = Form(min_length=1, max_length=256),
+    viewer: Viewer = Depends(require_writer),
+    services: Services = Depends(get_services),
+) -> Response:
+    """Rolls back only to the revision the confirmation showed: if another admin changed the
+    activations meanwhile, the rollback target differs and nothing is done."""
+    name = _name(services)
+    if services.bundles.store.rollback_target(name) != expected:
+        raise Conflict("the activations changed since the confirmation; review the rollback again")
+    record = services.bundles.rollback(name, caller_of(viewer.principal))
+    return _done(services, f"Rolled back: revision {record.revision} is active")

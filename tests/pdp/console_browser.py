@@ -1,0 +1,86 @@
+"""A real `pdp serve` following its store, and Debian's Chromium signed in to its console
+with a pasted token (the console's sign-in when no hosted login is configured)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.pdp.pdp_env import ALICE, DEMO_DIRECTORY, document_request
+from tests.pdp.test_e2e_serve import pdp_cli
+from tests.support.issuer import TestIssuer
+from tests.support.processes import ServerProcess
+from tests.token_service.test_hosted_login import CHROMIUM, CHROMIUM_ARGS, IMAGES
+
+# The laptop screen the console is built for.
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+@contextmanager
+def console_pdp(tmp: Path, issuer: TestIssuer) -> Iterator[ServerProcess]:
+    """`pdp serve` on the demo directory, serving whatever its store activates."""
+    env = {
+        "PDP_DATABASE_URL": f"sqlite:///{tmp / 'pdp.db'}",
+        "PDP_TRUSTED_ISSUERS": issuer.trusted_issuers_json(),
+    }
+    imported = pdp_cli("directory", "import", str(DEMO_DIRECTORY), "--json", env=env)
+    assert imported.returncode == 0, imported.stderr
+    server = ServerProcess("pdp.cli", ["serve"], env, log_path=tmp / "pdp.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def bearer(issuer: TestIssuer, scope: str, client_id: str = "release-ci") -> dict[str, str]:
+    return {"Authorization": f"Bearer {issuer.machine_token(client_id, scope=scope)}"}
+
+
+def decide_alice(server: ServerProcess, issuer: TestIssuer) -> dict[str, Any]:
+    """Alice reading an acme document: allowed by the default policy (viewer, via her roles)."""
+    body = document_request({"id": ALICE}, "document:read")
+    answer = httpx.post(
+        server.url + "/decide", json=body, headers=bearer(issuer, "pdp/decide", "pep")
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+@contextmanager
+def console_page(playwright: Any, tmp: Path, url: str, token: str) -> Iterator[Any]:
+    """A page in a fresh profile, signed in to the console at `url` with `token`."""
+    context = playwright.chromium.launch_persistent_context(
+        user_data_dir=str(tmp),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport=VIEWPORT,
+    )
+    try:
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto(url + "/console/signin")
+        page.get_by_label("Access token").fill(token)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda u: "/console/signin" not in u)
+        yield page
+    finally:
+        context.close()
+
+
+def logged_decisions(server: ServerProcess, issuer: TestIssuer, at_least: int) -> list[dict]:
+    """The decision log once it holds `at_least` records (it is written asynchronously)."""
+    while True:
+        answer = httpx.get(
+            server.url + "/admin/v1/decisions", headers=bearer(issuer, "pdp/admin")
+        ).json()
+        if len(answer["items"]) >= at_least:
+            return answer["items"]
+
+
+def screenshot(page: Any, name: str) -> None:
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(IMAGES / f"console-{name}.png"), full_page=True)

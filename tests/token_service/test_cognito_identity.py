@@ -625,3 +625,24 @@ def test_developer_user_ids_the_store_cannot_hold(
 def test_unparsable_bodies(server: Server, raw: bytes) -> None:
     response = signed_call(server, "DescribeIdentityPool", raw)
     assert response.status_code == 400
+
+
+def test_a_user_pool_named_by_its_issuer_here_logs_in_too(
+    server: Server, cognito: Any, identity: Any, public_identity: Any, pool: Pool
+) -> None:
+    name = pool.issuer.split("://", 1)[1]
+    pool_id = identity.create_identity_pool(
+        IdentityPoolName="issuer names",
+        AllowUnauthenticatedIdentities=False,
+        CognitoIdentityProviders=[{"ProviderName": name, "ClientId": pool.public_client}],
+    )["IdentityPoolId"]
+    username = f"issuer-{uuid.uuid4().hex[:8]}"
+    sub = create_user(cognito, pool.id, username)
+    logins = {name: id_token(cognito, pool, username)}
+    identity_id = public_identity.get_id(IdentityPoolId=pool_id, Logins=logins)["IdentityId"]
+    token = public_identity.get_open_id_token(IdentityId=identity_id, Logins=logins)["Token"]
+    assert verified(server, token, pool_id)["amr"][2] == f"{name}:CognitoSignIn:{sub}"
+    # The same token under Cognito's spelling is a provider this identity pool does not name.
+    with pytest.raises(ClientError) as error:
+        public_identity.get_id(IdentityPoolId=pool_id, Logins={provider_name(pool): logins[name]})
+    assert code(error) == "NotAuthorizedException"

@@ -12,10 +12,11 @@ pick it up from the revision counters and the change log when they poll.
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 
 from pdp.api.admin_route import AdminRoute
 from pdp.api.deps import require_admin, services_of
+from pdp.directory.document import export_document, import_document
 from pdp.directory.schemas import (
     IDENTIFIER_PATTERN,
     ROLE_PATTERN,
@@ -64,6 +65,31 @@ def _store(request: Request) -> DirectoryStore:
 def _written(request: Request, tenant_id: UUID | str) -> None:
     """Make this replica's snapshot show the write before the response goes out."""
     services_of(request).snapshot.refresh(str(tenant_id))
+
+
+# -- the directory file ------------------------------------------------------------------------
+
+
+@router.post("/directory/import")
+def import_directory(
+    request: Request,
+    document: Annotated[dict[str, Any], Body(description="the directory file, as JSON")],
+) -> dict[str, Any]:
+    """Make every tenant the document lists match it exactly, all of it or none of it, as
+    `pdp directory import` does; an error names the entry and the field. Answers the counts."""
+    report = import_document(_store(request), document)
+    for tenant_id in report.changed_tenants:
+        _written(request, tenant_id)
+    return report.to_dict()
+
+
+@router.get("/directory/export")
+def export_directory(
+    request: Request, tenant: Annotated[list[UUID] | None, Query()] = None
+) -> dict[str, Any]:
+    """Every tenant (or the ones named by `tenant`, repeatable) as one directory document."""
+    wanted = [str(t) for t in tenant] if tenant else None
+    return export_document(_store(request), tenant_ids=wanted)
 
 
 # -- tenants ---------------------------------------------------------------------------------

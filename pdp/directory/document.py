@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pdp.directory.entries import entries_named
 from pdp.directory.rows import DirectoryReader
 from pdp.directory.schemas import (
     ClientCreate,
@@ -189,7 +190,8 @@ def _tenant_document(tenant: BaseModel, sections: dict[str, Sequence[BaseModel]]
 def normalize_document(doc: object) -> dict[str, Any]:
     """The document as `export_document` would write it after importing it: defaults filled
     in, lists of roles and members sorted, objects and tenants ordered by id."""
-    parsed = parse_document(doc)
+    with entries_named(doc):
+        parsed = parse_document(doc)
     tenants = sorted(parsed.tenants, key=lambda t: t.id)
     return {"tenants": [_tenant_document(t, {s: getattr(t, s) for s in SECTIONS}) for t in tenants]}
 
@@ -232,7 +234,13 @@ def _sync_tenant_row(
 
 
 def import_document(store: DirectoryStore, doc: object) -> ImportReport:
-    """Make each tenant in `doc` match it exactly; all of it or none of it."""
+    """Make each tenant in `doc` match it exactly; all of it or none of it. An error names
+    the entry (tenant, kind, id) and the field in its message, and the path in `field`."""
+    with entries_named(doc):
+        return _import(store, doc)
+
+
+def _import(store: DirectoryStore, doc: object) -> ImportReport:
     parsed = parse_document(doc)
     report = ImportReport()
     with store.transaction() as tx:

@@ -167,3 +167,11 @@ def test_access_tokens_and_username_prefixes_prove_no_company(
     )["AuthenticationResult"]
     answer = decide(stack, signed_in["IdToken"], "document:read")
     assert answer["reasons"] == ["unknown_subject"]
+    # Nor can anyone give a native user the `identities` the PDP reads.
+    forged = [{"Name": "identities", "Value": '[{"providerName": "Entra", "userId": "x"}]'}]
+    with pytest.raises(cognito.exceptions.InvalidParameterException):
+        cognito.admin_update_user_attributes(
+            UserPoolId=stack["pool_id"], Username=impostor, UserAttributes=forged
+        )
+    with pytest.raises(cognito.exceptions.InvalidParameterException):
+        cognito.update_user_attributes(AccessToken=signed_in["AccessToken"], UserAttributes=forged)

@@ -1,0 +1,149 @@
+"""PartnerKeys against a real HTTP issuer: caching, the rate-limited refetch on an unknown kid,
+keys kept through an outage, and JWKS entries that are not signing keys."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.support.entra_issuer import EntraIssuer
+from token_service.federation.jwks import PartnerKeys, PartnerUnavailable, UnknownKey
+
+TENANT = "11111111-1111-4111-8111-111111111111"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def entra() -> Iterator[EntraIssuer]:
+    issuer = EntraIssuer()
+    yield issuer
+    issuer.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def keys(clock: Clock) -> Iterator[PartnerKeys]:
+    partner_keys = PartnerKeys(clock=clock, cache_seconds=300, min_refetch_seconds=60)
+    yield partner_keys
+    partner_keys.close()
+
+
+def test_discovery_names_the_keys(keys: PartnerKeys, entra: EntraIssuer) -> None:
+    assert keys.jwks_uri(entra.issuer(TENANT), {}) == entra.jwks_uri
+    assert keys.jwks_uri(entra.issuer(TENANT), {"jwks_uri": "https://x.example/k"}) == (
+        "https://x.example/k"
+    )
+    assert keys.key(entra.jwks_uri, entra.kid).algorithm_name == "RS256"
+    assert keys.key(entra.jwks_uri, entra.ec_kid).algorithm_name == "ES256"
+
+
+def test_unknown_kids_refetch_at_most_once_a_minute(
+    keys: PartnerKeys, entra: EntraIssuer, clock: Clock
+) -> None:
+    keys.key(entra.jwks_uri, entra.kid)
+    fetched = entra.key_requests
+    for _ in range(20):
+        with pytest.raises(UnknownKey):
+            keys.key(entra.jwks_uri, "random-kid")
+    assert entra.key_requests == fetched
+    clock.now += 61
+    with pytest.raises(UnknownKey):
+        keys.key(entra.jwks_uri, "random-kid")
+    assert entra.key_requests == fetched + 1
+    keys.key(entra.jwks_uri, entra.kid)
+    assert entra.key_requests == fetched + 1
+
+
+class Flaky:
+    """A JWKS endpoint that can be switched to answer 500, or to answer a given document."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document: dict[str, Any] | None = document
+        flaky = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if flaky.document is None:
+                    self.send_error(500)
+                    return
+                body = json.dumps(flaky.document).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/keys"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_outage_keeps_the_keys_we_had(
+    keys: PartnerKeys, entra: EntraIssuer, clock: Clock
+) -> None:
+    flaky = Flaky(entra.jwks())
+    try:
+        assert keys.key(flaky.url, entra.kid)
+        flaky.document = None
+        clock.now += 400  # past the cache time: refetch fails, the old keys stay
+        assert keys.key(flaky.url, entra.kid)
+    finally:
+        flaky.close()
+
+
+def test_no_keys_at_all_is_unavailable(keys: PartnerKeys) -> None:
+    flaky = Flaky({})
+    flaky.document = None
+    try:
+        with pytest.raises(PartnerUnavailable):
+            keys.key(flaky.url, "any")
+        with pytest.raises(PartnerUnavailable):
+            keys.discovery(flaky.url.removesuffix("/keys"))
+    finally:
+        flaky.close()
+
+
+def test_entries_that_are_not_signing_keys_are_skipped(
+    keys: PartnerKeys, entra: EntraIssuer
+) -> None:
+    good = entra.jwks()["keys"][0]
+    document = {
+        "keys": [
+            {**good, "kid": "enc", "use": "enc"},
+            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+            {"kty": "RSA", "kid": "broken", "n": "AA", "e": "AQAB"},
+            {**good, "kid": None},
+            "not an object",
+            good,
+        ]
+    }
+    flaky = Flaky(document)
+    try:
+        assert keys.key(flaky.url, entra.kid)
+        for kid in ("enc", "hmac", "broken"):
+            with pytest.raises(UnknownKey):
+                keys.key(flaky.url, kid)
+    finally:
+        flaky.close()

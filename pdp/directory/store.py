@@ -442,7 +442,8 @@ class DirectoryTransaction:
     def update_object(
         self, kind: Kind[ReadT], tenant_id: str, object_id: str, data: BaseModel
     ) -> ReadT:
-        """PATCH: only the fields set in `data` change; `roles` and `members` are replaced."""
+        """PATCH: only the fields set in `data` change. `roles` and `members` are set to the
+        lists given: the bindings (and their ids) of roles that stay are kept."""
         tenant = self._tenant_row(tenant_id).id
         row = self._object_row(kind, tenant, object_id)
         changes = data.model_dump(exclude_unset=True)

@@ -48,6 +48,18 @@ def public_jwk(public_key: RSAPublicKey) -> dict[str, str]:
     }
 
 
+def key_columns(jwk: dict[str, str], sealed: bytes, now: float) -> dict[str, Any]:
+    """The columns of a new signer, whichever table keeps its key set."""
+    return {
+        "kid": jwk["kid"],
+        "private_sealed": sealed,
+        "public_jwk": jwk,
+        "active": True,
+        "created_at": now,
+        "retire_after": None,
+    }
+
+
 class Keys:
     """The user pools' key sets; a subclass keeps another family of key sets (its rows and
     lookups in the `_row`, `_keys`, `_active`, `_published` and `_key` hooks)."""
@@ -109,15 +121,7 @@ class Keys:
         return public_key
 
     def _row(self, pool_id: str, jwk: dict[str, str], sealed: bytes, now: float) -> Any:
-        return SigningKey(
-            kid=jwk["kid"],
-            pool_id=pool_id,
-            private_sealed=sealed,
-            public_jwk=jwk,
-            active=True,
-            created_at=now,
-            retire_after=None,
-        )
+        return SigningKey(pool_id=pool_id, **key_columns(jwk, sealed, now))
 
     def _keys(self, repo: Repository, pool_id: str) -> Sequence[Any]:
         if repo.pool(pool_id) is None:

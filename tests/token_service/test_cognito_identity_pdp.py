@@ -4,9 +4,6 @@ directory by its identity id."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,7 @@ import yaml
 from botocore import UNSIGNED
 
 from tests.pdp.pdp_env import ACME, POLICIES, document_request
-from tests.support.processes import REPO, ServerProcess
+from tests.support.processes import pdp_with_directory
 from tests.token_service.conftest import Pool, Server
 from tests.token_service.test_cognito_identity import DEVELOPER, developer_token, identity_client
 
@@ -56,16 +53,7 @@ def stack(
         ),
         "PDP_BUNDLE": str(POLICIES),
     }
-    imported = subprocess.run(
-        [sys.executable, "-m", "pdp.cli", "directory", "import", str(directory)],
-        cwd=REPO,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert imported.returncode == 0, imported.stderr
-    pdp = ServerProcess("pdp.cli", ["serve"], env, log_path=tmp / "pdp.log")
+    pdp = pdp_with_directory(directory, env, log_path=tmp / "pdp.log")
     pep = httpx.post(
         f"{server.url}/oauth2/token",
         data={"grant_type": "client_credentials", "scope": "pdp/decide"},

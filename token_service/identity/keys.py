@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from token_service.identity import store
-from token_service.keys import Keys
+from token_service.keys import Keys, key_columns
 from token_service.store.models import IdentitySigningKey
 from token_service.store.repositories import Repository
 
@@ -24,14 +24,7 @@ class IdentityKeys(Keys):
             self.create(repo, KEY_SET, now)
 
     def _row(self, pool_id: str, jwk: dict[str, str], sealed: bytes, now: float) -> Any:
-        return IdentitySigningKey(
-            kid=jwk["kid"],
-            private_sealed=sealed,
-            public_jwk=jwk,
-            active=True,
-            created_at=now,
-            retire_after=None,
-        )
+        return IdentitySigningKey(**key_columns(jwk, sealed, now))
 
     def _keys(self, repo: Repository, pool_id: str) -> Sequence[Any]:
         return store.signing_keys(repo)

@@ -69,7 +69,7 @@ def horizontal_bars(rows: list[tuple[str, float]], value_format: str, summary: s
     """One bar per (label, value), longest first as given; labels drawn left of the bars."""
     top = _scale([value for _, value in rows])
     band = (PLOT_BOTTOM - PLOT_TOP) / max(len(rows), 1)
-    left, right = 130, WIDTH - 50
+    left, right = 130, WIDTH - 64
     bars = [
         Bar(
             left,

@@ -293,6 +293,30 @@ def test_a_deleted_providers_tokens_are_refused(http, cognito, world) -> None:
     assert cognito.admin_get_user(UserPoolId=world.pool_id, Username=f"Gone_{oid}")
 
 
+def test_disabled_users_and_identities_are_refused(http, cognito, world) -> None:
+    oid = str(uuid.uuid4())
+    token = world.entra.token(TENANT, AUDIENCE, oid)
+    assert exchange(http, world.app, token).status_code == 200
+    username = f"Entra_{oid}"
+    cognito.admin_disable_user(UserPoolId=world.pool_id, Username=username)
+    refused = exchange(http, world.app, token)
+    assert refused.json() == {**refused.json(), "error": "invalid_grant"}
+    assert "disabled" in refused.json()["error_description"]
+    cognito.admin_enable_user(UserPoolId=world.pool_id, Username=username)
+    assert exchange(http, world.app, token).status_code == 200
+    cognito.admin_disable_provider_for_user(
+        UserPoolId=world.pool_id,
+        User={
+            "ProviderName": "Entra",
+            "ProviderAttributeName": "Cognito_Subject",
+            "ProviderAttributeValue": oid,
+        },
+    )
+    refused = exchange(http, world.app, token)
+    assert refused.status_code == 400
+    assert "disabled" in refused.json()["error_description"]
+
+
 @pytest.mark.parametrize(
     "form, error, says",
     [

@@ -19,7 +19,7 @@ from token_service import events
 from token_service.core import Core
 from token_service.errors import InvalidGrant, InvalidParameter, InvalidScope, TokenServiceError
 from token_service.federation.linking import ExternalIdentity, sign_in_external, sign_in_methods
-from token_service.federation.partner_token import PartnerTokens, read_token
+from token_service.federation.partner_token import PartnerTokens, choose_provider, read_token
 from token_service.federation.providers import IdentityProviders
 from token_service.issue import Issuer, UserTokens
 from token_service.store.models import Client
@@ -70,7 +70,9 @@ def parse_request(form: Mapping[str, str]) -> ExchangeRequest:
     token = form.get("subject_token", "")
     if not token:
         raise InvalidParameter("subject_token is required.")
-    if len(token) > MAX_SUBJECT_TOKEN or not token.isascii():
+    if len(token) > MAX_SUBJECT_TOKEN:
+        raise InvalidParameter(f"subject_token is longer than {MAX_SUBJECT_TOKEN} characters.")
+    if not token.isascii():
         raise InvalidParameter("subject_token is not a JWT.")
     token_type = form.get("subject_token_type")
     if not token_type:
@@ -117,9 +119,11 @@ class TokenExchange:
         partner = self.partner_tokens.verify(token, candidates, client, now)
         with self.core.store.transaction() as repo:
             client = self.issuer.oauth_client(repo, client_id, secret)
+            # The provider and the client as they are now, in case either changed meanwhile.
             provider = self.providers.get(repo, client.pool_id, partner.provider.name)
             if provider is None or provider != partner.provider:
                 raise InvalidGrant("subject_token refused: its identity provider just changed.")
+            choose_provider([provider], client, partner.claims)
             identity = ExternalIdentity(
                 provider=provider,
                 subject=partner.subject,

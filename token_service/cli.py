@@ -1,4 +1,5 @@
-"""`token-service`: serve, and provision pools, clients, resource servers, users, groups, keys.
+"""`token-service`: serve, and provision pools, clients, resource servers, users, groups, keys,
+identity providers.
 
 Provisioning commands work directly against the store, so an operator can set everything
 up before the server runs. Every command prints JSON with `--json` and fails with a
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from token_service import provider_cli
 from token_service.accounts.outbox import list_outbox, prune_outbox
 from token_service.errors import TokenServiceError
 from token_service.events import SignInEvents, event_view
@@ -547,6 +549,8 @@ def _parser() -> argparse.ArgumentParser:
         user_opt,
     )
 
+    provider_cli.add_commands(group_of, command, users, pool_opt, user_opt)
+
     groups = group_of("group", "groups and membership")
     p = command(groups, "create", group_create, "create a group", pool_opt)
     p.add_argument("--name", required=True)
@@ -653,7 +657,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.func is None:
             return serve(settings, args)
         result = args.func(build_services(settings), args)
-    except (TokenServiceError, SettingsError, CommandError) as error:
+    except (TokenServiceError, SettingsError, CommandError, provider_cli.UsageError) as error:
         print(f"token-service: error: {getattr(error, 'message', error)}", file=sys.stderr)
         return 1
     except json.JSONDecodeError as error:

@@ -13,14 +13,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
-from saml2.mdstore import InMemoryMetaData
 
 from token_service.admin.clients import check_url
 from token_service.admin.provider_rules import OIDC_ENDPOINT_KEYS, tenant_list
 from token_service.errors import InvalidParameter
 from token_service.federation.providers import TENANT_PLACEHOLDERS
 
+# pysaml2's bindings (its module takes most of a second to import: it is imported when
+# SAML metadata is checked, not by every command).
+BINDING_HTTP_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+BINDING_HTTP_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 FETCH_TIMEOUT_SECONDS = 5.0
 MAX_DOCUMENT_BYTES = 1024 * 1024
 # Where the SAML metadata document the sign-in side verifies against is kept (ours).
@@ -130,6 +132,8 @@ def saml_metadata(details: Mapping[str, str]) -> dict[str, str]:
 
 def _idp_descriptor(setting: str, document: str) -> dict[str, Any]:
     """The one IDPSSODescriptor of the document, which must carry a signing certificate."""
+    from saml2.mdstore import InMemoryMetaData
+
     metadata = InMemoryMetaData(None, document)
     try:
         metadata.load()
@@ -158,6 +162,11 @@ def _idp_descriptor(setting: str, document: str) -> dict[str, Any]:
             f"ProviderDetails.{setting}: the IdP's metadata has no signing certificate."
         )
     return idp
+
+
+def public_details(details: Mapping[str, str]) -> dict[str, str]:
+    """ProviderDetails as the operations and commands show them: without the kept document."""
+    return {k: v for k, v in details.items() if k != METADATA_DOCUMENT}
 
 
 def _location(services: list[dict[str, Any]], binding: str) -> str | None:

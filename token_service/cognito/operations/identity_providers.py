@@ -6,7 +6,7 @@ from typing import Any
 
 from token_service.admin import ProviderSettings, ProviderUser
 from token_service.admin.paging import check_limit
-from token_service.admin.provider_metadata import METADATA_DOCUMENT
+from token_service.admin.provider_metadata import public_details
 from token_service.admin.provider_rules import check_identifiers, string_map
 from token_service.cognito.operations.base import (
     Operation,
@@ -23,12 +23,11 @@ from token_service.store.models import IdentityProvider
 
 def provider_shape(row: IdentityProvider) -> dict[str, Any]:
     """IdentityProviderType: the details without the secret or the kept metadata document."""
-    details = {k: v for k, v in row.details.items() if k != METADATA_DOCUMENT}
     return {
         "UserPoolId": row.pool_id,
         "ProviderName": row.name,
         "ProviderType": row.type,
-        "ProviderDetails": details,
+        "ProviderDetails": public_details(row.details),
         "AttributeMapping": dict(row.attribute_mapping),
         "IdpIdentifiers": list(row.identifiers),
         "LastModifiedDate": row.updated_at,

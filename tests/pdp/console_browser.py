@@ -21,11 +21,15 @@ VIEWPORT = {"width": 1366, "height": 768}
 
 
 @contextmanager
-def console_pdp(tmp: Path, issuer: TestIssuer) -> Iterator[ServerProcess]:
-    """`pdp serve` on the demo directory, serving whatever its store activates."""
+def console_pdp(
+    tmp: Path, issuer: TestIssuer, bundle: Path | None = None
+) -> Iterator[ServerProcess]:
+    """`pdp serve` on the demo directory, serving whatever its store activates (or the fixed
+    `bundle`)."""
     env = {
         "PDP_DATABASE_URL": f"sqlite:///{tmp / 'pdp.db'}",
         "PDP_TRUSTED_ISSUERS": issuer.trusted_issuers_json(),
+        **({"PDP_BUNDLE": str(bundle)} if bundle else {}),
     }
     imported = pdp_cli("directory", "import", str(DEMO_DIRECTORY), "--json", env=env)
     assert imported.returncode == 0, imported.stderr

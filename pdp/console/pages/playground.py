@@ -1,0 +1,121 @@
+"""Playground: edit a policy and an input, evaluate them in the engine's child process and
+see the value, the decision and its reasons; the served bundle is never touched."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from pdp.api.deps import get_services
+from pdp.console.auth import Viewer, require_reader, require_writer
+from pdp.console.registry import Page
+from pdp.console.rendering import render
+from pdp.errors import InvalidRequest
+from pdp.playground import PlaygroundRequest, evaluate
+from pdp.policy import SMOKE_INPUT
+from pdp.services import Services
+
+PAGE = Page("Playground", "/console/playground", 50)
+router = APIRouter(prefix="/console/playground", include_in_schema=False)
+NEW_MODULE = "authz/decision.rego"
+MAX_TEXT = 1 << 20
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True)
+
+
+def _form(services: Services) -> dict[str, Any]:
+    """The active bundle's modules and data, and the PDP's smoke input, to start from."""
+    active = services.policy.active
+    modules = dict(active.compiled.source.modules) if active else {NEW_MODULE: ""}
+    return {
+        "modules": list(modules.items()),
+        "data": _pretty(active.data if active else {}),
+        "input": _pretty(SMOKE_INPUT),
+        "entrypoint": "data." + services.policy.decision_entrypoint.replace("/", "."),
+        "revision": active.revision if active else None,
+    }
+
+
+@router.get("")
+def playground(
+    request: Request,
+    viewer: Viewer = Depends(require_reader),
+    services: Services = Depends(get_services),
+) -> Response:
+    return render(request, "pages/playground.html", viewer, form=_form(services), errors={})
+
+
+def _json_object(text: str, field: str, errors: dict[str, str]) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError as exc:
+        errors[field] = f"not valid JSON: {exc}"
+        return {}
+    if not isinstance(value, dict):
+        errors[field] = "must be a JSON object"
+        return {}
+    return value
+
+
+def _field_of(error: dict[str, Any]) -> str:
+    location = [str(part) for part in error.get("loc", ())]
+    return location[0] if location else "modules"
+
+
+@router.post("")
+async def run(
+    request: Request,
+    file: list[str] = Form(default_factory=list),
+    text: list[str] = Form(default_factory=list),
+    data: str = Form(default="{}", max_length=MAX_TEXT),
+    input_text: str = Form(default="{}", alias="input", max_length=MAX_TEXT),
+    entrypoint: str = Form(default="", max_length=256),
+    viewer: Viewer = Depends(require_writer),
+    services: Services = Depends(get_services),
+) -> Response:
+    """Evaluate what the form holds; field errors are shown next to their fields."""
+    errors: dict[str, str] = {}
+    form = {
+        "modules": list(zip(file, text, strict=False)),
+        "data": data,
+        "input": input_text,
+        "entrypoint": entrypoint,
+        "revision": services.policy.revision,
+    }
+    body = {
+        "modules": {name.strip(): source for name, source in form["modules"] if name.strip()},
+        "data": _json_object(data, "data", errors),
+        "input": _json_object(input_text, "input", errors),
+        "entrypoint": entrypoint.strip() or None,
+    }
+    result = None
+    if not errors:
+        try:
+            parsed = PlaygroundRequest.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            errors[_field_of(first)] = str(first["msg"]).removeprefix("Value error, ")
+        else:
+            try:
+                result = await run_in_threadpool(
+                    evaluate, parsed, decision_entrypoint=services.policy.decision_entrypoint
+                )
+            except InvalidRequest as exc:
+                errors[exc.field or "modules"] = exc.message
+    status = 400 if errors else 200
+    return render(
+        request,
+        "pages/playground.html",
+        viewer,
+        status_code=status,
+        form=form,
+        errors=errors,
+        result=result.to_json() if result else None,
+    )

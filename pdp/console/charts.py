@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WIDTH, HEIGHT = 320, 140
-PLOT_TOP, PLOT_BOTTOM, PLOT_LEFT = 10, 110, 36
+WIDTH, HEIGHT = 320, 100
+PLOT_TOP, PLOT_BOTTOM, PLOT_LEFT = 8, 80, 36
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def live_charts(live: LiveMetrics, log: DecisionLogStore) -> LiveCharts:
     if rates:
         latest = rates[-1]
         rate_chart = stacked_columns(
-            [(f"-{r.seconds_ago:.0f}s", r.allow, r.deny) for r in rates],
+            [(_ago(r.seconds_ago), r.allow, r.deny) for r in rates],
             "per second",
             f"Latest: {latest.allow:.2f} allows and {latest.deny:.2f} denies per second.",
         )
@@ -92,6 +92,10 @@ def live_charts(live: LiveMetrics, log: DecisionLogStore) -> LiveCharts:
             rows, "{:.2f} ms", ", ".join(f"{label} {value:.2f} ms" for label, value in rows)
         )
     return LiveCharts(rate_chart, latency_chart, window, _deny_reasons(log))
+
+
+def _ago(seconds: float) -> str:
+    return "now" if seconds < 1 else f"-{seconds:.0f}s"
 
 
 def _deny_reasons(log: DecisionLogStore) -> Chart | None:

@@ -191,14 +191,19 @@ def test_sign_in_through_the_hosted_login_then_explain_a_denied_decision(
     page.wait_for_url(f"{console}/decisions")
     page.get_by_role("heading", name="Decisions", exact=True).wait_for()
     assert page.get_by_text("admin", exact=True).is_visible()
-    page.locator("#live svg").first.wait_for()
+    pep = {"Authorization": f"Bearer {stack.token('pep', 'pdp/decide')}"}
+    body = document_request({"id": ALICE, "tenant_id": ACME}, "folder:read")
+    for _ in range(3):
+        httpx.post(f"{stack.hosted.url}/decide", json=body, headers=pep)
+    # The live figures refresh themselves (htmx polling): the rate appears at the next update.
+    page.locator("#live svg[aria-labelledby^=rates]").wait_for(timeout=15_000)
     page.screenshot(path=str(IMAGES / "console-decisions.png"))
 
     page.get_by_label("Result").select_option("deny")
     page.get_by_role("button", name="Search").click()
     page.wait_for_url("**allow=deny**")
     rows = page.locator("tbody tr")
-    assert rows.count() == 1 and "no_matching_role" in rows.first.inner_text()
+    assert rows.count() == 1 and "no_matching_role" in rows.first.inner_text()  # BOB's write
     rows.first.get_by_role("link").click()
     page.get_by_role("heading", name="Decision deny").wait_for()
     assert BOB in page.locator("pre").inner_text()  # the input the PIP built

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from token_service import provider_cli
 from token_service.accounts.outbox import list_outbox, prune_outbox
+from token_service.cli_args import CommandError, key_value
 from token_service.errors import TokenServiceError
 from token_service.events import SignInEvents, event_view
 from token_service.hosted.branding import set_branding
@@ -37,10 +38,6 @@ FLOWS = {
 # `client create` without --flow: sign-in by password or SRP, and refresh.
 DEFAULT_CLI_FLOWS = ("password", "srp", "refresh")
 OAUTH_FLOWS = ("client_credentials",)
-
-
-class CommandError(Exception):
-    """A usage problem found after parsing (e.g. two password sources)."""
 
 
 # JSON views of stored objects (secrets never included, but for a client's creation)
@@ -133,16 +130,6 @@ def _password(args: argparse.Namespace) -> str | None:
     return password
 
 
-def _key_value(items: Sequence[str], option: str) -> dict[str, str]:
-    result = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise CommandError(f"{option} takes NAME=VALUE, not {item!r}")
-        result[name] = value
-    return result
-
-
 # commands: each takes the services and parsed arguments, returns what to print
 def pool_create(s: Services, a: argparse.Namespace) -> Any:
     policy = json.loads(a.password_policy) if a.password_policy else None
@@ -211,7 +198,7 @@ def client_show(s: Services, a: argparse.Namespace) -> Any:
 
 
 def user_create(s: Services, a: argparse.Namespace) -> Any:
-    attributes = _key_value(a.attribute, "--attribute")
+    attributes = key_value(a.attribute, "--attribute")
     if a.email:
         attributes["email"] = a.email
         attributes.setdefault("email_verified", "true" if a.email_verified else "false")
@@ -657,7 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.func is None:
             return serve(settings, args)
         result = args.func(build_services(settings), args)
-    except (TokenServiceError, SettingsError, CommandError, provider_cli.UsageError) as error:
+    except (TokenServiceError, SettingsError, CommandError) as error:
         print(f"token-service: error: {getattr(error, 'message', error)}", file=sys.stderr)
         return 1
     except json.JSONDecodeError as error:

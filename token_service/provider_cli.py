@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from token_service.admin import ProviderSettings, ProviderUser
 from token_service.admin.provider_links import SUBJECT_ATTRIBUTE
 from token_service.admin.provider_metadata import public_details
+from token_service.cli_args import CommandError, key_value
 from token_service.services import Services
 from token_service.store.models import IdentityProvider
 
 Group = argparse._SubParsersAction  # type: ignore[type-arg]
 Command = Callable[..., argparse.ArgumentParser]
-
-
-class UsageError(Exception):
-    """A command's options do not fit together; the message says how."""
 
 
 def provider_view(row: IdentityProvider) -> dict[str, Any]:
@@ -40,28 +37,18 @@ def provider_view(row: IdentityProvider) -> dict[str, Any]:
     }
 
 
-def _pairs(items: Sequence[str], option: str) -> dict[str, str]:
-    result = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"{option} takes NAME=VALUE, not {item!r}")
-        result[name] = value
-    return result
-
-
 def _settings(a: argparse.Namespace, *, creating: bool) -> ProviderSettings:
     """The options as the operations' settings; on update only what was given."""
-    details = _pairs(a.detail, "--detail")
+    details = key_value(a.detail, "--detail")
     if "client_secret" in details:
-        raise UsageError("give the client secret with --client-secret-stdin, not --detail")
+        raise CommandError("give the client secret with --client-secret-stdin, not --detail")
     if a.metadata_file is not None:
         details["MetadataFile"] = Path(a.metadata_file).read_text()
     if a.client_secret_stdin:
         details["client_secret"] = sys.stdin.readline().rstrip("\r\n")
     return ProviderSettings(
         details=details if details or creating else None,
-        attribute_mapping=_pairs(a.mapping, "--mapping") if a.mapping or creating else None,
+        attribute_mapping=key_value(a.mapping, "--mapping") if a.mapping or creating else None,
         identifiers=list(a.identifier) if a.identifier or a.no_identifiers or creating else None,
     )
 
@@ -85,7 +72,7 @@ def idp_describe(s: Services, a: argparse.Namespace) -> Any:
     if a.identifier_lookup:
         return provider_view(s.admin.identity_provider_by_identifier(a.pool, a.identifier_lookup))
     if not a.name:
-        raise UsageError("give --name or --identifier")
+        raise CommandError("give --name or --identifier")
     return provider_view(s.admin.describe_identity_provider(a.pool, a.name))
 
 

@@ -554,3 +554,74 @@ def test_any_create_body_is_answered_or_refused_never_a_server_error(
         return
     assert response.status_code == 400, response.text
     assert response.json()["__type"] in _DOCUMENTED, response.text
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_IDENTITY = st.fixed_dictionaries(
+    {},
+    optional={
+        "ProviderName": st.one_of(st.sampled_from(["Cognito", "Partner", "Nobody"]), _JSON),
+        "ProviderAttributeName": st.one_of(st.just("Cognito_Subject"), _JSON),
+        "ProviderAttributeValue": st.one_of(st.text(max_size=300), _JSON),
+    },
+)
+_OTHER_OPERATIONS = {
+    "DescribeIdentityProvider": {"ProviderName": _JSON},
+    "UpdateIdentityProvider": {
+        "ProviderName": st.one_of(st.just("Partner"), _JSON),
+        "ProviderDetails": _JSON,
+        "AttributeMapping": _JSON,
+        "IdpIdentifiers": _JSON,
+    },
+    "DeleteIdentityProvider": {"ProviderName": st.one_of(st.just("Nobody"), _JSON)},
+    "ListIdentityProviders": {"MaxResults": _JSON, "NextToken": _JSON},
+    "GetIdentityProviderByIdentifier": {"IdpIdentifier": _JSON},
+    "AdminLinkProviderForUser": {
+        "DestinationUser": st.one_of(_IDENTITY, _JSON),
+        "SourceUser": st.one_of(_IDENTITY, _JSON),
+    },
+    "AdminDisableProviderForUser": {"User": st.one_of(_IDENTITY, _JSON)},
+}
+
+
+@pytest.fixture(scope="module")
+def fuzz_world(cognito: Any, fuzz_pool: str) -> str:
+    endpoints = {
+        key: f"https://idp.partner.example/{key}"
+        for key in ("authorize_url", "token_url", "attributes_url", "jwks_uri")
+    }
+    cognito.create_identity_provider(
+        UserPoolId=fuzz_pool,
+        ProviderName="Partner",
+        ProviderType="OIDC",
+        ProviderDetails=oidc_details("https://idp.partner.example", **endpoints),
+    )
+    cognito.admin_create_user(UserPoolId=fuzz_pool, Username="alice", MessageAction="SUPPRESS")
+    return fuzz_pool
+
+
+@pytest.mark.parametrize("operation", sorted(_OTHER_OPERATIONS))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_the_other_operations_refuse_any_malformed_body_cleanly(
+    server: Server, fuzz_world: str, operation: str, data: st.DataObject
+) -> None:
+    body = data.draw(st.fixed_dictionaries({}, optional=_OTHER_OPERATIONS[operation]))
+    if operation == "UpdateIdentityProvider" and body.get("ProviderName") == "Partner":
+        body.pop("ProviderDetails", None)  # keep the fixture's provider as it is
+    payload = json.dumps({"UserPoolId": fuzz_world, **body}).encode()
+    response = signed_post(server, operation, payload)
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        assert response.json()["__type"] in _DOCUMENTED | {
+            "UserNotFoundException",
+            "AliasExistsException",
+        }

@@ -11,6 +11,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,6 +164,28 @@ def test_exchanged_refresh_token_refreshes(http, world) -> None:
         our_claims(http, world, refreshed.json()["id_token"])["sub"]
         == our_claims(http, world, body["id_token"])["sub"]
     )
+
+
+def test_parallel_first_exchanges_make_one_user(http, cognito, world, server) -> None:
+    """Eight exchanges of one new identity at once: one user; a loser of the race is told to
+    retry (503 temporarily_unavailable), never given another user."""
+    oid = str(uuid.uuid4())
+    token = world.entra.token(TENANT, AUDIENCE, oid)
+
+    def one(_: int) -> httpx.Response:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            return exchange(client, world.app, token)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(one, range(8)))
+    subs = set()
+    for answer in answers:
+        if answer.status_code == 200:
+            subs.add(our_claims(http, world, answer.json()["access_token"])["sub"])
+        else:
+            assert (answer.status_code, answer.json()["error"]) == (503, "temporarily_unavailable")
+    assert len(subs) == 1
+    assert sum(name == f"Entra_{oid}" for name in usernames(cognito, world.pool_id)) == 1
 
 
 def forged(world: World, kind: str) -> str:

@@ -54,7 +54,7 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     providers = IdentityProviders(core)
     hosted = HostedLogin(core, issuer)
     oidc = OidcSignIn(core, providers, OpenIdClient(partner_keys))
-    federation, saml = BrowserFederation(core, hosted, providers, oidc), SamlSignIn(core)
+    federation, saml = BrowserFederation(core, hosted, providers, oidc), SamlSignIn(core, providers)
     federation.flows["SAML"] = saml
     return Services(
         core=core,

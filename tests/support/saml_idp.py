@@ -61,6 +61,8 @@ class SamlIdp:
         self.entity_id = f"{self.url}/metadata"
         self.keys = self_signed("partner-idp")
         self.requests: list[SeenRequest] = []
+        # (NameID, SessionIndexes) of each verified LogoutRequest, in order.
+        self.logouts: list[tuple[str, list[str]]] = []
         self._pending: dict[str, SeenRequest] = {}
         self._sp_metadata: list[str] = []
         self.server = self._server(self.keys)
@@ -83,7 +85,8 @@ class SamlIdp:
             "service": {
                 "idp": {
                     "endpoints": {
-                        "single_sign_on_service": [(f"{self.url}/sso", BINDING_HTTP_REDIRECT)]
+                        "single_sign_on_service": [(f"{self.url}/sso", BINDING_HTTP_REDIRECT)],
+                        "single_logout_service": [(f"{self.url}/slo", BINDING_HTTP_REDIRECT)],
                     },
                     "name_id_format": [NAMEID_FORMAT_PERSISTENT],
                     "want_authn_requests_signed": True,
@@ -151,16 +154,19 @@ class SamlIdp:
         return str(made)
 
     # HTTP
-    def accept_request(self, query: dict[str, str]) -> SeenRequest:
-        """The AuthnRequest of an SSO query, once its signature checked out (else raises)."""
-        request = self.server.parse_authn_request(
+    def _verified(self, parse: Any, query: dict[str, str]) -> Any:
+        """A request of the HTTP-Redirect binding, parsed once its signature checked out."""
+        return parse(
             query["SAMLRequest"],
             BINDING_HTTP_REDIRECT,
             relay_state=query.get("RelayState"),
             sigalg=query.get("SigAlg"),
             signature=query.get("Signature"),
-        )
-        message = request.message
+        ).message
+
+    def accept_request(self, query: dict[str, str]) -> SeenRequest:
+        """The AuthnRequest of an SSO query, once its signature checked out (else raises)."""
+        message = self._verified(self.server.parse_authn_request, query)
         seen = SeenRequest(
             message.id,
             message.assertion_consumer_service_url,
@@ -170,6 +176,26 @@ class SamlIdp:
         )
         self.requests.append(seen)
         return seen
+
+    def logout(self, query: dict[str, str]) -> str:
+        """A verified LogoutRequest answered: the SP's logout URL with our signed Success."""
+        message = self._verified(self.server.parse_logout_request, query)
+        self.logouts.append((message.name_id.text, [i.text for i in message.session_index]))
+        sp = message.issuer.text
+        destination = self.server.metadata.single_logout_service(
+            sp, BINDING_HTTP_REDIRECT, "spsso"
+        )[0]["location"]
+        response = self.server.create_logout_response(message, [BINDING_HTTP_REDIRECT])
+        answer = self.server.apply_binding(
+            BINDING_HTTP_REDIRECT,
+            str(response),
+            destination,
+            query.get("RelayState", ""),
+            response=True,
+            sign=True,
+            sigalg=xmldsig.SIG_RSA_SHA256,
+        )
+        return dict(answer["headers"])["Location"]
 
     def _login_form(self, ticket: str, error: str = "") -> str:
         alert = f'<p role="alert">{html.escape(error)}</p>' if error else ""
@@ -207,9 +233,14 @@ class SamlIdp:
                 parts = urlsplit(self.path)
                 if parts.path == "/metadata":
                     return self._send(200, idp.metadata(), "application/samlmetadata+xml")
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                if parts.path == "/slo":
+                    self.send_response(303)
+                    self.send_header("Location", idp.logout(query))
+                    self.end_headers()
+                    return None
                 if parts.path != "/sso":
                     return self._send(404, "not found")
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 try:
                     seen = idp.accept_request(query)
                 except Exception as error:  # the IdP refuses any request it cannot verify

@@ -13,7 +13,12 @@ from typing import Any
 import httpx
 
 from tests.support.saml_idp import IdpUser, SamlIdp, SeenRequest
-from tests.token_service.test_authorize import CALLBACK, authorize_params, query_of
+from tests.token_service.test_authorize import (
+    CALLBACK,
+    SIGNED_OUT,
+    authorize_params,
+    query_of,
+)
 
 EMAIL = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
 NAME = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
@@ -78,6 +83,7 @@ def make_world(
         AllowedOAuthFlowsUserPoolClient=True,
         AllowedOAuthScopes=["openid", "email", "profile"],
         CallbackURLs=[redirect_uri],
+        LogoutURLs=[SIGNED_OUT],
         SupportedIdentityProviders=["COGNITO", provider],
     )["UserPoolClient"]["ClientId"]
     return SamlWorld(pool, client, provider, idp, server_url)

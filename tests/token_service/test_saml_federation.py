@@ -31,6 +31,7 @@ from tests.token_service.saml_world import (
 )
 from tests.token_service.test_authorize import (
     CALLBACK,
+    SIGNED_OUT,
     authorize_params,
     claims,
     pkce,
@@ -317,3 +318,56 @@ def test_a_provider_disabled_during_the_trip_signs_no_one_in(
         assert "error=" in again.headers["location"]
     finally:
         set_enabled(cognito, linking, True)
+
+
+@pytest.fixture(scope="module")
+def signing_out(cognito: Any, server: Server, idp: SamlIdp) -> SamlWorld:
+    return make_world(cognito, server.url, idp, "SAML sign-out", "Signout", IDPSignout="true")
+
+
+def log_out(browser: httpx.Client, world: SamlWorld) -> httpx.Response:
+    query = {"client_id": world.client, "logout_uri": SIGNED_OUT}
+    return browser.get("/logout", params=query)
+
+
+def test_logout_of_an_idp_signout_session_logs_out_at_the_idp_too(
+    browser: httpx.Client, http: httpx.Client, signing_out: SamlWorld
+) -> None:
+    identity = signed_in(browser, http, signing_out, partner_user("leaver", "l@partner.example"))
+    assert identity["cognito:username"] == "Signout_leaver"
+    left = log_out(browser, signing_out)
+    assert left.status_code == 303 and "cognito" not in browser.cookies
+    assert left.headers["location"].startswith(f"{signing_out.idp.url}/slo?")
+    back = signing_out.idp.logout(query_of(left.headers["location"]))
+    name_id, session_indexes = signing_out.idp.logouts[-1]
+    assert name_id == "leaver" and len(session_indexes) == 1 and session_indexes[0]
+    assert back.startswith(f"{signing_out.server_url}/saml2/logout?")
+    done = browser.get(back)
+    assert done.status_code == 303 and done.headers["location"] == SIGNED_OUT
+    again = browser.get(back)
+    assert again.status_code == 400 and "answers no logout request" in again.text
+    # Our session is over: the next authorize shows the login page.
+    params = authorize_params(signing_out.client, pkce()[1])
+    assert browser.get("/oauth2/authorize", params=params).headers["location"].startswith("/login?")
+
+
+def test_a_forged_logout_response_is_refused(
+    browser: httpx.Client, http: httpx.Client, signing_out: SamlWorld
+) -> None:
+    signed_in(browser, http, signing_out, partner_user("forger", "f@partner.example"))
+    left = log_out(browser, signing_out)
+    back = signing_out.idp.logout(query_of(left.headers["location"]))
+    head, _, signature = back.partition("&Signature=")
+    forged = browser.get(f"{head}&Signature={'A' * 8}{signature[8:]}")
+    assert forged.status_code == 400 and "not signed by the identity provider" in forged.text
+    unsigned = browser.get(head)
+    assert unsigned.status_code == 400
+    assert browser.get("/saml2/logout?SAMLResponse=garbage").status_code == 400
+
+
+def test_logout_without_idp_signout_goes_straight_to_the_app(
+    browser: httpx.Client, http: httpx.Client, world: SamlWorld
+) -> None:
+    signed_in(browser, http, world, partner_user("stayer", "s@partner.example"))
+    left = log_out(browser, world)
+    assert left.status_code == 303 and left.headers["location"] == SIGNED_OUT

@@ -1,7 +1,8 @@
-"""The SAML endpoints: the assertion consumer service and each pool's SP metadata.
+"""The SAML endpoints: the assertion consumer service, single logout, each pool's SP metadata.
 
 `POST /saml2/idpresponse` takes the IdP's HTTP-POST binding form (`SAMLResponse`,
-`RelayState`) and the trip's cookie; `SamlSignIn` decides. `GET /{pool_id}/saml2/metadata`
+`RelayState`) and the trip's cookie; `SamlSignIn` decides. `GET /saml2/logout` takes the
+IdP's LogoutResponse after `/logout` sent our LogoutRequest. `GET /{pool_id}/saml2/metadata`
 is the document a partner's IdP administrator imports to trust the pool.
 """
 
@@ -15,6 +16,7 @@ from token_service.api.federation import _relay_cookie, _run
 from token_service.api.hosted import _refused, _services, _visit
 from token_service.api.oauth2 import read_form
 from token_service.errors import ResourceNotFound, TokenServiceError
+from token_service.hosted.pages import redirect
 
 router = APIRouter()
 
@@ -35,6 +37,17 @@ async def idp_response(request: Request) -> Response:
             services.federation, saml_response, relay_state, visit, relay
         ),
     )
+
+
+@router.get("/saml2/logout")
+async def logged_out(request: Request) -> Response:
+    """Where the IdP sends the browser back after our LogoutRequest (HTTP-Redirect binding)."""
+    sign_out = _services(request).saml.sign_out
+    try:
+        target = await run_in_threadpool(sign_out.logged_out, request.url.query)
+    except TokenServiceError as error:
+        return _refused(error)
+    return redirect(target)
 
 
 @router.get("/{pool_id}/saml2/metadata")

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from token_service.admin.provider_metadata import METADATA_DOCUMENT
 from token_service.core import Core
 from token_service.errors import ResourceNotFound
 from token_service.federation import saml_sp
 from token_service.federation.linking import ExternalIdentity
-from token_service.federation.providers import Provider
+from token_service.federation.providers import IdentityProviders, Provider
 from token_service.federation.relay import Trip
 from token_service.federation.saml_keys import SamlKeys
+from token_service.federation.saml_sign_out import SamlSignOut, idp_metadata, idp_signout
 from token_service.federation.saml_sp import SamlRefused, VerifiedAssertion
 from token_service.hosted.outcomes import Redirect
 from token_service.hosted.visit import Visit
@@ -48,19 +48,18 @@ def _claims(assertion: VerifiedAssertion) -> dict[str, str | list[str]]:
 
 
 class SamlSignIn:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, providers: IdentityProviders) -> None:
         self.core = core
         self.keys = SamlKeys(core)
+        self.sign_out = SamlSignOut(core, providers, self.keys)
 
     @property
     def acs(self) -> str:
         return saml_sp.acs_url(self.core.settings.service_url)
 
-    def _metadata(self, provider: Provider) -> str:
-        document = provider.details.get(METADATA_DOCUMENT)
-        if not document:
-            raise SamlRefused("The identity provider has no SAML metadata.")
-        return document
+    @property
+    def slo(self) -> str:
+        return saml_sp.slo_url(self.core.settings.service_url)
 
     def authorize_url(
         self, provider: Provider, trip: Trip, state: str, login_hint: str | None, prompt: str | None
@@ -71,17 +70,19 @@ class SamlSignIn:
         return saml_sp.authn_request(
             provider.pool_id,
             self.acs,
-            self._metadata(provider),
+            idp_metadata(provider),
             key.private_pem,
             state,
             request_id(trip),
             force_authn=prompt == "login",
         )
 
-    def identity(self, provider: Provider, trip: Trip, saml_response: str) -> ExternalIdentity:
+    def identity(
+        self, provider: Provider, trip: Trip, saml_response: str
+    ) -> tuple[ExternalIdentity, VerifiedAssertion]:
         """The verified identity of the IdP's Response to this trip's AuthnRequest."""
         assertion = saml_sp.verify_response(
-            provider.pool_id, self.acs, self._metadata(provider), saml_response, request_id(trip)
+            provider.pool_id, self.acs, idp_metadata(provider), saml_response, request_id(trip)
         )
         with self.core.store.transaction() as repo:
             fresh = repo.use_nonce(
@@ -97,12 +98,13 @@ class SamlSignIn:
         if not isinstance(subject, str) or not subject:
             raise SamlRefused("The SAML assertion does not say who the user is.")
         verified = claims.get(provider.attribute_mapping.get("email_verified", ""))
-        return ExternalIdentity(
+        identity = ExternalIdentity(
             provider=provider,
             subject=subject,
             claims=claims,
             email_verified=isinstance(verified, str) and verified.lower() == "true",
         )
+        return identity, assertion
 
     def respond(
         self,
@@ -114,9 +116,17 @@ class SamlSignIn:
     ) -> Redirect:
         """`/saml2/idpresponse`: resume the trip, verify, link or create, our code to the app."""
         trip, request, provider = federation.resume(relay_state, visit, relay_cookie, "SAML")
-        return federation.complete(
-            request, provider, lambda: self.identity(provider, trip, saml_response), visit
-        )
+        verified: list[VerifiedAssertion] = []
+
+        def verify() -> ExternalIdentity:
+            identity, assertion = self.identity(provider, trip, saml_response)
+            verified.append(assertion)
+            return identity
+
+        redirect = federation.complete(request, provider, verify, visit)
+        if redirect.session_cookie is not None and idp_signout(provider):
+            self.sign_out.remember(redirect.session_cookie, provider, verified[0])
+        return redirect
 
     def metadata(self, pool_id: str) -> str:
         """The pool's SP metadata (made with its key pair on first use)."""
@@ -124,4 +134,4 @@ class SamlSignIn:
             if repo.pool(pool_id) is None:
                 raise ResourceNotFound(f"User pool {pool_id} does not exist.")
             key = self.keys.for_pool(repo, pool_id)
-        return saml_sp.sp_metadata(pool_id, self.acs, key.certificate_pem)
+        return saml_sp.sp_metadata(pool_id, self.acs, self.slo, key.certificate_pem)

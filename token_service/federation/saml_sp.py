@@ -43,6 +43,7 @@ from token_service.federation.linking import FederationRefused
 
 SP_ENTITY_PREFIX = "urn:amazon:cognito:sp:"
 ACS_PATH = "/saml2/idpresponse"
+SLO_PATH = "/saml2/logout"
 # Clock difference tolerated between the IdP and us, for NotBefore and NotOnOrAfter.
 CLOCK_SKEW_SECONDS = 60
 SIGNATURE_ALGORITHM = xmldsig.SIG_RSA_SHA256
@@ -74,6 +75,9 @@ class VerifiedAssertion:
 
     assertion_id: str
     name_id: str | None
+    name_id_format: str | None
+    # The AuthnStatement's SessionIndex: what a LogoutRequest names the IdP's session by.
+    session_index: str | None
     # Attribute name (as the IdP sends it) -> its values.
     attributes: dict[str, list[str]]
     # The assertion's NotOnOrAfter (UNIX seconds): how long its ID must be remembered.
@@ -88,14 +92,24 @@ def acs_url(service_url: str) -> str:
     return f"{service_url.rstrip('/')}{ACS_PATH}"
 
 
-def _config(pool_id: str, acs: str, idp_metadata: str | None) -> SPConfig:
+def slo_url(service_url: str) -> str:
+    return f"{service_url.rstrip('/')}{SLO_PATH}"
+
+
+def sp_config(pool_id: str, acs: str, idp_metadata: str | None, slo: str | None = None) -> SPConfig:
+    """pysaml2's SP configuration for the pool, trusting the one IdP of `idp_metadata`."""
+    endpoints: dict[str, list[tuple[str, str]]] = {
+        "assertion_consumer_service": [(acs, BINDING_HTTP_POST)]
+    }
+    if slo is not None:
+        endpoints["single_logout_service"] = [(slo, BINDING_HTTP_REDIRECT)]
     settings: dict[str, Any] = {
         "entityid": sp_entity_id(pool_id),
         "xmlsec_binary": XMLSEC_BINARY,
         "accepted_time_diff": CLOCK_SKEW_SECONDS,
         "service": {
             "sp": {
-                "endpoints": {"assertion_consumer_service": [(acs, BINDING_HTTP_POST)]},
+                "endpoints": endpoints,
                 "authn_requests_signed": True,
                 "want_response_signed": False,
                 "want_assertions_signed": False,
@@ -122,7 +136,7 @@ def idp_entity_id(config: SPConfig) -> str:
     return entities[0]
 
 
-class _PoolSigner:
+class PoolSigner:
     """pysaml2's signing backend for the HTTP-Redirect binding, with this pool's key only
     (pysaml2's own shares one signer object between all callers)."""
 
@@ -144,7 +158,7 @@ def authn_request(
 ) -> str:
     """The IdP's single sign-on URL carrying our signed AuthnRequest (HTTP-Redirect binding);
     `force_authn` asks the IdP to authenticate the user again (our prompt=login)."""
-    config = _config(pool_id, acs, idp_metadata)
+    config = sp_config(pool_id, acs, idp_metadata)
     client = Saml2Client(config)
     idp = idp_entity_id(config)
     try:
@@ -168,7 +182,7 @@ def authn_request(
         relay_state,
         sigalg=SIGNATURE_ALGORITHM,
         sign=True,
-        backend=_PoolSigner(private_pem),
+        backend=PoolSigner(private_pem),
     )["headers"]
     return dict(headers)["Location"]
 
@@ -247,7 +261,7 @@ def verify_response(
 ) -> VerifiedAssertion:
     """The assertion of a Response to our AuthnRequest `request_id`, once pysaml2 verified it."""
     xml = _decode(saml_response)
-    client = Saml2Client(_config(pool_id, acs, idp_metadata))
+    client = Saml2Client(sp_config(pool_id, acs, idp_metadata))
     encoded = base64.b64encode(xml.encode()).decode()
     try:
         response = client.parse_authn_request_response(
@@ -271,12 +285,18 @@ def verify_response(
             values = [v.text.strip() for v in attribute.attribute_value if v.text]
             attributes.setdefault(attribute.name, []).extend(values)
     expires = calendar.timegm(str_to_time(assertion.conditions.not_on_or_after))
-    return VerifiedAssertion(assertion.id, name_id or None, attributes, float(expires))
+    name_format = subject.name_id.format if subject and subject.name_id is not None else None
+    statements = assertion.authn_statement
+    session_index = statements[0].session_index if statements else None
+    return VerifiedAssertion(
+        assertion.id, name_id or None, name_format, session_index, attributes, float(expires)
+    )
 
 
-def sp_metadata(pool_id: str, acs: str, certificate_pem: str) -> str:
-    """The pool's SP metadata: entity id, ACS (HTTP-POST), signing certificate."""
-    config = _config(pool_id, acs, None)
+def sp_metadata(pool_id: str, acs: str, slo: str, certificate_pem: str) -> str:
+    """The pool's SP metadata: entity id, ACS (HTTP-POST), single logout service
+    (HTTP-Redirect), signing certificate."""
+    config = sp_config(pool_id, acs, None, slo)
     der = load_pem_x509_certificate(certificate_pem.encode()).public_bytes(
         serialization.Encoding.DER
     )

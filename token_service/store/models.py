@@ -467,3 +467,23 @@ class SamlSigningKey(Base):
     private_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     certificate_pem: Mapped[str] = mapped_column(String(4096))
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class SamlSession(Base):
+    """How the IdP knows a hosted session that began with a SAML assertion: its NameID and
+    SessionIndex, for the LogoutRequest `/logout` sends when the provider has IDPSignout."""
+
+    __tablename__ = "saml_sessions"
+
+    # The hosted session's key (the SHA-256 of its cookie).
+    cookie_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("user_pools.id"), index=True)
+    provider_name: Mapped[str] = mapped_column(String(32))
+    name_id: Mapped[str] = mapped_column(String(1024))
+    name_id_format: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    session_index: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # Set when `/logout` sent the LogoutRequest: its ID (the IdP's LogoutResponse names it in
+    # InResponseTo) and where the browser goes once the IdP answered.
+    logout_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    logout_target: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

@@ -330,9 +330,12 @@ async def partner_link(pool_id: str, token: str, request: Request) -> Response:
 async def logout(request: Request) -> Response:
     services = _services(request)
     try:
+        visit = _visit(request)
         target = await run_in_threadpool(
-            services.hosted.logout, request.query_params.multi_items(), _visit(request)
+            services.hosted.logout, request.query_params.multi_items(), visit
         )
+        # A session that began at a SAML IdP with IDPSignout is ended there too.
+        target = await run_in_threadpool(services.saml.sign_out.after_logout, visit.cookie, target)
     except (UntrustedRequest, RedirectError, TokenServiceError) as error:
         return _refused(error)
     response = redirect(target)

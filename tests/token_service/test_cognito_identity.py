@@ -646,3 +646,39 @@ def test_a_user_pool_named_by_its_issuer_here_logs_in_too(
     with pytest.raises(ClientError) as error:
         public_identity.get_id(IdentityPoolId=pool_id, Logins={provider_name(pool): logins[name]})
     assert code(error) == "NotAuthorizedException"
+
+
+def test_operations_cognito_identity_lacks_are_unknown(server: Server) -> None:
+    for operation in ("GetCredentialsForIdentity", "CreateUserPool"):
+        response = signed_call(server, operation, {"IdentityId": "us-east-1:0"})
+        assert response.status_code == 400
+        assert response.json()["__type"] == "UnknownOperationException"
+
+
+def test_the_command_line_provisions_identity_pools(
+    server: Server, identity: Any, pool: Pool
+) -> None:
+    def run(*args: str) -> Any:
+        result = server.cli("identity-pool", *args, "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    created = run(
+        "create",
+        "--name",
+        "from the cli",
+        "--developer-provider-name",
+        "login.cli",
+        "--provider",
+        f"{provider_name(pool)}={pool.public_client}",
+    )
+    described = identity.describe_identity_pool(IdentityPoolId=created["id"])
+    assert described["DeveloperProviderName"] == "login.cli"
+    assert described["CognitoIdentityProviders"][0]["ClientId"] == pool.public_client
+    assert run("describe", created["id"])["name"] == "from the cli"
+    assert created["id"] in {p["id"] for p in run("list")}
+    assert run("delete", created["id"]) == {"deleted": created["id"]}
+    for args in (("describe", created["id"]), ("create", "--name", "bad/name")):
+        failed = server.cli("identity-pool", *args)
+        assert failed.returncode != 0
+        assert len(failed.stderr.strip().splitlines()) == 1

@@ -22,7 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.entra_issuer import EntraIssuer
-from tests.token_service.conftest import PASSWORD, Server
+from tests.token_service.conftest import (
+    PASSWORD,
+    Server,
+    cognito_client,
+    start_server,
+    stop_server,
+)
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
@@ -63,9 +69,8 @@ def oidc_provider(
     )
 
 
-@pytest.fixture(scope="module")
-def world(cognito: Any, server: Server) -> Iterator[World]:
-    entra = EntraIssuer()
+def make_world(cognito: Any, server: Server, entra: EntraIssuer) -> World:
+    """A pool with the partner's providers and two app clients, one supporting them."""
     pool_id = cognito.create_user_pool(PoolName="exchange")["UserPool"]["Id"]
     oidc_provider(
         cognito, pool_id, "Entra", entra.template_issuer, AUDIENCE, allowed_tenants=TENANT
@@ -95,8 +100,43 @@ def world(cognito: Any, server: Server) -> Iterator[World]:
 
     app = client("partner-api", ["Entra", "Off", "NoExchange", "Linker"])
     other = client("native-only", ["COGNITO"])
-    yield World(pool_id, f"{server.url}/{pool_id}", app, other, entra)
-    entra.close()
+    return World(pool_id, f"{server.url}/{pool_id}", app, other, entra)
+
+
+@pytest.fixture(scope="module")
+def entra() -> Iterator[EntraIssuer]:
+    issuer = EntraIssuer()
+    yield issuer
+    issuer.close()
+
+
+@pytest.fixture(scope="module")
+def world(cognito: Any, server: Server, entra: EntraIssuer) -> World:
+    return make_world(cognito, server, entra)
+
+
+@pytest.fixture(scope="module")
+def postgres_stack(
+    postgres_url: str, entra: EntraIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, Any, World]]:
+    """A second `token-service serve`, on PostgreSQL, with the same partner."""
+    running = start_server(
+        tmp_path_factory.mktemp("exchange-postgres"), TOKEN_SERVICE_DATABASE_URL=postgres_url
+    )
+    cognito = cognito_client(running.url)
+    yield running, cognito, make_world(cognito, running, entra)
+    stop_server(running)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest) -> tuple[Server, Any, World]:
+    if request.param == "sqlite":
+        return (
+            request.getfixturevalue("server"),
+            request.getfixturevalue("cognito"),
+            request.getfixturevalue("world"),
+        )
+    return request.getfixturevalue("postgres_stack")
 
 
 def exchange(
@@ -166,9 +206,10 @@ def test_exchanged_refresh_token_refreshes(http, world) -> None:
     )
 
 
-def test_parallel_first_exchanges_make_one_user(http, cognito, world, server) -> None:
+def test_parallel_first_exchanges_make_one_user(any_store) -> None:
     """Eight exchanges of one new identity at once: one user; a loser of the race is told to
     retry (503 temporarily_unavailable), never given another user."""
+    server, cognito, world = any_store
     oid = str(uuid.uuid4())
     token = world.entra.token(TENANT, AUDIENCE, oid)
 
@@ -179,11 +220,13 @@ def test_parallel_first_exchanges_make_one_user(http, cognito, world, server) ->
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(one, range(8)))
     subs = set()
-    for answer in answers:
-        if answer.status_code == 200:
-            subs.add(our_claims(http, world, answer.json()["access_token"])["sub"])
-        else:
-            assert (answer.status_code, answer.json()["error"]) == (503, "temporarily_unavailable")
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for answer in answers:
+            if answer.status_code == 200:
+                subs.add(our_claims(http, world, answer.json()["access_token"])["sub"])
+            else:
+                refusal = (answer.status_code, answer.json()["error"])
+                assert refusal == (503, "temporarily_unavailable")
     assert len(subs) == 1
     assert sum(name == f"Entra_{oid}" for name in usernames(cognito, world.pool_id)) == 1
 

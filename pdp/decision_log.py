@@ -242,6 +242,20 @@ class DecisionLogStore:
             next_token = _encode_page_token(last.timestamp, last.decision_id)
         return rows, next_token
 
+    def recent_reasons(self, *, allow: bool, limit: int) -> list[list[str]]:
+        """The reasons of the `limit` newest decisions with this result, reading nothing
+        else (the console's deny-reasons chart)."""
+        t = decisions_table
+        stmt = (
+            sa.select(sa.cast(t.c.reasons, sa.Text))
+            .where(t.c.allow == allow)
+            .order_by(t.c.timestamp.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            stored = [codec.decode_stored(row[0]) for row in conn.execute(stmt)]
+        return [[str(r) for r in reasons] for reasons in stored if isinstance(reasons, list)]
+
     def iter_all(self, q: DecisionQuery) -> Iterator[DecisionRecord]:
         """Every record matching `q`, page by page (for exports)."""
         page: str | None = None

@@ -12,6 +12,7 @@ is not a decision.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from pdp.decision import (
     evaluate_decision,
 )
 from pdp.decision_log import DecisionRecord
+from pdp.directory.store import MAX_PAGE_SIZE
 from pdp.errors import NotFound, Unprocessable
 from pdp.services import Services
 
@@ -41,6 +43,9 @@ class RoleSource:
     grants_action: bool = False
     # False when the bundle defines no such role (a binding the policy cannot use).
     defined: bool = True
+    # The directory's role binding behind it (`/admin/v1/tenants/{t}/role-bindings`), when the
+    # directory holds it now; None for a binding removed since a logged decision.
+    binding_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,20 +116,27 @@ def _bound(subject: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def effective_roles(
-    subject: dict[str, Any], roles: dict[str, Any], action: str | None
+    subject: dict[str, Any],
+    roles: dict[str, Any],
+    action: str | None,
+    binding_ids: Mapping[tuple[str, str], str] | None = None,
 ) -> list[RoleSource]:
     """Every role the subject holds and how: bound ones first, then those they include
-    (breadth first, so each inherited role shows its shortest chain, once per binding)."""
+    (breadth first, so each inherited role shows its shortest chain, once per binding).
+    `binding_ids` maps (binding, bound role) to the directory's binding id."""
+    ids = binding_ids or {}
 
-    def source(role: str, via: str, binding: str, path: tuple[str, ...]) -> RoleSource:
+    def source(role: str, via: str, binding: str, path: tuple[str, ...], bound: str) -> RoleSource:
         grants = action is not None and any(
             action_matches(p, action) for p in _permission_actions(roles.get(role))
         )
-        return RoleSource(role, via, binding, path, grants, role in roles)
+        return RoleSource(
+            role, via, binding, path, grants, role in roles, ids.get((binding, bound))
+        )
 
     result: list[RoleSource] = []
     for role, via, binding in _bound(subject):
-        result.append(source(role, via, binding, ()))
+        result.append(source(role, via, binding, (), role))
         seen, queue = {role}, deque([(role, (role,))])
         while queue:
             current, path = queue.popleft()
@@ -132,7 +144,7 @@ def effective_roles(
                 if included not in seen:
                     seen.add(included)
                     chain = (*path, included)
-                    result.append(source(included, "inherited", binding, chain))
+                    result.append(source(included, "inherited", binding, chain, role))
                     queue.append((included, chain))
     return result
 
@@ -174,6 +186,23 @@ class Explainer:
             return Outcome(False, [failure.reason], policy.revision)
         return Outcome(allow, reasons, policy.revision)
 
+    def _binding_ids(self, subject: dict[str, Any]) -> dict[tuple[str, str], str]:
+        """(binding, role) -> id of the directory's role bindings behind the subject's roles."""
+        tenant = subject.get("tenant_id")
+        if not isinstance(tenant, str):
+            return {}
+        ids: dict[tuple[str, str], str] = {}
+        for binding in {b for _, _, b in _bound(subject)}:
+            kind, _, object_id = binding.partition(":")
+            try:
+                page = self._services.directory.list_role_bindings(
+                    tenant, subject_type=kind, subject_id=object_id, limit=MAX_PAGE_SIZE
+                )
+            except NotFound:  # the tenant is gone since a logged decision
+                return {}
+            ids.update({(binding, item.role): item.id for item in page.items})
+        return ids
+
     def _explained(self, input_doc: dict[str, Any], decision: Outcome, **extra: Any) -> Explanation:
         roles = self._roles_data()
         action = input_doc.get("action") if isinstance(input_doc.get("action"), str) else None
@@ -182,7 +211,7 @@ class Explainer:
             subject=subject,
             action=action,
             resource=input_doc.get("resource"),
-            roles=effective_roles(subject, roles, action),
+            roles=effective_roles(subject, roles, action, self._binding_ids(subject)),
             decision=decision,
             roles_granting_action=roles_granting(roles, action),
             input=input_doc,

@@ -99,13 +99,13 @@ def _ago(seconds: float) -> str:
 
 
 def _deny_reasons(log: DecisionLogStore) -> Chart | None:
-    records, _ = log.query(DecisionQuery(allow=False, limit=RECENT_DENIES))
-    counted = Counter(reason for record in records for reason in record.reasons)
+    denies = log.recent_reasons(allow=False, limit=RECENT_DENIES)
+    counted = Counter(reason for reasons in denies for reason in reasons)
     if not counted:
         return None
     rows = [(reason, float(count)) for reason, count in counted.most_common(TOP_REASONS)]
     summary = ", ".join(f"{reason}: {count:g}" for reason, count in rows)
-    return horizontal_bars(rows, "{:g}", f"Of the last {len(records)} denies: {summary}.")
+    return horizontal_bars(rows, "{:g}", f"Of the last {len(denies)} denies: {summary}.")
 
 
 def pretty_json(value: object) -> str | None:

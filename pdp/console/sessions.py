@@ -32,8 +32,6 @@ class Session:
     # The hosted sign-in in flight: PKCE verifier and state of the authorize request.
     verifier: str | None = None
     state: str | None = None
-    # Why the last session ended, shown once on the sign-in page.
-    notice: str | None = None
 
 
 def _key(session_id: str) -> str:
@@ -42,47 +40,55 @@ def _key(session_id: str) -> str:
 
 
 class SessionStore:
-    """Sessions by id, bounded and expiring; safe to use from several threads."""
+    """Sessions by id, bounded and expiring; safe to use from several threads.
+
+    Pending sessions (anyone can start one) and signed-in ones (only a verified token makes
+    one) are bounded separately, so a flood of started sign-ins never pushes out a
+    signed-in session."""
 
     def __init__(self, capacity: int = MAX_SESSIONS) -> None:
         self._capacity = capacity
-        self._sessions: dict[str, Session] = {}
+        self._pending: dict[str, Session] = {}
+        self._signed_in: dict[str, Session] = {}
         self._lock = threading.Lock()
 
     def get(self, session_id: str | None) -> Session | None:
         if not session_id:
             return None
+        key = _key(session_id)
         with self._lock:
-            session = self._sessions.get(_key(session_id))
-            if session is not None and session.expires_at <= time.time():
-                del self._sessions[_key(session_id)]
-                return None
-            return session
+            for pool in (self._signed_in, self._pending):
+                session = pool.get(key)
+                if session is not None:
+                    if session.expires_at > time.time():
+                        return session
+                    del pool[key]
+            return None
 
-    def create(self, session: Session | None = None) -> tuple[str, Session]:
-        """Store `session` (a new pending one by default) under a new id."""
-        session = session or Session()
-        session_id = secrets.token_urlsafe(32)
-        with self._lock:
-            self._prune()
-            self._sessions[_key(session_id)] = session
-        return session_id, session
+    def create(self) -> tuple[str, Session]:
+        """A new pending session under a new id."""
+        return self._add(self._pending, Session())
 
     def sign_in(self, old_id: str | None, token: str, expires_at: float) -> tuple[str, Session]:
         """Replace the pending session `old_id` by a signed-in one under a fresh id."""
         self.drop(old_id)
         until = min(expires_at, time.time() + MAX_SECONDS)
-        return self.create(Session(token=token, expires_at=until))
+        return self._add(self._signed_in, Session(token=token, expires_at=until))
 
     def drop(self, session_id: str | None) -> None:
         if session_id:
             with self._lock:
-                self._sessions.pop(_key(session_id), None)
+                for pool in (self._signed_in, self._pending):
+                    pool.pop(_key(session_id), None)
 
-    def _prune(self) -> None:
-        now = time.time()
-        for key in [k for k, s in self._sessions.items() if s.expires_at <= now]:
-            del self._sessions[key]
-        while len(self._sessions) >= self._capacity:
-            # The oldest entry goes first (dicts keep insertion order).
-            del self._sessions[next(iter(self._sessions))]
+    def _add(self, pool: dict[str, Session], session: Session) -> tuple[str, Session]:
+        session_id = secrets.token_urlsafe(32)
+        with self._lock:
+            now = time.time()
+            for key in [k for k, s in pool.items() if s.expires_at <= now]:
+                del pool[key]
+            while len(pool) >= self._capacity:
+                # The oldest entry goes first (dicts keep insertion order).
+                del pool[next(iter(pool))]
+            pool[_key(session_id)] = session
+        return session_id, session

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -249,6 +250,16 @@ def test_the_decision_log_filters_and_pages(client: TestClient, issuer: TestIssu
     )
     future = client.get("/console/decisions", params={"since": "2999-01-01T00:00"}).text
     assert "No decision matches" in future
+    admin = {"Authorization": f"Bearer {issuer.machine_token('ops', scope='pdp/admin')}"}
+    api = client.get(
+        "/admin/v1/decisions",
+        params={"reason": "no_matching_role", "subject_id": BOB},
+        headers=admin,
+    ).json()["items"]
+    assert len(api) == 2 and all(r["reasons"] == ["no_matching_role"] for r in api)
+    revision = api[0]["bundle_revision"]
+    same = client.get("/admin/v1/decisions", params={"bundle_revision": revision}, headers=admin)
+    assert all(r["bundle_revision"] == revision for r in same.json()["items"])
     # Wildcards of SQL LIKE are taken literally.
     assert "No decision matches" in client.get("/console/decisions", params={"reason": "%"}).text
 
@@ -294,3 +305,25 @@ def test_an_unknown_decision_is_a_404_page(client: TestClient, issuer: TestIssue
     sign_in(client, issuer.machine_token("ops", scope="pdp/audit"))
     answer = client.get("/console/decisions/00000000-0000-4000-8000-000000000000")
     assert answer.status_code == 404 and "no decision" in answer.text.lower()
+
+
+def test_callbacks_that_this_browser_did_not_start_are_refused(
+    issuer: TestIssuer, tmp_path: Path
+) -> None:
+    with running_pdp(
+        tmp_path, issuer, console_issuer=issuer.issuer, console_client_id="console"
+    ) as (client, _):
+        page = client.get("/console/signin")
+        assert "Sign in with the token service" in page.text and "Access token" not in page.text
+        policy = page.headers["content-security-policy"]
+        assert f"form-action 'self' {issuer.issuer.rsplit('/', 1)[0]};" in policy
+        for params in ({"code": "c", "state": "s"}, {"error": "access_denied"}, {}):
+            answer = client.get("/console/callback", params=params)
+            assert answer.status_code == 400
+            assert "sign in again" in answer.text
+        # With a console client, no pasted token is taken.
+        token = issuer.machine_token("ops", scope="pdp/admin")
+        csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', page.text).group(1)
+        pasted = client.post("/console/token", data={"token": token, "csrf_token": csrf})
+        assert pasted.status_code == 400
+        assert client.get("/console/decisions", follow_redirects=False).status_code == 303

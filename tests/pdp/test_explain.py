@@ -127,6 +127,11 @@ def test_explaining_a_request_decides_as_decide_does_and_logs_nothing(
     assert ("editor", "group", "group:engineering") in held
     assert ("viewer", "company", "company:acme-corp") in held
     assert ("viewer", "inherited", "group:engineering") in held
+    # Each role carries the directory's binding behind it, inherited ones their bound role's.
+    ids = {(r["role"], r["binding"]): r["binding_id"] for r in explained["roles"]}
+    assert ids[("editor", "group:engineering")] is not None
+    assert ids[("viewer", "group:engineering")] == ids[("editor", "group:engineering")]
+    assert ids[("viewer", "company:acme-corp")] not in (None, ids[("editor", "group:engineering")])
     assert services.decision_log.flush()
     logged, _ = services.decision_log.store.query(DecisionQuery())
     assert [r.decision_id for r in logged] == [decided["decision_id"]]

@@ -11,6 +11,7 @@ import base64
 import re
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -93,6 +94,15 @@ def test_sp_metadata_names_the_pool_its_acs_and_its_signing_certificate(
     assert http.get(f"/{world.pool}/saml2/metadata").text == response.text
     missing = http.get("/us-east-1_nopool/saml2/metadata")
     assert missing.status_code == 404 and missing.json()["__type"] == "ResourceNotFoundException"
+
+
+def test_parallel_first_metadata_requests_make_one_key_pair(cognito: Any, server: Server) -> None:
+    pool = cognito.create_user_pool(PoolName="SAML race")["UserPool"]["Id"]
+    url = f"{server.url}/{pool}/saml2/metadata"
+    with ThreadPoolExecutor(8) as workers:
+        answers = list(workers.map(lambda _: httpx.get(url, timeout=30), range(8)))
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.text for a in answers}) == 1
 
 
 def test_authorize_sends_a_signed_authn_request_and_a_trip_cookie(

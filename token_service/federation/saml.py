@@ -65,8 +65,7 @@ class SamlSignIn:
         self, provider: Provider, trip: Trip, state: str, login_hint: str | None, prompt: str | None
     ) -> str:
         """The IdP's SSO URL with our signed AuthnRequest and the trip's state as RelayState."""
-        with self.core.store.transaction() as repo:
-            key = self.keys.for_pool(repo, provider.pool_id)
+        key = self.keys.pair(provider.pool_id)
         return saml_sp.authn_request(
             provider.pool_id,
             self.acs,
@@ -133,5 +132,5 @@ class SamlSignIn:
         with self.core.store.transaction() as repo:
             if repo.pool(pool_id) is None:
                 raise ResourceNotFound(f"User pool {pool_id} does not exist.")
-            key = self.keys.for_pool(repo, pool_id)
+        key = self.keys.pair(pool_id)
         return saml_sp.sp_metadata(pool_id, self.acs, self.slo, key.certificate_pem)

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from token_service.core import Core
+from token_service.errors import ConcurrentModification
 from token_service.store.models import SamlSigningKey
 from token_service.store.repositories import Repository
 
@@ -54,6 +55,16 @@ def self_signed(common_name: str, years: int = CERTIFICATE_YEARS) -> KeyPair:
 class SamlKeys:
     def __init__(self, core: Core) -> None:
         self.core = core
+
+    def pair(self, pool_id: str) -> KeyPair:
+        """The pool's key pair in a transaction of its own; when two requests make the
+        pool's first key at once, the loser takes the winner's."""
+        try:
+            with self.core.store.transaction() as repo:
+                return self.for_pool(repo, pool_id)
+        except ConcurrentModification:
+            with self.core.store.transaction() as repo:
+                return self.for_pool(repo, pool_id)
 
     def for_pool(self, repo: Repository, pool_id: str) -> KeyPair:
         """The pool's key pair, made and stored (sealed) the first time it is asked for."""

@@ -19,6 +19,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
+from tests.support.entra_issuer import EntraIssuer
 from tests.support.processes import ServerProcess
 
 ACCESS_KEY_ID = "AKIATESTADMIN0000001"
@@ -270,3 +271,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ts.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="module")
+def entra() -> Iterator[EntraIssuer]:
+    """An Entra ID-shaped partner issuer on its own port (tests.support.entra_issuer)."""
+    issuer = EntraIssuer()
+    yield issuer
+    issuer.close()

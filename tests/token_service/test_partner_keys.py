@@ -25,13 +25,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def entra() -> Iterator[EntraIssuer]:
-    issuer = EntraIssuer()
-    yield issuer
-    issuer.close()
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

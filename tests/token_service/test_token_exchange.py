@@ -104,13 +104,6 @@ def make_world(cognito: Any, server: Server, entra: EntraIssuer) -> World:
 
 
 @pytest.fixture(scope="module")
-def entra() -> Iterator[EntraIssuer]:
-    issuer = EntraIssuer()
-    yield issuer
-    issuer.close()
-
-
-@pytest.fixture(scope="module")
 def world(cognito: Any, server: Server, entra: EntraIssuer) -> World:
     return make_world(cognito, server, entra)
 

@@ -1,0 +1,344 @@
+"""Directory: tenants and, per tenant, users, clients, groups, companies and role bindings,
+browsed a page at a time (found by id, bindings filtered) and edited through the admin
+API's own models and store, so the console refuses what the API refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from pdp.api.deps import get_services
+from pdp.console.auth import Viewer, require_reader, require_writer
+from pdp.console.model_forms import form_fields, refusal, request_body, validated
+from pdp.console.registry import Page
+from pdp.console.rendering import render
+from pdp.directory.schemas import IDENTIFIER_PATTERN, RoleBindingCreate, TenantCreate
+from pdp.directory.store import CLIENT, COMPANY, GROUP, USER, Kind
+from pdp.errors import NotFound, PDPError
+from pdp.services import Services
+
+PAGE = Page("Directory", "/console/directory", 40)
+router = APIRouter(prefix="/console/directory", include_in_schema=False)
+PAGE_SIZE = 25
+ROOT = "/console/directory"
+# Sections of a tenant: each kind of object, and the role bindings.
+KINDS: dict[str, Kind[Any]] = {
+    "users": USER,
+    "clients": CLIENT,
+    "groups": GROUP,
+    "companies": COMPANY,
+}
+BINDINGS = "role-bindings"
+SECTIONS = (*KINDS, BINDINGS)
+SINGULAR = {"users": "user", "clients": "client", "groups": "group", "companies": "company"}
+# Roles are edited as role bindings: a PATCH with `roles` would replace them all.
+EDIT_SKIPS = ("roles",)
+Token = Query(default=None, max_length=2048)
+
+
+def _id_query() -> Any:
+    """An optional id filter; empty means none (each parameter needs its own instance)."""
+    return Query(default=None, max_length=256, pattern=f"^$|{IDENTIFIER_PATTERN}")
+
+
+def _section(section: str) -> str:
+    if section not in SECTIONS:
+        raise NotFound(f"no directory section {section!r}", field="section")
+    return section
+
+
+def _done(path: str, message: str) -> Response:
+    return RedirectResponse(f"{path}?{urlencode({'done': message})}", status_code=303)
+
+
+async def _posted(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+
+
+async def _write(
+    services: Services, tenant_id: str, errors: dict[str, str], field: str, work: Callable[[], Any]
+) -> Any:
+    """Run a store write; its refusal becomes the error of the field it names, and a success
+    shows in this replica's very next decision."""
+    try:
+        result = await run_in_threadpool(work)
+    except PDPError as exc:
+        refusal(exc, errors, field)
+        return None
+    await run_in_threadpool(services.snapshot.refresh, tenant_id)
+    return result
+
+
+# -- tenants -----------------------------------------------------------------------------------
+
+
+def _tenants_page(
+    request: Request,
+    viewer: Viewer,
+    services: Services,
+    page_token: str | None,
+    *,
+    posted: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    done: str | None = None,
+) -> Response:
+    tenants = services.directory.list_tenants(limit=PAGE_SIZE, page_token=page_token)
+    return render(
+        request,
+        "pages/directory.html",
+        viewer,
+        status_code=400 if errors else 200,
+        tenants=tenants,
+        fields=form_fields(TenantCreate, posted=posted),
+        errors=errors or {},
+        done=done,
+    )
+
+
+@router.get("")
+def tenants(
+    request: Request,
+    page_token: str | None = Token,
+    tenant: str | None = Query(default=None, max_length=64),
+    done: str | None = Query(default=None, max_length=300),
+    viewer: Viewer = Depends(require_reader),
+    services: Services = Depends(get_services),
+) -> Response:
+    """The tenants a page at a time; `tenant` (an id) opens that tenant."""
+    if tenant:
+        try:
+            found = services.directory.get_tenant(str(UUID(tenant.strip())))
+        except (ValueError, NotFound):
+            errors = {"tenant": "no tenant has this id"}
+            return _tenants_page(request, viewer, services, page_token, errors=errors)
+        return RedirectResponse(f"{ROOT}/{found.id}/users", status_code=303)
+    return _tenants_page(request, viewer, services, page_token, done=done)
+
+
+@router.post("/tenants")
+async def create_tenant(
+    request: Request,
+    viewer: Viewer = Depends(require_writer),
+    services: Services = Depends(get_services),
+) -> Response:
+    posted = await _posted(request)
+    errors: dict[str, str] = {}
+    data = validated(TenantCreate, request_body(form_fields(TenantCreate), posted, errors), errors)
+    if data is not None:
+        created = await run_in_threadpool(_create_tenant, services, data, errors)
+        if created is not None:
+            return _done(f"{ROOT}/{created.id}/users", f"Tenant {created.name} created")
+    return await run_in_threadpool(
+        lambda: _tenants_page(request, viewer, services, None, posted=posted, errors=errors)
+    )
+
+
+def _create_tenant(services: Services, data: BaseModel, errors: dict[str, str]) -> Any:
+    try:
+        tenant = services.directory.create_tenant(data)  # type: ignore[arg-type]
+    except PDPError as exc:
+        refusal(exc, errors, "name")
+        return None
+    services.snapshot.refresh(tenant.id)
+    return tenant
+
+
+# -- one tenant's sections -------------------------------------------------------------------
+
+
+def _section_page(
+    request: Request,
+    viewer: Viewer,
+    services: Services,
+    tenant_id: str,
+    section: str,
+    filters: dict[str, str | None],
+    *,
+    posted: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    done: str | None = None,
+) -> Response:
+    store = services.directory
+    tenant = store.get_tenant(tenant_id)
+    page_token = filters.pop("page_token", None)
+    if section == BINDINGS:
+        model: type[BaseModel] = RoleBindingCreate
+        page = store.list_role_bindings(
+            tenant_id, limit=PAGE_SIZE, page_token=page_token, **filters
+        )
+        items, next_token = [b.model_dump() for b in page.items], page.next_page_token
+    else:
+        kind = KINDS[section]
+        model = kind.create
+        if filters.get("id"):
+            items, next_token = (
+                [store.get_object(kind, tenant_id, filters["id"]).model_dump()],
+                None,
+            )
+        else:
+            page = store.list_objects(kind, tenant_id, limit=PAGE_SIZE, page_token=page_token)
+            items, next_token = [o.model_dump() for o in page.items], page.next_page_token
+    query = {k: v for k, v in filters.items() if v}
+    return render(
+        request,
+        "pages/directory_tenant.html",
+        viewer,
+        status_code=400 if errors else 200,
+        tenant=tenant,
+        section=section,
+        singular=SINGULAR.get(section, "role binding"),
+        sections=SECTIONS,
+        items=items,
+        columns=[n for n in model.model_fields if n != "id"] if section != BINDINGS else [],
+        next_url=f"?{urlencode({**query, 'page_token': next_token})}" if next_token else None,
+        filters=query,
+        fields=form_fields(model, posted=posted),
+        errors=errors or {},
+        done=done,
+    )
+
+
+@router.get("/{tenant_id}/{section}")
+def section(
+    request: Request,
+    tenant_id: UUID,
+    section: str,
+    page_token: str | None = Token,
+    id: str | None = _id_query(),
+    subject_type: str | None = Query(default=None, pattern="^(user|client|group|company)?$"),
+    subject_id: str | None = _id_query(),
+    role: str | None = Query(default=None, max_length=256),
+    done: str | None = Query(default=None, max_length=300),
+    viewer: Viewer = Depends(require_reader),
+    services: Services = Depends(get_services),
+) -> Response:
+    filters: dict[str, str | None] = {"page_token": page_token}
+    if _section(section) == BINDINGS:
+        filters |= {
+            "subject_type": subject_type or None,
+            "subject_id": subject_id or None,
+            "role": role or None,
+        }
+    else:
+        filters["id"] = id or None
+    return _section_page(request, viewer, services, str(tenant_id), section, filters, done=done)
+
+
+@router.post("/{tenant_id}/{section}")
+async def create(
+    request: Request,
+    tenant_id: UUID,
+    section: str,
+    viewer: Viewer = Depends(require_writer),
+    services: Services = Depends(get_services),
+) -> Response:
+    """A new object or role binding, validated as the admin API's POST validates it."""
+    tid, store = str(tenant_id), services.directory
+    model = RoleBindingCreate if _section(section) == BINDINGS else KINDS[section].create
+    posted = await _posted(request)
+    errors: dict[str, str] = {}
+    data = validated(model, request_body(form_fields(model), posted, errors), errors)
+    if data is not None:
+        if section == BINDINGS:
+            work = lambda: store.create_role_binding(tid, data)  # noqa: E731
+        else:
+            work = lambda: store.create_object(KINDS[section], tid, data)  # noqa: E731
+        if await _write(services, tid, errors, "id", work) is not None:
+            return _done(f"{ROOT}/{tid}/{section}", f"Created in {section}")
+    return await run_in_threadpool(
+        _section_page, request, viewer, services, tid, section, {}, posted=posted, errors=errors
+    )
+
+
+@router.post("/{tenant_id}/role-bindings/{binding_id}/delete")
+async def delete_binding(
+    tenant_id: UUID,
+    binding_id: str,
+    viewer: Viewer = Depends(require_writer),
+    services: Services = Depends(get_services),
+) -> Response:
+    tid = str(tenant_id)
+    await run_in_threadpool(services.directory.delete_role_binding, tid, binding_id)
+    await run_in_threadpool(services.snapshot.refresh, tid)
+    return _done(f"{ROOT}/{tid}/{BINDINGS}", "Role binding deleted")
+
+
+# -- editing one object ------------------------------------------------------------------------
+
+
+def _edit_page(
+    request: Request,
+    viewer: Viewer,
+    services: Services,
+    tenant_id: str,
+    section: str,
+    object_id: str,
+    *,
+    posted: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    kind = KINDS[section]
+    current = services.directory.get_object(kind, tenant_id, object_id).model_dump()
+    return render(
+        request,
+        "pages/directory_edit.html",
+        viewer,
+        status_code=400 if errors else 200,
+        tenant_id=tenant_id,
+        section=section,
+        item=current,
+        fields=form_fields(kind.update, current, skip=EDIT_SKIPS, posted=posted),
+        errors=errors or {},
+    )
+
+
+def _object_section(section: str) -> str:
+    if section not in KINDS:
+        raise NotFound(f"no directory section {section!r} with objects", field="section")
+    return section
+
+
+@router.get("/{tenant_id}/{section}/{object_id}")
+def edit(
+    request: Request,
+    tenant_id: UUID,
+    section: str,
+    object_id: str,
+    viewer: Viewer = Depends(require_reader),
+    services: Services = Depends(get_services),
+) -> Response:
+    return _edit_page(
+        request, viewer, services, str(tenant_id), _object_section(section), object_id
+    )
+
+
+@router.post("/{tenant_id}/{section}/{object_id}")
+async def update(
+    request: Request,
+    tenant_id: UUID,
+    section: str,
+    object_id: str,
+    viewer: Viewer = Depends(require_writer),
+    services: Services = Depends(get_services),
+) -> Response:
+    """The changed fields, validated as the admin API's PATCH validates them."""
+    tid, kind = str(tenant_id), KINDS[_object_section(section)]
+    posted = await _posted(request)
+    errors: dict[str, str] = {}
+    fields = form_fields(kind.update, skip=EDIT_SKIPS)
+    data = validated(kind.update, request_body(fields, posted, errors), errors)
+    if data is not None:
+        work = lambda: services.directory.update_object(kind, tid, object_id, data)  # noqa: E731
+        if await _write(services, tid, errors, "attributes", work) is not None:
+            return _done(f"{ROOT}/{tid}/{section}", f"{object_id} saved")
+    return await run_in_threadpool(
+        _edit_page, request, viewer, services, tid, section, object_id, posted=posted, errors=errors
+    )

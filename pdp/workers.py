@@ -22,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SIGNAL_ENV = "PDP_WORKER_SIGNAL"
 _COUNTER = struct.Struct("<Q")
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The admin API and the console's directory pages write the directory.
+_WRITE_PATHS = ("/admin/", "/console/directory/")
 
 
 def create_signal_file(path: Path) -> Path:
@@ -82,7 +84,7 @@ class SignalAdminWrites:
         if (
             scope["type"] != "http"
             or scope["method"] not in _WRITES
-            or not scope["path"].startswith("/admin/")
+            or not scope["path"].startswith(_WRITE_PATHS)
         ):
             await self.app(scope, receive, send)
             return

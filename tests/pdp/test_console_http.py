@@ -118,6 +118,9 @@ def test_the_session_cookie_is_opaque_http_only_and_lax(
     session_id = answer.cookies["pdp_console"]
     # A new id at sign-in: one planted before it is worth nothing.
     assert session_id != pending and token not in cookie
+    # Signed in, the sign-in page sends the browser on and keeps its session.
+    again = client.get("/console/signin", follow_redirects=False)
+    assert again.headers["location"] == "/console" and "set-cookie" not in again.headers
 
 
 def test_sign_in_without_the_form_csrf_token_is_refused(

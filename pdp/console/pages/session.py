@@ -50,7 +50,9 @@ async def home(request: Request, viewer: Viewer = Depends(require_reader)) -> Re
 async def signin_page(request: Request, notice: str | None = None) -> Response:
     console = console_of(request)
     session_id, session = current_session(request)
-    if session is None or session.token is not None:
+    if session is not None and session.token is not None:
+        return RedirectResponse("/console", status_code=303)
+    if session is None:
         session_id, session = console.sessions.create()
     response = render(
         request,

@@ -4,13 +4,16 @@ its stylesheet against WCAG AA contrast."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pdp.console.live import LiveMetrics, quantile, read
 from pdp.console.sessions import SessionStore
+from pdp.decision_log import DecisionLogStore, DecisionQuery, DecisionRecord
 from pdp.metrics import LATENCY_BUCKETS, Metrics
 
 CSS = Path(__file__).resolve().parents[2] / "pdp" / "console" / "static" / "console.css"
@@ -105,3 +108,43 @@ def test_text_colours_meet_wcag_aa_on_their_backgrounds() -> None:
         assert contrast(colours[text], colours[background]) >= 4.5, (text, background)
     assert contrast("#0a3d73", "#d8e8fa") >= 4.5  # the admin badge
     assert contrast("#5c3900", "#fde9c8") >= 4.5  # the auditor badge
+
+
+def test_the_log_filters_by_reason_text_and_revision_on_both_stores(database_url: str) -> None:
+    engine = sa.create_engine(database_url)
+    store = DecisionLogStore(engine)
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def record(n: int, allow: bool, reasons: list[str], revision: str) -> DecisionRecord:
+        return DecisionRecord(
+            decision_id=f"00000000-0000-4000-8000-{n:012d}",
+            timestamp=moment + timedelta(seconds=n),
+            tenant_id=None, pep_client_id="pep", subject_id="s", subject_type="user",
+            action="document:read", resource_type="document", resource_id="d1",
+            resource_tenant_id=None, allow=allow, reasons=reasons, bundle_revision=revision,
+            latency_ms=1.0,
+        )  # fmt: skip
+
+    store.write([
+        record(1, False, ["no_matching_role"], "r1"),
+        record(2, False, ["forbidden:100%_off"], "r2"),
+        record(3, True, ["role:editor via group:eng"], "r2"),
+    ])  # fmt: skip
+
+    def ids(**filters: object) -> list[int]:
+        found, _ = store.query(DecisionQuery(**filters))  # type: ignore[arg-type]
+        return [int(r.decision_id[-12:]) for r in found]
+
+    assert ids(reason="no_matching") == [1]
+    assert ids(reason="via group:eng") == [3]
+    # LIKE's wildcards are taken literally: `%` and `_` match only themselves.
+    assert ids(reason="100%_") == [2] and ids(reason="%") == [2] and ids(reason="_") == [2, 1]
+    assert ids(reason="no%role") == [] and ids(reason="no_matching_rol_") == []
+    assert ids(bundle_revision="r2") == [3, 2]
+    assert ids(bundle_revision="r2", allow=False) == [2]
+    assert store.recent_reasons(allow=False, limit=5) == [
+        ["forbidden:100%_off"],
+        ["no_matching_role"],
+    ]
+    assert store.recent_reasons(allow=False, limit=1) == [["forbidden:100%_off"]]
+    engine.dispose()

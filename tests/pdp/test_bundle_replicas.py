@@ -152,7 +152,12 @@ def test_build_sign_verify_push_activate_decide_roll_back(tmp_path, issuer, keys
             assert refused.stderr.startswith(f"error: HTTP 400 {reason}:"), refused.stderr
             assert len(refused.stderr.strip().splitlines()) == 1
         health = httpx.get(server.url + "/health?bundles").json()
-        assert health == {"status": "ok", "bundle_revision": "r1", "bundle_error": None}
+        assert health == {
+            "status": "ok",
+            "bundle_revision": "r1",
+            "bundle_mode": "store",
+            "bundle_error": None,
+        }
         assert decide()["bundle_revision"] == "r1"
         listed = json.loads(pdp_cli("bundle", "list", "--json", env=admin).stdout)
         assert [(b["revision"], b["active"]) for b in listed["items"]] == [

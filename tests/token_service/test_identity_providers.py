@@ -539,7 +539,7 @@ def fuzz_pool(cognito: Any) -> str:
 
 
 @settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(body=_BODIES)
 def test_any_create_body_is_answered_or_refused_never_a_server_error(
@@ -608,7 +608,7 @@ def fuzz_world(cognito: Any, fuzz_pool: str) -> str:
 
 @pytest.mark.parametrize("operation", sorted(_OTHER_OPERATIONS))
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
 def test_the_other_operations_refuse_any_malformed_body_cleanly(

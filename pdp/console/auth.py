@@ -52,7 +52,7 @@ class Viewer:
 
     @property
     def name(self) -> str:
-        return self.principal.subject or self.principal.client_id or "unknown"
+        return self.session.name or self.principal.subject or self.principal.client_id or "unknown"
 
 
 def current_session(request: Request) -> tuple[str | None, Session | None]:

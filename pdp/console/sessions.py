@@ -32,6 +32,8 @@ class Session:
     # The hosted sign-in in flight: PKCE verifier and state of the authorize request.
     verifier: str | None = None
     state: str | None = None
+    # Who signed in, as the page shows it (the token's username, else its client).
+    name: str | None = None
 
 
 def _key(session_id: str) -> str:
@@ -69,11 +71,13 @@ class SessionStore:
         """A new pending session under a new id."""
         return self._add(self._pending, Session())
 
-    def sign_in(self, old_id: str | None, token: str, expires_at: float) -> tuple[str, Session]:
+    def sign_in(
+        self, old_id: str | None, token: str, expires_at: float, name: str | None = None
+    ) -> tuple[str, Session]:
         """Replace the pending session `old_id` by a signed-in one under a fresh id."""
         self.drop(old_id)
         until = min(expires_at, time.time() + MAX_SECONDS)
-        return self._add(self._signed_in, Session(token=token, expires_at=until))
+        return self._add(self._signed_in, Session(token=token, expires_at=until, name=name))
 
     def drop(self, session_id: str | None) -> None:
         if session_id:

@@ -59,5 +59,8 @@ async def adopt(
         services.authenticator.caller_from_claims(claims)
     except TokenError as exc:
         raise SignInFailed(f"the token was refused: {exc.message}") from None
-    new_id, _ = console.sessions.sign_in(session_id, token, float(claims["exp"]))
+    name = claims.get("username") or claims.get("client_id")
+    new_id, _ = console.sessions.sign_in(
+        session_id, token, float(claims["exp"]), str(name) if name else None
+    )
     return new_id

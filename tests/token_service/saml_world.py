@@ -60,20 +60,23 @@ def make_world(
     name: str,
     provider: str = "Partner",
     redirect_uri: str = CALLBACK,
+    metadata: str | None = None,
     **details: str,
 ) -> SamlWorld:
+    """A pool trusting `idp` (its metadata, or the `metadata` given) as SAML provider
+    `provider`, and an app client that may use it."""
     pool = cognito.create_user_pool(
         PoolName=name,
         Schema=[{"Name": "tenant_id", "AttributeDataType": "String", "Mutable": True}],
     )["UserPool"]["Id"]
-    metadata = httpx.get(f"{server_url}/{pool}/saml2/metadata", timeout=10)
-    assert metadata.status_code == 200, metadata.text
-    idp.trust(metadata.text)
+    sp_metadata = httpx.get(f"{server_url}/{pool}/saml2/metadata", timeout=10)
+    assert sp_metadata.status_code == 200, sp_metadata.text
+    idp.trust(sp_metadata.text)
     cognito.create_identity_provider(
         UserPoolId=pool,
         ProviderName=provider,
         ProviderType="SAML",
-        ProviderDetails={"MetadataFile": idp.metadata(), **details},
+        ProviderDetails={"MetadataFile": metadata or idp.metadata(), **details},
         AttributeMapping=MAPPING,
     )
     client = cognito.create_user_pool_client(

@@ -117,6 +117,31 @@ def test_authorize_sends_a_signed_authn_request_and_a_trip_cookie(
     assert again.force_authn and again.id != seen.id
 
 
+def post_only(metadata: str) -> str:
+    """The IdP's metadata with its single sign-on service on the HTTP-POST binding only."""
+    return metadata.replace(
+        'SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"',
+        'SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"',
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("Encrypting", "EncryptedResponses"), ("PostOnly", "no HTTP-Redirect SingleSignOnService")],
+)
+def test_an_idp_we_cannot_answer_is_refused_before_the_browser_leaves(
+    cognito: Any, server: Server, browser: httpx.Client, idp: SamlIdp, name: str, reason: str
+) -> None:
+    if name == "PostOnly":
+        odd = make_world(cognito, server.url, idp, name, name, metadata=post_only(idp.metadata()))
+    else:
+        odd = make_world(cognito, server.url, idp, name, name, EncryptedResponses="true")
+    params = authorize_params(odd.client, pkce()[1], identity_provider=odd.provider)
+    answer = browser.get("/oauth2/authorize", params=params)
+    assert answer.status_code == 303 and answer.headers["location"].startswith(CALLBACK)
+    assert reason in query_of(answer.headers["location"])["error_description"]
+
+
 @pytest.mark.parametrize("signed", ["assertion", "response"])
 def test_a_signed_response_signs_the_user_in_with_mapped_attributes(
     cognito: Any, browser: httpx.Client, http: httpx.Client, world: SamlWorld, signed: str

@@ -65,6 +65,8 @@ class SamlSignIn:
         self, provider: Provider, trip: Trip, state: str, login_hint: str | None, prompt: str | None
     ) -> str:
         """The IdP's SSO URL with our signed AuthnRequest and the trip's state as RelayState."""
+        if provider.details.get("EncryptedResponses", "false").lower() == "true":
+            raise SamlRefused("Encrypted SAML assertions (EncryptedResponses) are not supported.")
         key = self.keys.pair(provider.pool_id)
         return saml_sp.authn_request(
             provider.pool_id,

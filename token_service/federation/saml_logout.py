@@ -21,7 +21,7 @@ from cryptography.x509 import load_der_x509_certificate
 from saml2 import BINDING_HTTP_REDIRECT, xmldsig
 from saml2.client import Saml2Client
 from saml2.pack import http_redirect_message
-from saml2.s_utils import decode_base64_and_inflate
+from saml2.s_utils import UnsupportedBinding, decode_base64_and_inflate
 from saml2.saml import NameID
 from saml2.samlp import STATUS_SUCCESS, logout_response_from_string
 
@@ -55,7 +55,10 @@ def logout_request(
     config = sp_config(pool_id, acs, idp_metadata)
     client = Saml2Client(config)
     idp = idp_entity_id(config)
-    services = client.metadata.single_logout_service(idp, BINDING_HTTP_REDIRECT, "idpsso")
+    try:
+        services = client.metadata.single_logout_service(idp, BINDING_HTTP_REDIRECT, "idpsso")
+    except UnsupportedBinding:
+        services = []
     if not services:
         raise SamlRefused("The identity provider's metadata has no HTTP-Redirect logout service.")
     destination = services[0]["location"]

@@ -35,6 +35,7 @@ from saml2.response import (
     UnsolicitedResponse,
     VerificationError,
 )
+from saml2.s_utils import UnsupportedBinding
 from saml2.sigver import RSASigner, SigverError
 from saml2.time_util import str_to_time
 from saml2.validate import ResponseLifetimeExceed, ToEarly
@@ -165,7 +166,7 @@ def authn_request(
         destination = client.metadata.single_sign_on_service(idp, BINDING_HTTP_REDIRECT)[0][
             "location"
         ]
-    except (IndexError, KeyError, TypeError):
+    except (IndexError, KeyError, TypeError, UnsupportedBinding):
         raise SamlRefused(
             "The identity provider's metadata has no HTTP-Redirect SingleSignOnService."
         ) from None

@@ -97,6 +97,7 @@ def _show(request: Request, page: Page, options: LoginOptions | None) -> Respons
         template,
         page.pool,
         redirect_uri=page.request.redirect_uri,
+        form_targets=options.form_targets if options is not None else (),
         action=f"{action}?{query}",
         csrf=csrf.form_token(services.core.sealer, browser, page.step, services.core.clock()),
         message=page.message,

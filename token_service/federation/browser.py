@@ -83,6 +83,8 @@ class LoginOptions:
     choices: list[Choice]
     email_form: bool
     password_form: bool
+    # Where the email form's answer may redirect (the page's CSP form-action).
+    form_targets: list[str]
 
 
 class Flow(Protocol):
@@ -155,8 +157,9 @@ class BrowserFederation:
 
     def login_options(self, request: AuthorizationRequest) -> LoginOptions:
         """The enabled providers this client supports, as buttons; the email form when one
-        of them has IdpIdentifiers; the password form when the client supports COGNITO (or
-        names no provider at all)."""
+        of them has IdpIdentifiers (its answer redirects to their `authorize_url`, which the
+        operations fill from discovery); the password form when the client supports COGNITO
+        (or names no provider at all)."""
         client = request.client
         with self.core.store.transaction() as repo:
             offered = [
@@ -175,6 +178,11 @@ class BrowserFederation:
             ],
             email_form=any(p.identifiers for p in offered),
             password_form=not supported or OWN_IDENTITY_PROVIDER in supported,
+            form_targets=[
+                p.details["authorize_url"]
+                for p in offered
+                if p.identifiers and p.details.get("authorize_url")
+            ],
         )
 
     def _offered(self, repo: Repository, client: Client) -> list[str]:

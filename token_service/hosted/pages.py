@@ -10,6 +10,7 @@ this service and redirect only to the request's own callback origin.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,13 +33,20 @@ def _origin(uri: str | None) -> str:
 
 
 def security_headers(
-    style_nonce: str | None = None, redirect_uri: str | None = None
+    style_nonce: str | None = None,
+    redirect_uri: str | None = None,
+    form_targets: Sequence[str] = (),
 ) -> dict[str, str]:
-    """Headers of every hosted response: no framing, no caching, no referrer, strict CSP."""
+    """Headers of every hosted response: no framing, no caching, no referrer, strict CSP.
+
+    Forms post to this service; their answers may redirect to the request's callback and to
+    `form_targets` (the partner IdPs the login page's email form can send the browser to).
+    """
     styles = f"'nonce-{style_nonce}'" if style_nonce else "'none'"
-    form_targets = " ".join(filter(None, ["'self'", _origin(redirect_uri)]))
+    origins = [_origin(redirect_uri), *(_origin(target) for target in form_targets)]
+    targets = " ".join(dict.fromkeys(filter(None, ["'self'", *origins])))
     policy = (
-        f"default-src 'none'; style-src {styles}; img-src https:; form-action {form_targets}; "
+        f"default-src 'none'; style-src {styles}; img-src https:; form-action {targets}; "
         "frame-ancestors 'none'; base-uri 'none'"
     )
     return {
@@ -56,6 +64,7 @@ def render(
     pool: Pool | None,
     status: int = 200,
     redirect_uri: str | None = None,
+    form_targets: Sequence[str] = (),
     **context: Any,
 ) -> HTMLResponse:
     """A page in the pool's name and colours (a neutral look when no pool is known)."""
@@ -66,7 +75,9 @@ def render(
         style_nonce=nonce,
         **context,
     )
-    return HTMLResponse(html, status_code=status, headers=security_headers(nonce, redirect_uri))
+    return HTMLResponse(
+        html, status_code=status, headers=security_headers(nonce, redirect_uri, form_targets)
+    )
 
 
 def redirect(location: str) -> Response:

@@ -8,12 +8,17 @@ another identity is a conflict, never a silent move.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from token_service.admin.paging import paginate
-from token_service.errors import InvalidParameter, NotAuthorized, ResourceNotFound
+from token_service.errors import (
+    ConcurrentModification,
+    InvalidParameter,
+    NotAuthorized,
+    ResourceNotFound,
+)
 from token_service.identity import logins as login_checks
 from token_service.identity import store
 from token_service.identity.errors import DeveloperUserAlreadyRegistered, ResourceConflict
@@ -27,6 +32,9 @@ from token_service.tokens import sign
 
 # Cognito Identity's lifetimes: GetOpenIdToken's tokens live 10 minutes, the developer
 # tokens 15 minutes unless TokenDuration says otherwise (at most 24 hours).
+T = TypeVar("T")
+# Tries of a call that links logins: a concurrent first call for the same login wins once.
+ATTEMPTS = 3
 OPENID_TOKEN_SECONDS = 600
 DEVELOPER_TOKEN_SECONDS = 900
 NO_GUESTS = "Unauthenticated access is not supported for this identity pool."
@@ -74,9 +82,12 @@ class Identities(IdentityPoolAdmin):
     def _link(
         self, repo: Repository, pool: IdentityPool, identity: Identity, logins: Sequence[Login]
     ) -> None:
-        """Link the logins not linked yet; the caller has refused those linked elsewhere."""
+        """Link the logins not linked yet. The caller has refused those linked elsewhere; one
+        linked elsewhere since (a concurrent first call) makes this call retry."""
         now = self.core.clock()
         owners = self._owners(repo, pool, logins)
+        if set(owners.values()) - {identity.id}:
+            raise ConcurrentModification("Conflicting concurrent change; retry.")
         for login in logins:
             if login not in owners:
                 row = IdentityLogin(
@@ -128,8 +139,39 @@ class Identities(IdentityPoolAdmin):
     ) -> list[Login]:
         return login_checks.resolve(repo, self.core, pool, logins, developer=developer)
 
-    # unsigned operations
+    def _retrying(self, work: Callable[[], T]) -> T:
+        """Run `work` (one transaction) again when a concurrent call linked the same login
+        first: the next attempt finds that call's identity instead of making a second one."""
+        for _ in range(ATTEMPTS - 1):
+            try:
+                return work()
+            except ConcurrentModification:
+                continue
+        return work()
+
     def get_id(self, pool_id: str, logins: dict[str, Any]) -> str:
+        """The identity of the logins (made at their first use), or a new guest's."""
+        return self._retrying(lambda: self._get_id(pool_id, logins))
+
+    def get_open_id_token(self, identity_id: str, logins: dict[str, Any]) -> OpenIdToken:
+        return self._retrying(lambda: self._get_open_id_token(identity_id, logins))
+
+    def developer_token(
+        self,
+        pool_id: str,
+        identity_id: str | None,
+        logins: dict[str, Any],
+        principal_tags: dict[str, str],
+        ttl: int | None,
+    ) -> OpenIdToken:
+        """GetOpenIdTokenForDeveloperIdentity: the developer user's identity (made at the
+        first call, or the one given), linked to every login given, and its token."""
+        return self._retrying(
+            lambda: self._developer_token(pool_id, identity_id, logins, principal_tags, ttl)
+        )
+
+    # unsigned operations
+    def _get_id(self, pool_id: str, logins: dict[str, Any]) -> str:
         with self.core.store.transaction() as repo:
             pool = store.require_pool(repo, pool_id)
             resolved = self._resolve(repo, pool, logins, developer=False)
@@ -139,7 +181,7 @@ class Identities(IdentityPoolAdmin):
                 raise NotAuthorized(NO_GUESTS)
             return self._new_identity(repo, pool, self.core.clock()).id
 
-    def get_open_id_token(self, identity_id: str, logins: dict[str, Any]) -> OpenIdToken:
+    def _get_open_id_token(self, identity_id: str, logins: dict[str, Any]) -> OpenIdToken:
         with self.core.store.transaction() as repo:
             identity = store.require_identity(repo, identity_id)
             pool = store.require_pool(repo, identity.identity_pool_id)
@@ -168,7 +210,7 @@ class Identities(IdentityPoolAdmin):
             )
         return pool
 
-    def developer_token(
+    def _developer_token(
         self,
         pool_id: str,
         identity_id: str | None,
@@ -176,8 +218,6 @@ class Identities(IdentityPoolAdmin):
         principal_tags: dict[str, str],
         ttl: int | None,
     ) -> OpenIdToken:
-        """GetOpenIdTokenForDeveloperIdentity: the developer user's identity (made at the
-        first call, or the one given), linked to every login given, and its token."""
         with self.core.store.transaction() as repo:
             pool = self._developer_pool(repo, pool_id)
             if pool.developer_provider_name not in logins:

@@ -107,7 +107,8 @@ class TokenExchange:
         form: Mapping[str, str],
         context: events.RequestContext,
     ) -> Exchanged:
-        """Verify, sign in, issue: all in one transaction, with the sign-in event."""
+        """Read the request and the candidate providers, verify the token (its keys fetched
+        between transactions), then sign in and issue in one transaction with the event."""
         now = self.core.clock()
         with self.core.store.transaction() as repo:
             client = self.issuer.oauth_client(repo, client_id, secret)

@@ -3,6 +3,7 @@ services, signed in through the token service's hosted login (docs/console.md)."
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
@@ -14,7 +15,7 @@ from starlette.exceptions import HTTPException
 from pdp.console.auth import NotAllowed, SignInRequired, current_session
 from pdp.console.registry import routers
 from pdp.console.rendering import render
-from pdp.console.security import PREFIX, ConsoleHeaders
+from pdp.console.security import PREFIX, ConsoleHeaders, hide_console_queries
 from pdp.console.state import ConsoleState
 from pdp.errors import PDPError
 from pdp.settings import Settings
@@ -99,4 +100,5 @@ def install_console(app: FastAPI, settings: Settings) -> ConsoleState:
     ):
         app.add_exception_handler(kind, _html_in_console(app.exception_handlers[kind], message))
     app.add_middleware(ConsoleHeaders, form_origins=console.form_origins)
+    hide_console_queries(logging.getLogger("uvicorn.access"))
     return console

@@ -8,6 +8,7 @@ no eval), forbids framing, and lets forms go to the PDP and to the sign-in origi
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable, Iterable
 
 from fastapi import Request
@@ -94,3 +95,22 @@ def same_origin(request: Request) -> bool:
         return True
     own = f"{request.url.scheme}://{request.url.netloc}"
     return origin == own
+
+
+class AccessLogQueries(logging.Filter):
+    """Drops the query of console requests from uvicorn's access log lines (`pdp serve
+    --log-level debug`): the sign-in callback's carries the authorization code."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path, _, _ = args[2].partition("?")
+            if path == PREFIX or path.startswith(PREFIX + "/"):
+                record.args = (*args[:2], path, *args[3:])
+        return True
+
+
+def hide_console_queries(logger: logging.Logger) -> None:
+    """Install AccessLogQueries on `logger` once, however many apps the process builds."""
+    if not any(isinstance(f, AccessLogQueries) for f in logger.filters):
+        logger.addFilter(AccessLogQueries())

@@ -3,6 +3,7 @@ its stylesheet against WCAG AA contrast."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pdp.console.live import LiveMetrics, quantile, read
+from pdp.console.security import AccessLogQueries, hide_console_queries
 from pdp.console.sessions import SessionStore
 from pdp.decision_log import DecisionLogStore, DecisionQuery, DecisionRecord
 from pdp.metrics import LATENCY_BUCKETS, Metrics
@@ -148,3 +150,22 @@ def test_the_log_filters_by_reason_text_and_revision_on_both_stores(database_url
     ]
     assert store.recent_reasons(allow=False, limit=1) == [["forbidden:100%_off"]]
     engine.dispose()
+
+
+def test_access_log_lines_of_the_console_carry_no_query() -> None:
+    logger = logging.getLogger("uvicorn.access")
+    hide_console_queries(logger)
+    hide_console_queries(logger)
+    assert sum(isinstance(f, AccessLogQueries) for f in logger.filters) == 1
+
+    def logged(path: str) -> str:
+        record = logging.LogRecord(
+            "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+            ("127.0.0.1:5000", "GET", path, "1.1", 303), None,
+        )  # fmt: skip
+        assert all(f.filter(record) for f in logger.filters)
+        return record.getMessage()
+
+    assert "code=" not in logged("/console/callback?code=secret-code&state=s")
+    assert logged("/console/callback?code=c").endswith('"GET /console/callback HTTP/1.1" 303')
+    assert "?x=1" in logged("/health?x=1")

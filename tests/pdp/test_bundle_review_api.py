@@ -135,3 +135,10 @@ def test_review_needs_the_admin_scope(pdp, issuer, scope) -> None:
     ):
         assert client.request(method, url, headers=auth(issuer, scope)).status_code == 403
         assert client.request(method, url).status_code == 401
+
+
+def test_auditors_read_the_diff_but_cannot_replay(pdp, issuer) -> None:
+    client, _ = pdp
+    audit = auth(issuer, "pdp/audit")
+    assert client.get("/admin/v1/bundle-diff?from=r1&to=r2", headers=audit).status_code == 200
+    assert client.post("/admin/v1/bundles/r2/replay", headers=audit).status_code == 403

@@ -148,7 +148,7 @@ def test_not_json_is_400(pdp, issuer) -> None:
     assert (answer.status_code, answer.json()["field"]) == (400, "body")
 
 
-@pytest.mark.parametrize("scope", ["pdp/decide", "pdp/bundles"])
+@pytest.mark.parametrize("scope", ["pdp/decide", "pdp/bundles", "pdp/audit"])
 def test_the_playground_needs_the_admin_scope(pdp, issuer, scope) -> None:
     client, _ = pdp
     body = {"modules": {"a.rego": DENY_ALL}}

@@ -23,7 +23,9 @@ from token_service.federation.linking import (
     sign_in_external,
 )
 from token_service.federation.providers import IdentityProviders
+from token_service.services import Services
 from token_service.store.models import User
+from token_service.store.repositories import Repository
 
 
 @pytest.fixture
@@ -91,10 +93,51 @@ def federated_sign_in(server: Server, world: World, subject: str) -> User:
     """What a verified partner sign-in does: the user the identity signs in as."""
     services = store_of(server)
     with services.core.store.transaction() as repo:
-        provider = IdentityProviders(services.core).get(repo, world.pool_id, "Partner")
-        assert provider is not None
-        identity = ExternalIdentity(provider, subject, {"sub": subject}, email_verified=False)
-        return sign_in_external(repo, identity, services.core.clock())
+        return sign_in_external(
+            repo, identity(services, repo, world, subject), services.core.clock()
+        )
+
+
+def identity(services: Services, repo: Repository, world: World, subject: str) -> ExternalIdentity:
+    """The identity `subject` of the provider Partner, as its IdP vouched for it."""
+    provider = IdentityProviders(services.core).get(repo, world.pool_id, "Partner")
+    assert provider is not None
+    return ExternalIdentity(provider, subject, {"sub": subject}, email_verified=False)
+
+
+def federated_tokens(server: Server, world: World, subject: str, client_id: str) -> Any:
+    """A federated sign-in completed as token exchange completes it: our tokens for the user."""
+    services = store_of(server)
+    with services.core.store.transaction() as repo:
+        client = repo.client(client_id)
+        assert client is not None
+        now = services.core.clock()
+        user = sign_in_external(repo, identity(services, repo, world, subject), now)
+        return services.issuer.issue_user_tokens(repo, client, user, now, None, ["ext"])
+
+
+def test_disabling_an_identity_ends_its_federated_user_s_refresh(
+    cognito: Any, server: Server, world: World
+) -> None:
+    client = cognito.create_user_pool_client(
+        UserPoolId=world.pool_id, ClientName="web", ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+    tokens = federated_tokens(server, world, "fed-r", client)
+    claims = jwt.decode(tokens.id_token, options={"verify_signature": False})
+    assert claims["cognito:username"] == "Partner_fed-r"
+    assert [e["userId"] for e in claims["identities"]] == ["fed-r"]
+
+    def refresh() -> Any:
+        return cognito.initiate_auth(
+            ClientId=client,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": tokens.refresh_token},
+        )
+
+    assert "AccessToken" in refresh()["AuthenticationResult"]
+    cognito.admin_disable_provider_for_user(UserPoolId=world.pool_id, User=source("fed-r"))
+    code, _ = error_of(refresh)
+    assert code == "NotAuthorizedException"
 
 
 def test_a_link_shows_in_identities_and_in_the_id_token(

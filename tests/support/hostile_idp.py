@@ -5,7 +5,9 @@ browser sign-in added: `/authorize` sends the browser straight back with a code 
 form), and `/token` answers that code with whatever ID token the test's `mint` makes from the
 request's nonce: a good one, or a forged, expired, wrong-audience or wrong-nonce one. Each
 token request is kept (form and Authorization header) so tests can check PKCE and client
-authentication; `error` makes `/authorize` come back with an OAuth error instead.
+authentication; `error` makes `/authorize` come back with an OAuth error instead. Its
+discovery names a userInfo endpoint (answering `userinfo` for the last token's user) and
+the client authentication methods it was made with.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import jwt
+
 from tests.support.entra_issuer import EntraIssuer
 
 TENANT = "6c3b2a19-7f2e-4d51-9a0b-5e8f6d4c3b2a"
@@ -25,13 +29,33 @@ CLIENT_SECRET = "hostile-client-secret"
 
 
 class HostileIdp(EntraIssuer):
-    def __init__(self) -> None:
+    def __init__(self, auth_methods: tuple[str, ...] = ("client_secret_basic",)) -> None:
         self.codes: dict[str, str] = {}
         self.token_requests: list[dict[str, Any]] = []
         self.error: str | None = None
         self.mint: Callable[[str], str] = lambda nonce: self.id_token(nonce)
         self.token_status = 200
+        self.auth_methods = list(auth_methods)
+        # The `iss` parameter of authorization responses (RFC 9207); None sends none.
+        self.response_issuer: str | None = None
+        # userInfo answers the last ID token's `sub` with these claims (a `sub` here wins).
+        self.userinfo: dict[str, Any] = {}
+        self._last_sub: str | None = None
         super().__init__()
+
+    def discovery(self, tenant: str) -> dict[str, Any]:
+        document = super().discovery(tenant)
+        document["userinfo_endpoint"] = f"{self.base_url}/oidc/userinfo"
+        document["token_endpoint_auth_methods_supported"] = self.auth_methods
+        return document
+
+    def _minted(self, nonce: str) -> str:
+        token = self.mint(nonce)
+        try:
+            self._last_sub = jwt.decode(token, options={"verify_signature": False}).get("sub")
+        except jwt.PyJWTError:
+            self._last_sub = None
+        return token
 
     @property
     def tenant_issuer(self) -> str:
@@ -50,6 +74,9 @@ class HostileIdp(EntraIssuer):
         class Handler(base):  # type: ignore[misc, valid-type]
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
+                if url.path == "/oidc/userinfo":
+                    self._json({"sub": idp._last_sub, **idp.userinfo})
+                    return
                 if not url.path.endswith("/oauth2/v2.0/authorize"):
                     super().do_GET()
                     return
@@ -61,6 +88,8 @@ class HostileIdp(EntraIssuer):
                     idp.codes[code] = query.get("nonce", "")
                     answer = {"code": code}
                 answer["state"] = query.get("state", "")
+                if idp.response_issuer is not None:
+                    answer["iss"] = idp.response_issuer
                 self.send_response(302)
                 self.send_header("Location", f"{query['redirect_uri']}?{urlencode(answer)}")
                 self.end_headers()
@@ -80,7 +109,7 @@ class HostileIdp(EntraIssuer):
                 else:
                     status = 200
                     body = {
-                        "id_token": idp.mint(nonce),
+                        "id_token": idp._minted(nonce),
                         "access_token": "opaque-access-token",
                         "token_type": "Bearer",
                     }

@@ -69,7 +69,7 @@ def make_pool(cognito: Any, idp: HostileIdp, name: str, **details: str) -> World
         ProviderName=PROVIDER,
         ProviderType="OIDC",
         ProviderDetails=provider_details(idp, **details),
-        AttributeMapping={"username": "oid", "email": "email"},
+        AttributeMapping={"username": "oid", "email": "email", "name": "name"},
         IdpIdentifiers=[DOMAIN],
     )
     client = cognito.create_user_pool_client(
@@ -105,7 +105,7 @@ def browser(server: Server) -> Iterator[httpx.Client]:
 @pytest.fixture(autouse=True)
 def good_idp(idp: HostileIdp) -> Iterator[None]:
     """Each test starts with an IdP that answers well."""
-    idp.error, idp.token_status = None, 200
+    idp.error, idp.token_status, idp.response_issuer, idp.userinfo = None, 200, None, {}
     idp.mint = lambda nonce: idp.id_token(nonce)
     yield
 
@@ -415,3 +415,47 @@ def test_first_sign_in_refuse_admits_only_linked_identities(
     code = code_of(finish(browser, back))
     tokens = redeem(http, world.client, code, verifier).json()
     assert claims(tokens["id_token"])["cognito:username"] == "pat"
+
+
+def test_userinfo_adds_claims_and_must_describe_the_same_user(
+    browser: httpx.Client, http: httpx.Client, cognito: Any, world: World, idp: HostileIdp
+) -> None:
+    idp.mint = lambda nonce: idp.id_token(nonce, oid="user-info")
+    idp.userinfo = {"name": "Named By UserInfo"}
+    back, verifier = round_trip(browser, world)
+    tokens = redeem(http, world.client, code_of(finish(browser, back)), verifier).json()
+    assert claims(tokens["id_token"])["name"] == "Named By UserInfo"
+    idp.mint = lambda nonce: idp.id_token(nonce, oid="user-info-mismatch")
+    idp.userinfo = {"sub": "somebody-else", "name": "Impostor"}
+    back, _ = round_trip(browser, world)
+    assert "another user" in refused_at_app(finish(browser, back))["error_description"]
+    assert no_user(cognito, world, "user-info-mismatch")
+
+
+def test_the_authorization_responses_iss_must_be_the_providers(
+    browser: httpx.Client, cognito: Any, world: World, idp: HostileIdp
+) -> None:
+    idp.response_issuer = idp.tenant_issuer
+    back, _ = round_trip(browser, world)
+    assert code_of(finish(browser, back))
+    idp.mint = lambda nonce: idp.id_token(nonce, oid="mixed-up")
+    idp.response_issuer = "https://another-idp.example"
+    back, _ = round_trip(browser, world)
+    assert "another issuer" in refused_at_app(finish(browser, back))["error_description"]
+    assert no_user(cognito, world, "mixed-up")
+
+
+def test_client_secret_post_when_the_idp_takes_only_that(
+    browser: httpx.Client, cognito: Any
+) -> None:
+    post_only = HostileIdp(auth_methods=("client_secret_post",))
+    try:
+        world = make_pool(cognito, post_only, "hostile-post")
+        back, _ = round_trip(browser, world)
+        assert code_of(finish(browser, back))
+        sent = post_only.token_requests[-1]
+        assert sent["authorization"] is None
+        assert sent["form"]["client_id"] == CLIENT_ID
+        assert sent["form"]["client_secret"] == CLIENT_SECRET
+    finally:
+        post_only.close()

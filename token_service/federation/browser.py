@@ -269,9 +269,9 @@ class BrowserFederation:
             raise RedirectError(
                 request.redirect_uri, request.state, code, description[:MAX_DESCRIPTION]
             )
-        code = params.get("code", "")
+        code, issuer = params.get("code", ""), params.get("iss")
         return self.complete(
-            request, provider, lambda: self.oidc.identity(provider, trip, code), visit
+            request, provider, lambda: self.oidc.identity(provider, trip, code, issuer), visit
         )
 
     def complete(

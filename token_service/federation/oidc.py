@@ -64,14 +64,17 @@ class OpenIdClient:
     def endpoints(self, provider: Provider) -> Endpoints:
         """The provider's endpoints; keys set in ProviderDetails win over discovery."""
         details = provider.details
+        given = all(details.get(key) for key in ("authorize_url", "token_url", "jwks_uri"))
+        if not given and not provider.issuer:
+            raise IdpRefused("idp_error", "The identity provider has no oidc_issuer.")
         document: dict[str, Any] = {}
-        if not all(details.get(key) for key in ("authorize_url", "token_url", "jwks_uri")):
-            if not provider.issuer:
-                raise IdpRefused("idp_error", "The identity provider has no oidc_issuer.")
+        if provider.issuer:
+            # With every endpoint given, discovery only tells how to authenticate: optional.
             try:
                 document = self.keys.discovery(provider.issuer)
             except PartnerUnavailable as error:
-                raise IdpRefused("idp_unreachable", error.message) from None
+                if not given:
+                    raise IdpRefused("idp_unreachable", error.message) from None
 
         def pick(detail: str, discovered: str) -> str | None:
             value = details.get(detail) or document.get(discovered)

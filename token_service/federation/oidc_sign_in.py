@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from token_service.core import Core
 from token_service.federation.linking import ExternalIdentity
 from token_service.federation.oidc import IdpRefused, OpenIdClient
-from token_service.federation.providers import IdentityProviders, Provider
+from token_service.federation.providers import TENANT_PLACEHOLDERS, IdentityProviders, Provider
 from token_service.federation.relay import Trip
 
 RESPONSE_PATH = "/oauth2/idpresponse"
@@ -33,6 +33,16 @@ def code_challenge(verifier: str) -> str:
 def asserted_true(value: Any) -> bool:
     """An IdP's boolean claim: JSON true, or the string "true" (Cognito and others)."""
     return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _tenant_of(issuer: str, provider: Provider) -> str | None:
+    """The tenant an issuer names in the place of the provider's tenant placeholder."""
+    registered = provider.issuer or ""
+    for placeholder in TENANT_PLACEHOLDERS:
+        head, found, tail = registered.partition(placeholder)
+        if found and issuer.startswith(head) and issuer.endswith(tail):
+            return issuer[len(head) : len(issuer) - len(tail)] or None
+    return None
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:
@@ -78,10 +88,18 @@ class OidcSignIn:
             params["prompt"] = "login"
         return _with_query(endpoints.authorize_url, params)
 
-    def identity(self, provider: Provider, trip: Trip, code: str) -> ExternalIdentity:
-        """The partner identity the IdP's code stands for; IdpRefused saying why otherwise."""
+    def identity(
+        self, provider: Provider, trip: Trip, code: str, issuer: str | None
+    ) -> ExternalIdentity:
+        """The partner identity the IdP's code stands for; IdpRefused saying why otherwise.
+
+        `issuer` is the response's `iss` parameter (RFC 9207), when the IdP sends one: it
+        must be the provider's, so a code from another IdP is never sent to this one.
+        """
         if not code:
             raise IdpRefused("no_code", "The identity provider sent no authorization code.")
+        if issuer is not None and not provider.issuer_matches(issuer, _tenant_of(issuer, provider)):
+            raise IdpRefused("wrong_issuer", "The authorization response is from another issuer.")
         client_id = provider.details.get("client_id", "")
         with self.core.store.transaction() as repo:
             secret = self.providers.client_secret(repo, provider)

@@ -459,3 +459,14 @@ def test_client_secret_post_when_the_idp_takes_only_that(
         assert sent["form"]["client_secret"] == CLIENT_SECRET
     finally:
         post_only.close()
+
+
+def test_an_idp_that_stops_answering_is_temporarily_unavailable(
+    browser: httpx.Client, cognito: Any
+) -> None:
+    gone = HostileIdp()
+    world = make_pool(cognito, gone, "hostile-gone")
+    back, _ = round_trip(browser, world)
+    gone.close()
+    query = refused_at_app(finish(browser, back))
+    assert query["error"] == "temporarily_unavailable"

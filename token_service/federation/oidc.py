@@ -27,6 +27,8 @@ ALGORITHMS = ("RS256", "ES256", "PS256")
 # Clock difference tolerated between the partner and us for exp and iat.
 LEEWAY_SECONDS = 60
 HTTP_TIMEOUT_SECONDS = 10
+# The reason of a partner that did not answer: the app may try again later.
+UNREACHABLE = "idp_unreachable"
 # Claims of the ID token that userInfo may not change.
 PROTOCOL_CLAIMS = frozenset({"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "nonce", "auth_time"})
 
@@ -37,6 +39,8 @@ class IdpRefused(TokenServiceError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+        if reason == UNREACHABLE:
+            self.oauth_error = "temporarily_unavailable"
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class OpenIdClient:
                 document = self.keys.discovery(provider.issuer)
             except PartnerUnavailable as error:
                 if not given:
-                    raise IdpRefused("idp_unreachable", error.message) from None
+                    raise IdpRefused(UNREACHABLE, error.message) from None
 
         def pick(detail: str, discovered: str) -> str | None:
             value = details.get(detail) or document.get(discovered)
@@ -126,7 +130,7 @@ class OpenIdClient:
             response = self.http.post(endpoints.token_url, data=form, headers=headers)
         except httpx.HTTPError:
             raise IdpRefused(
-                "idp_unreachable", "The identity provider's token endpoint did not answer."
+                UNREACHABLE, "The identity provider's token endpoint did not answer."
             ) from None
         try:
             body = response.json()
@@ -151,7 +155,7 @@ class OpenIdClient:
                 "unknown_key", "The ID token is signed with a key the IdP does not publish."
             ) from None
         except PartnerUnavailable as error:
-            raise IdpRefused("idp_unreachable", error.message) from None
+            raise IdpRefused(UNREACHABLE, error.message) from None
 
     def verify_id_token(
         self, provider: Provider, endpoints: Endpoints, token: str, client_id: str, nonce: str

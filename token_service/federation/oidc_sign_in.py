@@ -60,10 +60,10 @@ class OidcSignIn:
 
     @property
     def redirect_uri(self) -> str:
-        """Our /oauth2/idpresponse at the public base URL (TOKEN_SERVICE_ISSUER_BASE, else
-        the address this service serves at), as registered at the partner IdP."""
-        settings = self.core.settings
-        return (settings.issuer_base or settings.service_url).rstrip("/") + RESPONSE_PATH
+        """Our /oauth2/idpresponse, as registered at the partner IdP: on the service URL
+        that discovery gives every endpoint (and SAML its ACS), not the issuer base, which
+        may name Cognito's host for verifiers that derive the issuer from a pool id."""
+        return self.core.settings.service_url.rstrip("/") + RESPONSE_PATH
 
     def authorize_url(
         self, provider: Provider, trip: Trip, state: str, login_hint: str | None, prompt: str | None

@@ -22,7 +22,8 @@ from token_service.cognito.operations.base import (
 )
 from token_service.cognito.operations.shapes import page_shape
 from token_service.errors import InvalidParameter
-from token_service.identity.identities import IdentityView, OpenIdToken
+from token_service.identity.identities import IdentityView
+from token_service.identity.links import OpenIdToken
 from token_service.identity.logins import check_developer_user_id
 from token_service.identity.pools import KEPT_SETTINGS, IdentityPoolSettings
 from token_service.services import Services

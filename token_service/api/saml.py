@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from token_service.api.federation import _relay_cookie, _run
+from token_service.api.federation import _relay_cookie, onward
 from token_service.api.hosted import _refused, _services, _visit
 from token_service.api.oauth2 import read_form
 from token_service.errors import ResourceNotFound, TokenServiceError
@@ -23,7 +23,8 @@ router = APIRouter()
 
 @router.post("/saml2/idpresponse")
 async def idp_response(request: Request) -> Response:
-    """Where the partner SAML IdP posts the browser back (HTTP-POST binding)."""
+    """Where the partner SAML IdP posts the browser back (HTTP-POST binding); the browser
+    moves on to the app from a page, as from `/oauth2/idpresponse`."""
     try:
         form = await read_form(request)
     except TokenServiceError as error:
@@ -31,7 +32,7 @@ async def idp_response(request: Request) -> Response:
     services = _services(request)
     visit, relay = _visit(request), _relay_cookie(request)
     saml_response, relay_state = form.get("SAMLResponse", ""), form.get("RelayState", "")
-    return await _run(
+    return await onward(
         request,
         lambda: services.saml.respond(
             services.federation, saml_response, relay_state, visit, relay

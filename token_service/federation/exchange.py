@@ -19,10 +19,16 @@ from token_service import events
 from token_service.core import Core
 from token_service.errors import InvalidGrant, InvalidParameter, InvalidScope, TokenServiceError
 from token_service.federation.linking import ExternalIdentity, sign_in_external, sign_in_methods
-from token_service.federation.partner_token import PartnerTokens, choose_provider, read_token
+from token_service.federation.partner_token import (
+    PartnerToken,
+    PartnerTokens,
+    choose_provider,
+    read_token,
+)
 from token_service.federation.providers import IdentityProviders
 from token_service.issue import Issuer, UserTokens
 from token_service.store.models import Client
+from token_service.store.retry import retrying
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -118,6 +124,19 @@ class TokenExchange:
             candidates = self.providers.by_issuer(repo, client.pool_id, token.issuer, token.tenant)
         # The partner's keys are fetched outside any transaction: no lock waits on the network.
         partner = self.partner_tokens.verify(token, candidates, client, now)
+        return retrying(lambda: self._sign_in(client_id, secret, partner, scopes, context, now))
+
+    def _sign_in(
+        self,
+        client_id: str,
+        secret: str | None,
+        partner: PartnerToken,
+        scopes: list[str],
+        context: events.RequestContext,
+        now: float,
+    ) -> Exchanged:
+        """The verified identity's user and tokens; a concurrent first exchange of the same
+        identity makes this one lose its commit, and its retry then finds that user."""
         with self.core.store.transaction() as repo:
             client = self.issuer.oauth_client(repo, client_id, secret)
             # The provider and the client as they are now, in case either changed meanwhile.

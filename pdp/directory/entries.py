@@ -72,7 +72,7 @@ def entries_named(document: object) -> Iterator[None]:
     try:
         yield
     except PDPError as exc:
-        if exc.field and exc.field.startswith("tenants"):
+        if exc.field:
             exc.message = describe(document, exc.field, exc.message)
             exc.args = (exc.message,)
         raise

@@ -83,6 +83,8 @@ CASES = [
         "tenants[0].groups[0].members",
     ),
     (two_acmes(), "tenant acme: name: duplicate tenant name 'acme'", "tenants[1].name"),
+    ({"tenants": [], "colour": "red"}, "colour: Extra inputs are not permitted", "colour"),
+    ({"tenants": "acme"}, "tenants: Input should be a valid list", "tenants"),
 ]
 
 

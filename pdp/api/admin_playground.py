@@ -19,4 +19,6 @@ def playground_evaluate(
 ) -> dict[str, Any]:
     """Problems at file:line:col, or the value, and the decision for the decision entrypoint.
     The served bundle is neither read nor changed."""
-    return evaluate(body, decision_entrypoint=services.policy.decision_entrypoint).to_json()
+    return evaluate(
+        body, decision_entrypoint=services.policy.decision_entrypoint, decisions=services.decisions
+    ).to_json()

@@ -14,15 +14,24 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pdp.decision import PolicyFailure, conclude_decision
+from pdp.decision import DecisionService, PolicyFailure, SubjectUnresolved, conclude_decision
 from pdp.engine import UNDEFINED, CompileError, PolicySource, Problem, entrypoint_path
 from pdp.engine.compiler import run_child
 from pdp.errors import InvalidRequest
-from pdp.policy import parse_networks
+from pdp.policy import matching_networks, parse_networks
+from pdp.policytest.cases import (
+    Case,
+    CaseFileError,
+    PreparedCase,
+    inline_case_input,
+    prepare_case,
+    verdict,
+)
 from pdp.policytest.lint import scan_source
 
 # A child that has not answered by then is killed: the policy loops or is too slow.
@@ -41,8 +50,16 @@ class PlaygroundRequest(BaseModel):
 
     modules: dict[str, str] = Field(min_length=1, max_length=MAX_MODULES)
     data: dict[str, Any] = Field(default_factory=dict)
-    input: dict[str, Any] = Field(default_factory=dict)
+    input: dict[str, Any] | None = None
+    # A decision-table case instead of an input: its subject spelled out, its expectation.
+    case: Case | None = None
     entrypoint: str | None = Field(default=None, max_length=256)
+
+    @model_validator(mode="after")
+    def _input_or_case(self) -> PlaygroundRequest:
+        if self.input is not None and self.case is not None:
+            raise ValueError("give an input or a case, not both")
+        return self
 
     @field_validator("modules")
     @classmethod
@@ -64,6 +81,9 @@ class PlaygroundResult:
     status: str | None = None
     value: Any = None
     decision: dict[str, Any] | None = None
+    # For a case: its name, `passed`/`failed`/`errored` and what differed.
+    case: dict[str, Any] | None = None
+    input: Any = None
     seconds: float = 0.0
 
     @property
@@ -77,6 +97,8 @@ class PlaygroundResult:
             "status": self.status,
             "value": self.value,
             "decision": self.decision,
+            "case": self.case,
+            "input": self.input,
             "problems": [
                 {
                     "file": p.file,
@@ -126,22 +148,62 @@ _NO_TENANTS = (
 )
 
 
+# A case subject with only these keys names a subject of this PDP's directory.
+_REFERENCE_KEYS = frozenset({"id", "tenant_id"})
+
+
+def _case_input(
+    request: PlaygroundRequest, entrypoint: str, decisions: DecisionService | None
+) -> tuple[PreparedCase, Any]:
+    """The input `/decide` builds for the request's case: its subject spelled out (as in a
+    case file without `directory:`) or, named by id, looked up in this PDP's directory;
+    named networks from the request's data."""
+    assert request.case is not None
+    subject = request.case.request.get("subject")
+    by_reference = isinstance(subject, dict) and set(subject) <= _REFERENCE_KEYS
+    try:
+        if by_reference and decisions is not None:
+            ready, _ = prepare_case(request.case, 0, inline=False)
+            facts, claims = decisions.resolve_subject(ready.request.subject)
+            moment = ready.moment or datetime.now(UTC)
+            built = decisions.build_input(facts, claims, ready.request, moment, None)
+        else:
+            ready, built = inline_case_input(request.case, entrypoint)
+    except CaseFileError as exc:
+        raise InvalidRequest(str(exc).replace("cases[0].", "case."), field="case") from None
+    except SubjectUnresolved as exc:
+        message = f"the case's subject is not usable here ({', '.join(exc.reasons)})"
+        raise InvalidRequest(message, field="case.request.subject") from None
+    ip = built["context"].get("ip")
+    if ip:
+        built["context"]["networks"] = matching_networks(parse_networks(request.data), ip)
+    return ready, built
+
+
 def evaluate(
-    request: PlaygroundRequest, *, decision_entrypoint: str, timeout: float = TIMEOUT_SECONDS
+    request: PlaygroundRequest,
+    *,
+    decision_entrypoint: str,
+    decisions: DecisionService | None = None,
+    timeout: float = TIMEOUT_SECONDS,
 ) -> PlaygroundResult:
-    """Check and evaluate `request` off-process; problems are reported, never raised."""
+    """Check and evaluate `request` off-process; problems are reported, never raised.
+    `decisions` is the PIP that resolves a case's subject named by id."""
     started = time.perf_counter()
     entrypoint = _entrypoint(request, decision_entrypoint)
     source = PolicySource(modules=dict(request.modules), data=request.data)
     problems = _static_problems(source)
     if any(p.severity == "error" for p in problems):
         return PlaygroundResult(entrypoint, problems, seconds=time.perf_counter() - started)
+    case, input_doc = None, request.input or {}
+    if request.case is not None:
+        case, input_doc = _case_input(request, entrypoint, decisions)
     child_request = {
         "task": "evaluate",
         "modules": source.modules,
         "data": source.data,
         "entrypoint": entrypoint,
-        "input": request.input,
+        "input": input_doc,
     }
     try:
         with _running:
@@ -150,10 +212,20 @@ def evaluate(
         problems.extend(exc.problems)
         return PlaygroundResult(entrypoint, problems, seconds=time.perf_counter() - started)
     status, value = answer["status"], answer["value"]
-    decision = None
+    decision = outcome = None
     if entrypoint == entrypoint_path(decision_entrypoint) and status != "error":
         shown = UNDEFINED if status == "undefined" else value
-        decision = _decision(shown, source.data, request.input)
+        decision = _decision(shown, source.data, input_doc)
+        if case is not None:
+            passed, message = verdict(case, decision["allow"], decision["reasons"])
+            outcome = {"name": case.name, "status": passed, "message": message}
     return PlaygroundResult(
-        entrypoint, problems, status, value, decision, time.perf_counter() - started
+        entrypoint,
+        problems,
+        status,
+        value,
+        decision,
+        outcome,
+        input_doc if case is not None else None,
+        time.perf_counter() - started,
     )

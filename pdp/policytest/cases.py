@@ -238,9 +238,10 @@ class _InlineDirectory:
 
 @contextmanager
 def decision_services(
-    entrypoint: str, policy: ActivePolicy, directory: dict[str, Any]
+    entrypoint: str, policy: ActivePolicy | None, directory: dict[str, Any]
 ) -> Iterator[Services]:
-    """A PDP's services on a throwaway SQLite store holding `directory`, serving `policy`."""
+    """A PDP's services on a throwaway SQLite store holding `directory`, serving `policy`
+    (None: only the PIP is used)."""
     with tempfile.TemporaryDirectory(prefix="pdp-cases-") as workdir:
         settings = Settings(
             database_url=f"sqlite:///{Path(workdir, 'cases.db')}",
@@ -251,14 +252,16 @@ def decision_services(
         try:
             import_document(services.directory, directory)
             services.snapshot.invalidate()
-            services.policy.activate(policy)
+            if policy is not None:
+                services.policy.activate(policy)
             yield services
         finally:
             services.close()
             services.directory.close()
 
 
-def _verdict(case: PreparedCase, allow: bool, reasons: Sequence[str]) -> tuple[str, str | None]:
+def verdict(case: PreparedCase, allow: bool, reasons: Sequence[str]) -> tuple[str, str | None]:
+    """`passed`, `failed` or `errored` (no decision at all), and what differed."""
     expected = case.expect
     wanted = expected.reasons or []
     got = f"got allow={json.dumps(allow)}, reasons {json.dumps(list(reasons))}"
@@ -275,7 +278,7 @@ def _verdict(case: PreparedCase, allow: bool, reasons: Sequence[str]) -> tuple[s
 
 
 def _policy_input(
-    services: Services, policy: ActivePolicy, case: PreparedCase, moment: datetime
+    services: Services, policy: ActivePolicy | None, case: PreparedCase, moment: datetime
 ) -> dict[str, Any] | None:
     """The input `/decide` builds for `case` at `moment`; None when its subject does not resolve."""
     try:
@@ -283,6 +286,18 @@ def _policy_input(
     except SubjectUnresolved:
         return None
     return services.decisions.build_input(facts, claims, case.request, moment, policy)
+
+
+def inline_case_input(case: Case, entrypoint: str) -> tuple[PreparedCase, dict[str, Any]]:
+    """A case whose request spells out its subject, and the input `/decide` builds for it
+    through the PIP, without a policy (so without named networks, which are bundle data)."""
+    ready, subject = prepare_case(case, 0, inline=True)
+    directory = _InlineDirectory()
+    directory.add(subject, case.name)  # type: ignore[arg-type]
+    with decision_services(entrypoint, None, directory.document()) as services:
+        built = _policy_input(services, None, ready, ready.moment or datetime.now(UTC))
+    assert built is not None, "an inline subject is always in its own directory"
+    return ready, built
 
 
 def _guard(
@@ -353,7 +368,7 @@ def run_case_file(
                 decision = services.decisions.decide(
                     ready.request, Principal.anonymous(), endpoint="test", now=moment
                 )
-                status, message = _verdict(ready, decision.allow, decision.reasons)
+                status, message = verdict(ready, decision.allow, decision.reasons)
                 elapsed = time.perf_counter() - started
                 outcomes.append(Outcome("case", display, display, name, status, elapsed, message))  # type: ignore[arg-type]
                 policy_input = _policy_input(services, policy, ready, moment)

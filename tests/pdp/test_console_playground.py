@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.pdp.console_browser import console_page, console_pdp, screenshot
-from tests.pdp.pdp_env import POLICIES
+from tests.pdp.pdp_env import ACME, ALICE, POLICIES
 from tests.support.issuer import TestIssuer
 from tests.support.processes import ServerProcess
 from tests.token_service import test_hosted_login
@@ -91,3 +91,34 @@ def test_an_auditor_cannot_evaluate(server, issuer, playwright, tmp_path) -> Non
             form={"csrf_token": csrf or "", "file": "a.rego", "text": CLOSED},
         )
         assert posted.status == 403
+
+
+CASE = f"""
+name: alice reads through her group
+request:
+  subject: {{id: {ALICE}}}
+  action: document:read
+  resource: {{type: document, id: d1, tenant_id: {ACME}}}
+  context: {{ip: 10.1.2.3}}
+expect:
+  allow: true
+  reasons: ["role:editor via group:engineering"]
+"""
+
+
+def test_a_decision_table_case_is_decided_and_checked(server, issuer, playwright, tmp_path) -> None:
+    token = issuer.machine_token("author", scope="pdp/admin")
+    with console_page(playwright, tmp_path, server.url, token) as page:
+        page.goto(server.url + "/console/playground")
+        page.get_by_label("Or a decision-table case (YAML)").fill(CASE)
+        page.get_by_role("button", name="Evaluate").click()
+        assert "passed" in page.locator("#case-outcome").inner_text()
+        assert page.locator("#decision").inner_text() == "allow"
+        assert "engineering" in page.locator("#case-input").text_content()
+        screenshot(page, "playground-case")
+        page.get_by_label("Or a decision-table case (YAML)").fill(CASE.replace("true", "false"))
+        page.get_by_role("button", name="Evaluate").click()
+        assert "failed" in page.locator("#case-outcome").inner_text()
+        page.get_by_label("Or a decision-table case (YAML)").fill("name: [unclosed")
+        page.get_by_role("button", name="Evaluate").click()
+        assert "not valid YAML" in page.locator("#case-error").inner_text()

@@ -13,7 +13,7 @@ from pdp.playground import PlaygroundRequest
 from pdp.playground import evaluate as run
 from pdp.policy import SMOKE_INPUT
 from pdp.services import Services
-from tests.pdp.pdp_env import POLICIES, running_pdp
+from tests.pdp.pdp_env import ACME, ALICE, POLICIES, running_pdp
 from tests.support.issuer import TestIssuer
 
 URL = "/admin/v1/playground/evaluate"
@@ -177,3 +177,79 @@ def test_the_tenant_guard_applies_as_in_decide() -> None:
     )
     assert bare.decision is not None and bare.decision["allow"] is False
     assert "tenant_id" in bare.decision["note"]
+
+
+def test_a_decision_table_case_of_the_directory_is_decided_and_checked(pdp, issuer) -> None:
+    case = {
+        "name": "alice reads",
+        "request": {
+            "subject": {"id": ALICE},
+            "action": "document:read",
+            "resource": {"type": "document", "id": "d1", "tenant_id": ACME},
+            "context": {"ip": "10.1.2.3", "time": "2026-11-23T10:00:00Z"},
+        },
+        "expect": {"allow": True, "reasons": ["role:editor via group:engineering"]},
+    }
+    body = {"modules": DEFAULT_MODULES, "data": DEFAULT_DATA, "case": case}
+    result = evaluate(pdp, issuer, body)
+    assert result["case"] == {"name": "alice reads", "status": "passed", "message": None}
+    # The input is the one /decide builds: the directory's facts, the computed context.
+    assert result["input"]["subject"]["groups"][0]["id"] == "engineering"
+    assert result["input"]["context"]["tenant_time"]["timezone"] == "Europe/Warsaw"
+    closed = evaluate(pdp, issuer, {**body, "modules": {"authz/decision.rego": DENY_ALL}})
+    assert closed["case"]["status"] == "failed"
+    assert "expected allow=true" in closed["case"]["message"]
+
+
+def test_a_case_that_spells_out_its_subject_needs_no_directory(pdp, issuer) -> None:
+    subject = {"id": "zed", "tenant_id": ACME, "roles": ["viewer"]}
+    case = {
+        "name": "inline",
+        "request": {
+            "subject": subject,
+            "action": "document:read",
+            "resource": {"type": "document", "id": "d1"},
+            "context": {"ip": "10.0.0.7"},
+        },
+        "expect": {"allow": True},
+    }
+    body = {"modules": DEFAULT_MODULES, "data": DEFAULT_DATA, "case": case}
+    result = evaluate(pdp, issuer, body)
+    assert result["case"]["status"] == "passed"
+    assert result["input"]["resource"]["tenant_id"] == ACME
+    assert result["input"]["context"]["networks"] == ["office"]
+
+
+@pytest.mark.parametrize(
+    ("case", "field"),
+    [
+        ({"name": "x", "request": {}}, "case.expect"),
+        ({"name": "x", "request": {"subject": {"id": "ghost"}}, "expect": {"allow": True}}, "case"),
+        (
+            {
+                "name": "x",
+                "request": {
+                    "subject": {"id": "ghost", "tenant_id": ACME},
+                    "action": "document:read",
+                    "resource": {"type": "document", "id": "d1"},
+                },
+                "expect": {"allow": True},
+            },
+            "case.request.subject",
+        ),
+    ],
+)
+def test_malformed_cases_are_400_naming_the_field(pdp, issuer, case, field) -> None:
+    client, _ = pdp
+    body = {"modules": {"a.rego": DENY_ALL}, "case": case}
+    answer = client.post(URL, json=body, headers=auth(issuer))
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["field"] == field
+
+
+def test_an_input_and_a_case_together_are_refused(pdp, issuer) -> None:
+    client, _ = pdp
+    case = {"name": "x", "request": {}, "expect": {"allow": True}}
+    body = {"modules": {"a.rego": DENY_ALL}, "input": {}, "case": case}
+    answer = client.post(URL, json=body, headers=auth(issuer))
+    assert (answer.status_code, answer.json()["field"]) == (400, "body")

@@ -4,8 +4,10 @@ see the value, the decision and its reasons; the served bundle is never touched.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
+import yaml
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
@@ -38,6 +40,7 @@ def _form(services: Services) -> dict[str, Any]:
         "modules": list(modules.items()),
         "data": _pretty(active.data if active else {}),
         "input": _pretty(SMOKE_INPUT),
+        "case": "",
         "entrypoint": "data." + services.policy.decision_entrypoint.replace("/", "."),
         "revision": active.revision if active else None,
     }
@@ -64,9 +67,24 @@ def _json_object(text: str, field: str, errors: dict[str, str]) -> dict[str, Any
     return value
 
 
-def _field_of(error: dict[str, Any]) -> str:
-    location = [str(part) for part in error.get("loc", ())]
-    return location[0] if location else "modules"
+def _case(text: str, errors: dict[str, str]) -> Any:
+    """A decision-table case as a case file holds one, in YAML (JSON is YAML too)."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        errors["case"] = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        return None
+    if not isinstance(value, dict):
+        errors["case"] = "must be one case: name, request and expect"
+    return value
+
+
+def _field_error(error: dict[str, Any], errors: dict[str, str]) -> None:
+    """A validation error under its top-level field, the rest of its place in the message."""
+    location = [str(part) for part in error.get("loc", ())] or ["modules"]
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    inner = ".".join(location[1:])
+    errors[location[0]] = f"{inner}: {message}" if inner else message
 
 
 @router.post("")
@@ -76,6 +94,7 @@ async def run(
     text: list[str] = Form(default_factory=list),
     data: str = Form(default="{}", max_length=MAX_TEXT),
     input_text: str = Form(default="{}", alias="input", max_length=MAX_TEXT),
+    case_text: str = Form(default="", alias="case", max_length=MAX_TEXT),
     entrypoint: str = Form(default="", max_length=256),
     viewer: Viewer = Depends(require_writer),
     services: Services = Depends(get_services),
@@ -86,29 +105,37 @@ async def run(
         "modules": list(zip(file, text, strict=False)),
         "data": data,
         "input": input_text,
+        "case": case_text,
         "entrypoint": entrypoint,
         "revision": services.policy.revision,
     }
     body = {
         "modules": {name.strip(): source for name, source in form["modules"] if name.strip()},
         "data": _json_object(data, "data", errors),
-        "input": _json_object(input_text, "input", errors),
         "entrypoint": entrypoint.strip() or None,
     }
+    if case_text.strip():
+        body["case"] = _case(case_text, errors)
+    else:
+        body["input"] = _json_object(input_text, "input", errors)
     result = None
     if not errors:
         try:
             parsed = PlaygroundRequest.model_validate(body)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            errors[_field_of(first)] = str(first["msg"]).removeprefix("Value error, ")
+            _field_error(exc.errors()[0], errors)
         else:
             try:
                 result = await run_in_threadpool(
-                    evaluate, parsed, decision_entrypoint=services.policy.decision_entrypoint
+                    partial(
+                        evaluate,
+                        parsed,
+                        decision_entrypoint=services.policy.decision_entrypoint,
+                        decisions=services.decisions,
+                    )
                 )
             except InvalidRequest as exc:
-                errors[exc.field or "modules"] = exc.message
+                errors[(exc.field or "modules").split(".")[0]] = exc.message
     status = 400 if errors else 200
     return render(
         request,

@@ -470,3 +470,13 @@ def test_an_idp_that_stops_answering_is_temporarily_unavailable(
     gone.close()
     query = refused_at_app(finish(browser, back))
     assert query["error"] == "temporarily_unavailable"
+
+
+def test_prompt_none_is_passed_on_and_the_idps_login_required_comes_back(
+    browser: httpx.Client, world: World, idp: HostileIdp
+) -> None:
+    idp.error = "login_required"
+    leaving, _ = to_idp(browser, world, prompt="none")
+    assert query_of(leaving.headers["location"])["prompt"] == "none"
+    back = httpx.get(leaving.headers["location"]).headers["location"]
+    assert refused_at_app(finish(browser, back))["error"] == "login_required"

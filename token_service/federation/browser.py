@@ -41,8 +41,10 @@ from token_service.store.models import Client
 from token_service.store.repositories import Repository
 
 Items = Sequence[tuple[str, str]]
+# Where a SAML provider's sign-in starts (read from its metadata by the operations).
+SAML_SSO_URL = "SSORedirectBindingURI"
 NO_PROVIDER_FOR_EMAIL = "No company sign-in is set up for this address. Enter your password."
-# The error codes an authorization response may carry (RFC 6749 4.1.2.1).
+# The error codes an authorization response may carry (RFC 6749 4.1.2.1, OIDC Core 3.1.2.6).
 AUTHORIZE_ERRORS = frozenset(
     {
         "invalid_request",
@@ -52,6 +54,11 @@ AUTHORIZE_ERRORS = frozenset(
         "invalid_scope",
         "server_error",
         "temporarily_unavailable",
+        # OpenID Connect Core 3.1.2.6, for the app's prompt=none passed on to the IdP.
+        "login_required",
+        "interaction_required",
+        "consent_required",
+        "account_selection_required",
     }
 )
 # The longest IdP error_description passed on to the app.
@@ -178,10 +185,12 @@ class BrowserFederation:
             ],
             email_form=any(p.identifiers for p in offered),
             password_form=not supported or OWN_IDENTITY_PROVIDER in supported,
+            # OIDC providers leave for their authorize_url, SAML ones for their SSO URL.
             form_targets=[
-                p.details["authorize_url"]
+                target
                 for p in offered
-                if p.identifiers and p.details.get("authorize_url")
+                if p.identifiers
+                and (target := p.details.get("authorize_url") or p.details.get(SAML_SSO_URL))
             ],
         )
 

@@ -84,8 +84,8 @@ class OidcSignIn:
         }
         if login_hint:
             params["login_hint"] = login_hint
-        if prompt == "login":
-            params["prompt"] = "login"
+        if prompt is not None:
+            params["prompt"] = prompt
         return _with_query(endpoints.authorize_url, params)
 
     def identity(

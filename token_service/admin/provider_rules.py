@@ -8,9 +8,10 @@ details that are fetched (OIDC discovery, SAML metadata) are checked in `provide
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import regex
 
 from token_service.errors import InvalidParameter
 from token_service.federation.providers import FIRST_SIGN_IN_POLICIES, TENANT_PLACEHOLDERS
@@ -19,6 +20,8 @@ OIDC, SAML = "OIDC", "SAML"
 SOCIAL_TYPES = ("Facebook", "Google", "LoginWithAmazon", "SignInWithApple")
 # The pool's own directory: the name SupportedIdentityProviders and links use for it.
 COGNITO_NAMES = ("COGNITO", "Cognito")
+# Cognito's ProviderName pattern, in `regex` for its Unicode categories (`re` has none).
+NAME_PATTERN = regex.compile(r"[^_\p{Z}][\p{L}\p{M}\p{S}\p{N}\p{P}][^_\p{Z}]+")
 MAX_VALUE = 131072
 MAX_IDENTIFIERS = 50
 _IDENTIFIER = re.compile(r"[\w\s+=.@-]{1,40}")
@@ -67,30 +70,18 @@ _BOOLEAN_KEYS = ("enabled", "token_exchange", "IDPSignout", "IDPInit", "Encrypte
 
 
 def check_name(name: str, provider_type: str) -> None:
-    """ProviderName as Cognito's pattern `[^_\\p{Z}][\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}][^_\\p{Z}]+`
-    (1 to 32 characters), its reserved names, and the social names tied to their type."""
-    if not 1 <= len(name) <= 32 or not _name_pattern(name):
+    """ProviderName as Cognito's pattern (1 to 32 characters), its reserved names, and the
+    social names tied to their type."""
+    if not 1 <= len(name) <= 32 or not NAME_PATTERN.fullmatch(name):
         raise InvalidParameter(
             f"1 validation error detected: Value '{name}' at 'providerName' failed to satisfy "
-            "constraint: Member must satisfy regular expression pattern: "
-            "[^_\\p{Z}][\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}][^_\\p{Z}]+"
+            f"constraint: Member must satisfy regular expression pattern: {NAME_PATTERN.pattern}"
         )
     if name.upper() == "COGNITO":
         raise InvalidParameter(f"Provider name {name} is reserved for the user pool's directory.")
     social = next((s for s in SOCIAL_TYPES if s.lower() == name.lower()), None)
     if social is not None and provider_type != social:
         raise InvalidParameter(f"Provider {name} cannot be of type {provider_type}.")
-
-
-def _name_pattern(name: str) -> bool:
-    def spacing(ch: str) -> bool:
-        return unicodedata.category(ch).startswith("Z")
-
-    if len(name) < 3 or name[0] == "_" or spacing(name[0]):
-        return False
-    if unicodedata.category(name[1])[0] not in "LMSNP":
-        return False
-    return all(ch != "_" and not spacing(ch) for ch in name[2:])
 
 
 def check_type(provider_type: str) -> None:

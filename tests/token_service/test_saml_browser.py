@@ -89,3 +89,16 @@ def test_the_provider_button_signs_in_through_the_saml_idp(
     # Our session started: the next authorize answers at once, without the IdP.
     browser.goto(authorize_url(world, callback, pkce()[1]))
     browser.wait_for_url("**/callback?**")
+
+
+def test_a_work_email_routes_to_the_saml_idp(
+    browser: Any, world: SamlWorld, callback: Callback, http: httpx.Client
+) -> None:
+    verifier, challenge = pkce()
+    browser.goto(authorize_url(world, callback, challenge))
+    browser.get_by_label("Work email").fill("carol@partner.example")
+    browser.get_by_role("button", name="Continue").click()
+    partner_login(browser, world, "carol")
+    code = query_of(browser.url)["code"]
+    tokens = redeem(http, world.client, code, verifier, redirect_uri=f"{callback.url}/callback")
+    assert claims(tokens.json()["id_token"])["cognito:username"] == "Partner_carol-456"

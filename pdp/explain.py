@@ -69,6 +69,8 @@ class Explanation:
     logged_at: datetime | None = None
     # Roles of the active bundle whose permissions would grant the action.
     roles_granting_action: list[str] = field(default_factory=list)
+    # The subject's email in the directory now, to tell people apart from their ids.
+    subject_email: str | None = None
     input: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -186,6 +188,10 @@ class Explainer:
             return Outcome(False, [failure.reason], policy.revision)
         return Outcome(allow, reasons, policy.revision)
 
+    def _email(self, subject_id: Any) -> str | None:
+        facts = self._services.snapshot.subject(subject_id) if isinstance(subject_id, str) else None
+        return facts.email if facts is not None else None
+
     def _binding_ids(self, subject: dict[str, Any]) -> dict[tuple[str, str], str]:
         """(binding, role) -> id of the directory's role bindings behind the subject's roles."""
         tenant = subject.get("tenant_id")
@@ -215,6 +221,7 @@ class Explainer:
             decision=decision,
             roles_granting_action=roles_granting(roles, action),
             input=input_doc,
+            subject_email=self._email(subject.get("id")),
             **extra,
         )
 

@@ -330,3 +330,19 @@ def test_callbacks_that_this_browser_did_not_start_are_refused(
         pasted = client.post("/console/token", data={"token": token, "csrf_token": csrf})
         assert pasted.status_code == 400
         assert client.get("/console/decisions", follow_redirects=False).status_code == 303
+
+
+def test_over_https_the_session_cookie_is_secure(
+    pdp: tuple[TestClient, Services], issuer: TestIssuer
+) -> None:
+    secure = TestClient(pdp[0].app, base_url="https://testserver")
+    form = secure.get("/console/signin")
+    assert "Secure" in form.headers["set-cookie"]
+    token = issuer.machine_token("ops", scope="pdp/admin")
+    answer = secure.post(
+        "/console/token",
+        data={"token": token, "csrf_token": csrf_of(form.text)},
+        headers={"Origin": "https://testserver"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and "Secure" in answer.headers["set-cookie"]

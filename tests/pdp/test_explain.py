@@ -204,6 +204,7 @@ def test_the_why_page_explains_a_logged_deny(
     question = {"subject_id": ALICE, "resource_type": "document", "resource_id": "d1"}
     asked = client.get("/console/why", params={**question, "action": "document:write"}).text
     assert "department_mismatch" in asked and "editor → commenter" in asked
+    assert "Effective roles of alice@" in asked
     bad = client.get(
         "/console/why",
         params={**question, "action": "document:read", "resource_attributes": "[1]"},

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.support.processes import REPO, free_port
+from tests.support.processes import REPO, free_port, terminate
 
 SCRIPT = REPO / "tests" / "support" / "oidc_provider.mjs"
 PACKAGE = REPO / ".venv" / "node" / "node_modules" / "oidc-provider"
@@ -59,11 +59,5 @@ class OidcProvider:
         self._write()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self._log.close()

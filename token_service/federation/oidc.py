@@ -21,11 +21,11 @@ import jwt
 
 from token_service.errors import TokenServiceError
 from token_service.federation.jwks import PartnerKeys, PartnerUnavailable, UnknownKey
+
+# The algorithms and clock leeway token exchange accepts are the browser's too.
+from token_service.federation.partner_token import ALGORITHMS, LEEWAY_SECONDS
 from token_service.federation.providers import TENANT_PLACEHOLDERS, Provider
 
-ALGORITHMS = ("RS256", "ES256", "PS256")
-# Clock difference tolerated between the partner and us for exp and iat.
-LEEWAY_SECONDS = 60
 HTTP_TIMEOUT_SECONDS = 10
 # The reason of a partner that did not answer: the app may try again later.
 UNREACHABLE = "idp_unreachable"

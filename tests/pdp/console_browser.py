@@ -85,6 +85,11 @@ def logged_decisions(server: ServerProcess, issuer: TestIssuer, at_least: int) -
             return answer["items"]
 
 
+def fits_the_screen(page: Any) -> bool:
+    """No sideways scrolling at the page's width (long lines scroll inside their own box)."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
 def screenshot(page: Any, name: str) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(IMAGES / f"console-{name}.png"), full_page=True)

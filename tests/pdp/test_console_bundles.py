@@ -14,6 +14,7 @@ from tests.pdp.console_browser import (
     console_page,
     console_pdp,
     decide_alice,
+    fits_the_screen,
     logged_decisions,
     screenshot,
 )
@@ -64,6 +65,7 @@ def test_diff_activate_with_impact_and_roll_back(server, issuer, playwright, tmp
         assert "policy-author" in r2_row.inner_text()
         assert "unsigned" in r2_row.inner_text()
         assert "active" in history.get_by_role("row").filter(has_text="r1").inner_text()
+        assert fits_the_screen(page)
         screenshot(page, "bundles")
 
         page.get_by_label("From", exact=True).select_option("r1")
@@ -74,6 +76,7 @@ def test_diff_activate_with_impact_and_roll_back(server, issuer, playwright, tmp
         data = page.get_by_role("table", name="Data")
         assert "data.roles.viewer.permissions" in data.inner_text()
         assert "data.roles.reviewer" in data.inner_text()
+        assert fits_the_screen(page)
         screenshot(page, "bundle-diff")
 
         page.goto(server.url + "/console/bundles")
@@ -86,6 +89,7 @@ def test_diff_activate_with_impact_and_roll_back(server, issuer, playwright, tmp
         assert "document:read" in examples and "deny" in examples
         # Nothing changed yet: the confirmation only replayed.
         assert httpx.get(server.url + "/health").json()["bundle_revision"] == "r1"
+        assert fits_the_screen(page)
         screenshot(page, "bundle-activate")
 
         page.get_by_role("button", name="Activate r2").click()

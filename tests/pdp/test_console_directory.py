@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.pdp.console_browser import bearer, console_page, console_pdp, screenshot
+from tests.pdp.console_browser import bearer, console_page, console_pdp, fits_the_screen, screenshot
 from tests.pdp.pdp_env import ACME, BOB, POLICIES, document_request
 from tests.support.issuer import TestIssuer
 from tests.support.processes import ServerProcess
@@ -52,6 +52,7 @@ def test_browse_find_and_bind_a_role_that_the_next_decision_uses(
         page.get_by_role("link", name="acme").click()
         users = page.get_by_role("table", name="Users")
         assert BOB in users.inner_text()
+        assert fits_the_screen(page)
         screenshot(page, "directory")
 
         page.get_by_label("Find by id").fill(BOB)
@@ -87,6 +88,7 @@ def test_invalid_values_are_named_next_to_their_field(server, issuer, playwright
 
         new_binding(page, BOB, "not a role!")
         assert page.locator("#new-role-error").inner_text()
+        assert fits_the_screen(page)
         screenshot(page, "directory-errors")
 
         page.goto(f"{server.url}/console/directory/{ACME}/users/{BOB}")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.pdp.console_browser import console_page, console_pdp, screenshot
+from tests.pdp.console_browser import console_page, console_pdp, fits_the_screen, screenshot
 from tests.pdp.pdp_env import ACME, ALICE, POLICIES
 from tests.support.issuer import TestIssuer
 from tests.support.processes import ServerProcess
@@ -43,6 +43,7 @@ def test_evaluate_the_served_policy_then_an_edited_one(
         page.get_by_role("button", name="Evaluate").click()
         assert page.locator("#decision").inner_text() == "allow"
         assert "role:viewer via user:smoke-subject" in page.locator("#reasons").inner_text()
+        assert fits_the_screen(page)
         screenshot(page, "playground")
 
         module_text(page, "authz/decision.rego").fill(CLOSED)
@@ -115,6 +116,7 @@ def test_a_decision_table_case_is_decided_and_checked(server, issuer, playwright
         assert "passed" in page.locator("#case-outcome").inner_text()
         assert page.locator("#decision").inner_text() == "allow"
         assert "engineering" in page.locator("#case-input").text_content()
+        assert fits_the_screen(page)
         screenshot(page, "playground-case")
         page.get_by_label("Or a decision-table case (YAML)").fill(CASE.replace("true", "false"))
         page.get_by_role("button", name="Evaluate").click()

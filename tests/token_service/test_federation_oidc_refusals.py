@@ -480,3 +480,25 @@ def test_prompt_none_is_passed_on_and_the_idps_login_required_comes_back(
     assert query_of(leaving.headers["location"])["prompt"] == "none"
     back = httpx.get(leaving.headers["location"]).headers["location"]
     assert refused_at_app(finish(browser, back))["error"] == "login_required"
+
+
+def test_a_multi_tenant_issuer_admits_only_its_allowed_tenants(
+    browser: httpx.Client, cognito: Any, idp: HostileIdp
+) -> None:
+    world = make_pool(
+        cognito,
+        idp,
+        "hostile-multi-tenant",
+        oidc_issuer=idp.template_issuer,
+        allowed_tenants=TENANT,
+        authorize_url=f"{idp.base_url}/{TENANT}/oauth2/v2.0/authorize",
+        token_url=f"{idp.base_url}/{TENANT}/oauth2/v2.0/token",
+        jwks_uri=idp.jwks_uri,
+    )
+    back, _ = round_trip(browser, world)
+    assert code_of(finish(browser, back))
+    stranger = "0e9d8c7b-0000-4000-8000-00000000beef"
+    idp.mint = lambda nonce: idp.token(stranger, CLIENT_ID, "from-elsewhere", nonce=nonce)
+    back, _ = round_trip(browser, world)
+    assert "tenant" in refused_at_app(finish(browser, back))["error_description"]
+    assert no_user(cognito, world, "from-elsewhere")

@@ -35,7 +35,7 @@ def asserted_true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-def _tenant_of(issuer: str, provider: Provider) -> str | None:
+def tenant_of(issuer: str, provider: Provider) -> str | None:
     """The tenant an issuer names in the place of the provider's tenant placeholder."""
     registered = provider.issuer or ""
     for placeholder in TENANT_PLACEHOLDERS:
@@ -98,7 +98,7 @@ class OidcSignIn:
         """
         if not code:
             raise IdpRefused("no_code", "The identity provider sent no authorization code.")
-        if issuer is not None and not provider.issuer_matches(issuer, _tenant_of(issuer, provider)):
+        if issuer is not None and not provider.issuer_matches(issuer, tenant_of(issuer, provider)):
             raise IdpRefused("wrong_issuer", "The authorization response is from another issuer.")
         client_id = provider.details.get("client_id", "")
         with self.core.store.transaction() as repo:

@@ -270,6 +270,10 @@ def test_an_auditor_reads_but_is_marked_read_only(page: Any, stack: Stack) -> No
     page.get_by_role("button", name="Explain").click()
     assert "no_matching_role" in page.locator("#explanation").inner_text()
     page.screenshot(path=str(IMAGES / "console-auditor.png"))
+    # Changing anything needs pdp/admin: the console refuses the auditor its write pages.
+    page.goto(f"{stack.pasted.url}/console/bundles/rollback")
+    page.get_by_role("heading", name="Not allowed").wait_for()
+    assert "pdp/admin" in page.content()
     # The token's scope reads the admin API and writes nothing there either.
     auditor = {"Authorization": f"Bearer {stack.token('auditor', 'pdp/audit')}"}
     api = stack.pasted.url + "/admin/v1"

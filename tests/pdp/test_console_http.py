@@ -199,6 +199,14 @@ def test_an_auditor_reads_every_page_and_is_shown_as_read_only(
     page = client.get("/console/decisions")
     assert page.status_code == 200 and "auditor (read-only)" in page.text
     assert client.get("/console/why").status_code == 200
+    # Writes need pdp/admin, even with a valid CSRF token.
+    csrf = csrf_of(page.text)
+    for path, form in (
+        ("/console/bundles/activate", {"revision": "r1"}),
+        ("/console/bundles/rollback", {"expected": "r1"}),
+    ):
+        refused = client.post(path, data={**form, "csrf_token": csrf})
+        assert refused.status_code == 403 and "pdp/admin" in refused.text, path
 
 
 def test_the_admin_api_reads_for_auditors_and_refuses_their_writes(

@@ -58,6 +58,9 @@ def test_browse_find_and_bind_a_role_that_the_next_decision_uses(
         page.get_by_label("Find by id").fill(BOB)
         page.get_by_role("button", name="Search").click()
         assert page.get_by_role("table", name="Users").get_by_role("row").count() == 2
+        page.get_by_label("Find by id").fill("nobody-at-all")
+        page.get_by_role("button", name="Search").click()
+        assert "Nothing here" in page.get_by_role("table", name="Users").inner_text()
 
         assert bob_may_comment(server, issuer) is False
         page.goto(server.url + BINDINGS)

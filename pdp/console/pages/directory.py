@@ -179,10 +179,8 @@ def _section_page(
         kind = KINDS[section]
         model = kind.create
         if filters.get("id"):
-            items, next_token = (
-                [store.get_object(kind, tenant_id, filters["id"]).model_dump()],
-                None,
-            )
+            object_id = filters["id"]
+            items, next_token = _found(lambda: store.get_object(kind, tenant_id, object_id)), None
         else:
             page = store.list_objects(kind, tenant_id, limit=PAGE_SIZE, page_token=page_token)
             items, next_token = [o.model_dump() for o in page.items], page.next_page_token
@@ -204,6 +202,14 @@ def _section_page(
         errors=errors or {},
         done=done,
     )
+
+
+def _found(lookup: Callable[[], BaseModel]) -> list[dict[str, Any]]:
+    """The one object an id search finds, or none."""
+    try:
+        return [lookup().model_dump()]
+    except NotFound:
+        return []
 
 
 @router.get("/{tenant_id}/{section}")

@@ -371,6 +371,10 @@ def test_disabled_and_deleted_providers_sign_no_one_in(
     browser: httpx.Client, cognito: Any, idp: HostileIdp
 ) -> None:
     world = make_pool(cognito, idp, "hostile-lifecycle")
+    idp.mint = lambda nonce: idp.id_token(nonce, oid="came-before")
+    back, _ = round_trip(browser, world)
+    assert code_of(finish(browser, back))
+    idp.mint = lambda nonce: idp.id_token(nonce)
     back, _ = round_trip(browser, world)
     cognito.update_identity_provider(
         UserPoolId=world.pool,
@@ -388,6 +392,11 @@ def test_disabled_and_deleted_providers_sign_no_one_in(
     cognito.delete_identity_provider(UserPoolId=world.pool, ProviderName=PROVIDER)
     assert refused_at_app(finish(browser, back))["error"] == "invalid_request"
     assert no_user(cognito, world, "partner-user-1")
+    # The user it made stays, with no way in through it.
+    kept = cognito.admin_get_user(UserPoolId=world.pool, Username=f"{PROVIDER}_came-before")
+    assert kept["UserStatus"] == "EXTERNAL_PROVIDER"
+    leaving, _ = to_idp(browser, world)
+    assert refused_at_app(leaving)["error"] == "invalid_request"
 
 
 def test_first_sign_in_refuse_admits_only_linked_identities(

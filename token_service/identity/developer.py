@@ -11,6 +11,7 @@ from token_service.identity.errors import DeveloperUserAlreadyRegistered, Resour
 from token_service.identity.links import IdentityLinks, OpenIdToken
 from token_service.store.models import IdentityPool
 from token_service.store.repositories import Repository
+from token_service.store.retry import retrying
 
 # Cognito Identity's lifetime of developer tokens without TokenDuration (at most 24 hours).
 DEVELOPER_TOKEN_SECONDS = 900
@@ -29,7 +30,7 @@ class DeveloperIdentities(IdentityLinks):
     ) -> OpenIdToken:
         """GetOpenIdTokenForDeveloperIdentity: the developer user's identity (made at the
         first call, or the one given), linked to every login given, and its token."""
-        return self._retrying(
+        return retrying(
             lambda: self._developer_token(pool_id, identity_id, logins, principal_tags, ttl)
         )
 

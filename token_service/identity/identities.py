@@ -15,6 +15,7 @@ from token_service.identity.errors import ResourceConflict
 from token_service.identity.links import OpenIdToken
 from token_service.store.models import Identity
 from token_service.store.repositories import Repository
+from token_service.store.retry import retrying
 
 # Cognito Identity's lifetime of GetOpenIdToken's tokens.
 OPENID_TOKEN_SECONDS = 600
@@ -37,10 +38,10 @@ class Identities(DeveloperIdentities):
     # the public operations
     def get_id(self, pool_id: str, logins: dict[str, Any]) -> str:
         """The identity of the logins (made at their first use), or a new guest's."""
-        return self._retrying(lambda: self._get_id(pool_id, logins))
+        return retrying(lambda: self._get_id(pool_id, logins))
 
     def get_open_id_token(self, identity_id: str, logins: dict[str, Any]) -> OpenIdToken:
-        return self._retrying(lambda: self._get_open_id_token(identity_id, logins))
+        return retrying(lambda: self._get_open_id_token(identity_id, logins))
 
     def _get_id(self, pool_id: str, logins: dict[str, Any]) -> str:
         with self.core.store.transaction() as repo:

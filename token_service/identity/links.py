@@ -8,9 +8,9 @@ identity is a conflict, never a silent move.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from token_service.errors import ConcurrentModification
 from token_service.identity import logins as login_checks
@@ -23,10 +23,6 @@ from token_service.identity.tokens import openid_claims
 from token_service.store.models import Identity, IdentityLogin, IdentityPool
 from token_service.store.repositories import Repository
 from token_service.tokens import sign
-
-T = TypeVar("T")
-# Tries of a call that links logins: a concurrent first call for the same login wins once.
-ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -116,13 +112,3 @@ class IdentityLinks(IdentityPoolAdmin):
         self, repo: Repository, pool: IdentityPool, logins: dict[str, Any], developer: bool
     ) -> list[Login]:
         return login_checks.resolve(repo, self.core, pool, logins, developer=developer)
-
-    def _retrying(self, work: Callable[[], T]) -> T:
-        """Run `work` (one transaction) again when a concurrent call linked the same login
-        first: the next attempt finds that call's identity instead of making a second one."""
-        for _ in range(ATTEMPTS - 1):
-            try:
-                return work()
-            except ConcurrentModification:
-                continue
-        return work()

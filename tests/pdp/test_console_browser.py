@@ -5,9 +5,6 @@ configured) taking a pasted token. Screenshots go to docs/images/console-*.png."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,7 +15,7 @@ import httpx
 import pytest
 
 from tests.pdp.pdp_env import ACME, ALICE, BOB, DEMO_DIRECTORY, POLICIES, document_request
-from tests.support.processes import REPO, ServerProcess
+from tests.support.processes import ServerProcess, pdp_with_directory
 from tests.token_service.conftest import (
     PASSWORD,
     Server,
@@ -66,16 +63,7 @@ def start_pdp(tmp: Path, issuer: str, **console: str) -> ServerProcess:
         "PDP_DECISION_LOG_SPOOL_DIR": str(tmp / "spool"),
         **console,
     }
-    imported = subprocess.run(
-        [sys.executable, "-m", "pdp.cli", "directory", "import", str(DEMO_DIRECTORY)],
-        cwd=REPO,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert imported.returncode == 0, imported.stderr
-    return ServerProcess("pdp.cli", ["serve"], env, log_path=tmp / "pdp.log")
+    return pdp_with_directory(DEMO_DIRECTORY, env, log_path=tmp / "pdp.log")
 
 
 def console_client_settings(pdp_url: str) -> dict[str, Any]:

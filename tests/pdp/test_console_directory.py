@@ -131,3 +131,35 @@ def test_an_auditor_browses_but_cannot_edit(server, issuer, playwright, tmp_path
         )
         assert posted.status == 403
     assert bob_may_comment(server, issuer) is False
+
+
+def test_create_then_delete_a_user_and_edit_the_tenant(
+    server, issuer, playwright, tmp_path
+) -> None:
+    token = issuer.machine_token("directory-admin", scope="pdp/admin")
+    admin = bearer(issuer, "pdp/admin")
+    with console_page(playwright, tmp_path, server.url, token) as page:
+        page.goto(f"{server.url}/console/directory/{ACME}/users")
+        page.get_by_label("Id *").fill("erin")
+        page.get_by_label("Email").fill("erin@acme.test")
+        page.get_by_label("Roles (comma-separated)").fill("viewer, commenter")
+        page.get_by_role("button", name="Create").click()
+        page.wait_for_url("**/users?done=**")
+        erin = httpx.get(f"{server.url}/admin/v1/tenants/{ACME}/users/erin", headers=admin).json()
+        assert (erin["email"], sorted(erin["roles"])) == ("erin@acme.test", ["commenter", "viewer"])
+
+        page.get_by_role("link", name="erin").click()
+        page.get_by_role("button", name="Delete erin").click()
+        page.wait_for_url("**/users?done=**")
+        gone = httpx.get(f"{server.url}/admin/v1/tenants/{ACME}/users/erin", headers=admin)
+        assert gone.status_code == 404
+
+        page.get_by_role("link", name="Tenant settings").click()
+        page.get_by_label("Timezone").fill("Mars/Olympus")
+        page.get_by_role("button", name="Save").click()
+        assert page.locator("#edit-timezone-error").inner_text()
+        page.get_by_label("Timezone").fill("Europe/Berlin")
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_url("**/users?done=**")
+        tenant = httpx.get(f"{server.url}/admin/v1/tenants/{ACME}", headers=admin).json()
+        assert tenant["timezone"] == "Europe/Berlin"

@@ -54,16 +54,18 @@ def _section(section: str) -> str:
     return section
 
 
-def _done(path: str, message: str) -> Response:
+def back_to(path: str, message: str) -> Response:
+    """Back to `path` after a write, which says what was done."""
     return RedirectResponse(f"{path}?{urlencode({'done': message})}", status_code=303)
 
 
-async def _posted(request: Request) -> dict[str, str]:
+async def posted_fields(request: Request) -> dict[str, str]:
+    """The form's text fields, the CSRF token aside."""
     form = await request.form()
     return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
 
 
-async def _write(
+async def write(
     services: Services, tenant_id: str, errors: dict[str, str], field: str, work: Callable[[], Any]
 ) -> Any:
     """Run a store write; its refusal becomes the error of the field it names, and a success
@@ -129,13 +131,13 @@ async def create_tenant(
     viewer: Viewer = Depends(require_writer),
     services: Services = Depends(get_services),
 ) -> Response:
-    posted = await _posted(request)
+    posted = await posted_fields(request)
     errors: dict[str, str] = {}
     data = validated(TenantCreate, request_body(form_fields(TenantCreate), posted, errors), errors)
     if data is not None:
         created = await run_in_threadpool(_create_tenant, services, data, errors)
         if created is not None:
-            return _done(f"{ROOT}/{created.id}/users", f"Tenant {created.name} created")
+            return back_to(f"{ROOT}/{created.id}/users", f"Tenant {created.name} created")
     return await run_in_threadpool(
         lambda: _tenants_page(request, viewer, services, None, posted=posted, errors=errors)
     )
@@ -249,7 +251,7 @@ async def create(
     """A new object or role binding, validated as the admin API's POST validates it."""
     tid, store = str(tenant_id), services.directory
     model = RoleBindingCreate if _section(section) == BINDINGS else KINDS[section].create
-    posted = await _posted(request)
+    posted = await posted_fields(request)
     errors: dict[str, str] = {}
     data = validated(model, request_body(form_fields(model), posted, errors), errors)
     if data is not None:
@@ -257,8 +259,8 @@ async def create(
             work = lambda: store.create_role_binding(tid, data)  # noqa: E731
         else:
             work = lambda: store.create_object(KINDS[section], tid, data)  # noqa: E731
-        if await _write(services, tid, errors, "id", work) is not None:
-            return _done(f"{ROOT}/{tid}/{section}", f"Created in {section}")
+        if await write(services, tid, errors, "id", work) is not None:
+            return back_to(f"{ROOT}/{tid}/{section}", f"Created in {section}")
     return await run_in_threadpool(
         _section_page, request, viewer, services, tid, section, {}, posted=posted, errors=errors
     )
@@ -274,77 +276,4 @@ async def delete_binding(
     tid = str(tenant_id)
     await run_in_threadpool(services.directory.delete_role_binding, tid, binding_id)
     await run_in_threadpool(services.snapshot.refresh, tid)
-    return _done(f"{ROOT}/{tid}/{BINDINGS}", "Role binding deleted")
-
-
-# -- editing one object ------------------------------------------------------------------------
-
-
-def _edit_page(
-    request: Request,
-    viewer: Viewer,
-    services: Services,
-    tenant_id: str,
-    section: str,
-    object_id: str,
-    *,
-    posted: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None,
-) -> Response:
-    kind = KINDS[section]
-    current = services.directory.get_object(kind, tenant_id, object_id).model_dump()
-    return render(
-        request,
-        "pages/directory_edit.html",
-        viewer,
-        status_code=400 if errors else 200,
-        tenant_id=tenant_id,
-        section=section,
-        item=current,
-        fields=form_fields(kind.update, current, skip=EDIT_SKIPS, posted=posted),
-        errors=errors or {},
-    )
-
-
-def _object_section(section: str) -> str:
-    if section not in KINDS:
-        raise NotFound(f"no directory section {section!r} with objects", field="section")
-    return section
-
-
-@router.get("/{tenant_id}/{section}/{object_id}")
-def edit(
-    request: Request,
-    tenant_id: UUID,
-    section: str,
-    object_id: str,
-    viewer: Viewer = Depends(require_reader),
-    services: Services = Depends(get_services),
-) -> Response:
-    return _edit_page(
-        request, viewer, services, str(tenant_id), _object_section(section), object_id
-    )
-
-
-@router.post("/{tenant_id}/{section}/{object_id}")
-async def update(
-    request: Request,
-    tenant_id: UUID,
-    section: str,
-    object_id: str,
-    viewer: Viewer = Depends(require_writer),
-    services: Services = Depends(get_services),
-) -> Response:
-    """The changed fields, validated as the admin API's PATCH validates them."""
-    tid, kind = str(tenant_id), KINDS[_object_section(section)]
-    posted = await _posted(request)
-    errors: dict[str, str] = {}
-    fields = form_fields(kind.update, skip=EDIT_SKIPS)
-    data = validated(kind.update, request_body(fields, posted, errors), errors)
-    if data is not None:
-        work = lambda: services.directory.update_object(kind, tid, object_id, data)  # noqa: E731
-        if await _write(services, tid, errors, "attributes", work) is not None:
-            return _done(f"{ROOT}/{tid}/{section}", f"{object_id} saved")
-    return await run_in_threadpool(
-        _edit_page, request, viewer, services, tid, section, object_id, posted=posted, errors=errors
-    )
+    return back_to(f"{ROOT}/{tid}/{BINDINGS}", "Role binding deleted")

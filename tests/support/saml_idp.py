@@ -131,6 +131,7 @@ class SamlIdp:
         keys: KeyPair | None = None,
         lifetime_minutes: int = 5,
         sha1: bool = False,
+        name_id_format: str = NAMEID_FORMAT_PERSISTENT,
     ) -> str:
         """A Response (XML) to `request_id`, signed as asked (RSA-SHA256, or the obsolete
         RSA-SHA1) by `keys` (default: ours)."""
@@ -144,7 +145,7 @@ class SamlIdp:
             request_id,
             acs,
             audience,
-            name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=user.name_id),
+            name_id=NameID(format=name_id_format, text=user.name_id),
             sign_assertion=sign_assertion,
             sign_response=sign_response,
             authn={"class_ref": PASSWORD_CLASS},

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from saml2 import md
+from saml2.saml import NAMEID_FORMAT_TRANSIENT
 
 from tests.support.saml_idp import IdpUser, SamlIdp, running_idp
 from tests.token_service.conftest import Server, create_user
@@ -204,6 +205,7 @@ HOSTILE = {
     "wrong audience": ({"audience": "urn:amazon:cognito:sp:us-east-1_other"}, "audience"),
     "wrong recipient": ({"acs": "https://evil.example/saml2/idpresponse"}, "not addressed"),
     "wrong InResponseTo": ({"request_id": "_another-request"}, "answers no request"),
+    "transient NameID": ({"name_id_format": NAMEID_FORMAT_TRANSIENT}, "transient NameID"),
 }
 
 

@@ -5,14 +5,16 @@ nonce, prefixed with `_` to be an XML ID, is the AuthnRequest ID, and the trip's
 RelayState. The way back (`/saml2/idpresponse`) resumes the trip (single-use, bound to the
 browser's cookie), verifies the Response against the IdP metadata registered with the
 provider, refuses an assertion ID seen before (kept until its NotOnOrAfter), and hands the
-identity to linking: its subject is the NameID, or the attribute AttributeMapping maps
-`username` to; its email counts as verified only when the attribute mapped to
+identity to linking: its subject is the NameID (not a transient one, which would make a new
+user at every sign-in), or the attribute AttributeMapping maps `username` to; its email counts as verified only when the attribute mapped to
 `email_verified` says "true", so a SAML email never links an account otherwise.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from saml2.saml import NAMEID_FORMAT_TRANSIENT
 
 from token_service.core import Core
 from token_service.errors import ResourceNotFound
@@ -95,6 +97,11 @@ class SamlSignIn:
             raise SamlRefused("The SAML assertion was used before.")
         claims = _claims(assertion)
         mapped = provider.attribute_mapping.get("username")
+        if not mapped and assertion.name_id_format == NAMEID_FORMAT_TRANSIENT:
+            raise SamlRefused(
+                "A transient NameID names no one twice: map username to an attribute, "
+                "or have the identity provider send a persistent NameID."
+            )
         subject = claims.get(mapped) if mapped else assertion.name_id
         if not isinstance(subject, str) or not subject:
             raise SamlRefused("The SAML assertion does not say who the user is.")

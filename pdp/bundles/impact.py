@@ -8,6 +8,7 @@ activated and the serving policy is not touched.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -24,6 +25,8 @@ from pdp.replay import DirectoryMode, ReplayReport, replay
 
 DEFAULT_DECISIONS = 1000
 MAX_DECISIONS = 10_000
+# Each replay compiles the candidate in a child that takes a core: one at a time per process.
+_replaying = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -66,18 +69,20 @@ def replay_impact(
 ) -> Impact:
     """Replay the recent decisions of `request` against stored `revision` of `name`."""
     source = stored_source(store, name, revision, max_bytes=max_bytes, include_tests=False)
-    try:
-        policy = runtime.prepare(source)
-    except CompileError as exc:
-        raise Unprocessable(f"revision {revision} cannot serve: {exc}", field="revision") from None
-    recent = decisions.iter_all(DecisionQuery(since=request.since))
-    records = (record.to_json() for record in islice(recent, request.decisions))
-    report = replay(
-        records,
-        policy,
-        runtime.decision_entrypoint,
-        snapshot=snapshot if request.directory == "current" else None,
-        example_limit=request.examples,
-    )
+    with _replaying:
+        try:
+            policy = runtime.prepare(source)
+        except CompileError as exc:
+            message = f"revision {revision} cannot serve: {exc}"
+            raise Unprocessable(message, field="revision") from None
+        recent = decisions.iter_all(DecisionQuery(since=request.since))
+        records = (record.to_json() for record in islice(recent, request.decisions))
+        report = replay(
+            records,
+            policy,
+            runtime.decision_entrypoint,
+            snapshot=snapshot if request.directory == "current" else None,
+            example_limit=request.examples,
+        )
     active = store.active(name)
     return Impact(name, revision, active.revision if active else None, report)

@@ -92,6 +92,10 @@ def test_diff_activate_with_impact_and_roll_back(server, issuer, playwright, tmp
         assert fits_the_screen(page)
         screenshot(page, "bundle-activate")
 
+        page.get_by_label("Subjects' roles and attributes").select_option("current")
+        page.get_by_role("button", name="Replay again").click()
+        page.wait_for_url("**directory=current**")
+        assert int(page.locator("[data-figure=changed]").inner_text()) == flips
         page.get_by_role("button", name="Activate r2").click()
         page.wait_for_url("**/console/bundles?done=**")
         assert "Revision r2 is active" in page.get_by_role("status").inner_text()

@@ -23,8 +23,8 @@ PAGE = Page("Bundles", "/console/bundles", 30)
 router = APIRouter(prefix="/console/bundles", include_in_schema=False)
 # Revisions on one page of the history; the diff form offers these.
 HISTORY_PAGE = 25
-Revision = Query(min_length=1, max_length=256)
-DirectoryChoice = Query(default="recorded")
+# Whose facts the replay uses: as each decision recorded them, or as the directory is now.
+DirectoryChoice = Literal["recorded", "current"]
 
 
 def _name(services: Services) -> str:
@@ -83,7 +83,7 @@ def _confirmation(
     services: Services,
     action: Literal["activate", "rollback"],
     revision: str,
-    directory: Literal["recorded", "current"],
+    directory: DirectoryChoice,
 ) -> Response:
     name = _name(services)
     impact = replay_impact(
@@ -111,8 +111,8 @@ def _confirmation(
 @router.get("/activate")
 def confirm_activation(
     request: Request,
-    revision: str = Revision,
-    directory: Literal["recorded", "current"] = DirectoryChoice,
+    revision: str = Query(min_length=1, max_length=256),
+    directory: DirectoryChoice = "recorded",
     viewer: Viewer = Depends(require_writer),
     services: Services = Depends(get_services),
 ) -> Response:
@@ -123,7 +123,7 @@ def confirm_activation(
 @router.get("/rollback")
 def confirm_rollback(
     request: Request,
-    directory: Literal["recorded", "current"] = DirectoryChoice,
+    directory: DirectoryChoice = "recorded",
     viewer: Viewer = Depends(require_writer),
     services: Services = Depends(get_services),
 ) -> Response:

@@ -1,11 +1,12 @@
 """The relying party of a partner OpenID provider: discovery, JWKS, code exchange, ID tokens.
 
 Discovery documents and keys come from the process's `PartnerKeys` (cached, refetched on
-an unknown `kid` at most once a minute), shared with token exchange. ID tokens are verified as OpenID Connect
-Core 3.1.3.7 says: an asymmetric signature (RS256, ES256, PS256 only; never `none` or HS*),
-`iss` (Entra ID's tenant placeholder filled with the token's `tid`, which must be allowed),
-`aud` holding our client_id (and `azp` being it when there are several), `exp`, `iat`, and
-the `nonce` of this browser's trip. Every refusal is an `IdpRefused` with a short reason.
+an unknown `kid` at most once a minute), shared with token exchange. ID tokens are verified
+as OpenID Connect Core 3.1.3.7 says: an asymmetric signature (RS256, ES256, PS256 only;
+never `none` or HS*), `iss` (Entra ID's tenant placeholder filled with the token's `tid`,
+which must be allowed), `aud` holding our client_id (and `azp` being it when there are
+several), `exp`, `iat`, and the `nonce` of this browser's trip. Every refusal is an
+`IdpRefused` with a short reason.
 """
 
 from __future__ import annotations

@@ -183,12 +183,16 @@ def _without_signature(assertion: str) -> str:
 
 def _wrapped(xml: str, where: str) -> str:
     """XML signature wrapping: an unsigned assertion for another user next to the signed
-    one, or in its place with the signed one moved into the Response's Extensions."""
+    one, or in its place with the signed one moved into the Response's Extensions (with
+    another ID; with the signed one's own ID, so that a lookup by ID finds the signed one
+    while the Response's assertion is the forged one; or that and its signature copied)."""
     start_at = xml.index("<ns1:Assertion")
     end_at = xml.index("</ns1:Assertion>") + len("</ns1:Assertion>")
     signed = xml[start_at:end_at]
-    evil = _without_signature(signed).replace(">mallory-wrap-", ">admin-wrap-")
-    evil = re.sub(r'ID="[^"]+"', 'ID="_evil"', evil, count=1)
+    evil = signed if where == "copied signature" else _without_signature(signed)
+    evil = evil.replace(">mallory-wrap-", ">admin-wrap-")
+    if where not in ("same ID", "copied signature"):
+        evil = re.sub(r'ID="[^"]+"', 'ID="_evil"', evil, count=1)
     if where == "sibling":
         return xml[:start_at] + evil + signed + xml[end_at:]
     issuer_end = xml.index("</ns1:Issuer>") + len("</ns1:Issuer>")
@@ -231,17 +235,24 @@ def test_hostile_responses_go_back_to_the_app_refused_and_create_no_one(
 
 
 @pytest.mark.parametrize(
-    ("where", "reason"), [("sibling", "exactly one"), ("extensions", "not signed")]
+    ("where", "reason"),
+    [
+        ("sibling", "exactly one"),
+        ("extensions", "not signed"),
+        ("same ID", "not signed"),
+        ("copied signature", "not signed"),
+    ],
 )
 def test_signature_wrapping_is_refused(
     cognito: Any, browser: httpx.Client, world: SamlWorld, where: str, reason: str
 ) -> None:
     seen, _ = start(browser, world, pkce()[1])
-    user = partner_user(f"mallory-wrap-{where}", "mallory@partner.example")
+    where_id = where.replace(" ", "-")
+    user = partner_user(f"mallory-wrap-{where_id}", "mallory@partner.example")
     xml = _wrapped(world.idp.response(seen.id, seen.acs, seen.sp, user), where)
     assert reason in refused(post_back(browser, xml, seen.relay_state))
-    assert not user_exists(cognito, world.pool, f"Partner_admin-wrap-{where}")
-    assert not user_exists(cognito, world.pool, f"Partner_mallory-wrap-{where}")
+    assert not user_exists(cognito, world.pool, f"Partner_admin-wrap-{where_id}")
+    assert not user_exists(cognito, world.pool, f"Partner_mallory-wrap-{where_id}")
 
 
 def test_a_response_is_used_once_and_only_for_its_own_request(

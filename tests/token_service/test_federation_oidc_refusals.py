@@ -256,14 +256,21 @@ def test_refusals_are_sign_in_events_with_their_reasons(
         idp.mint = lambda nonce, forgery=forgery: FORGERIES[forgery](idp, nonce, "oid-events")
         back, _ = round_trip(browser, world)
         refused_at_app(finish(browser, back))
-    listed = server.cli("events", "--pool", world.pool, "--limit", "2", "--json")
+    idp.mint = lambda nonce: idp.id_token(nonce, oid="oid-events", amr=["pwd", "mfa", "x"])
+    back, _ = round_trip(browser, world)
+    assert code_of(finish(browser, back))
+    listed = server.cli("events", "--pool", world.pool, "--limit", "5", "--json")
     assert listed.returncode == 0, listed.stderr
     events = json.loads(listed.stdout)["events"]
     assert [(e["kind"], e["result"], e["reason"]) for e in events] == [
+        ("session_start", "pass", None),
+        ("sign_in", "pass", f"{PROVIDER}: pwd mfa"),
+        ("mfa", "pass", None),
         ("sign_in", "fail", f"{PROVIDER}: wrong_nonce"),
         ("sign_in", "fail", f"{PROVIDER}: token_expired"),
     ]
     assert all(e["client_id"] == world.client for e in events)
+    assert events[0]["user_sub"] == events[1]["user_sub"] is not None
 
 
 def test_the_idps_error_goes_back_to_the_app(

@@ -302,7 +302,7 @@ class BrowserFederation:
                     auth_time = int(now)
                 methods = sign_in_methods(identity.claims)
                 return self.hosted.signed_in(
-                    repo, request, user.sub, methods, auth_time, visit, user.username
+                    repo, request, user.sub, methods, auth_time, visit, user.username, provider.name
                 )
         except TokenServiceError as error:
             self.failed(visit, request, provider.name, error)

@@ -254,8 +254,12 @@ class HostedLogin:
         auth_time: int,
         visit: Visit,
         username: str | None = None,
+        provider: str | None = None,
     ) -> Redirect:
-        """A new hosted session for the user (replacing the browser's), and the app's code."""
+        """A new hosted session for the user (replacing the browser's), and the app's code.
+
+        The sign-in event's reason is the `amr`, after the identity provider's name for a
+        federated sign-in (`Contoso: pwd mfa`)."""
         now = self.core.clock()
         pool_id = request.client.pool_id
         cookie, session = self.sessions.start(repo, pool_id, user_sub, amr, auth_time, visit.cookie)
@@ -263,7 +267,9 @@ class HostedLogin:
         who = {"client_id": request.client.id, "user_sub": user_sub, "username": username}
         if "mfa" in amr:
             record(repo, now, visit, pool_id, events.MFA, events.PASS, **who)
-        record(repo, now, visit, pool_id, events.SIGN_IN, events.PASS, **who, reason=" ".join(amr))
+        methods = " ".join(amr)
+        reason = f"{provider}: {methods}" if provider else methods
+        record(repo, now, visit, pool_id, events.SIGN_IN, events.PASS, **who, reason=reason)
         record(repo, now, visit, pool_id, events.SESSION_START, events.PASS, **who)
         return Redirect(request.redirect(code=code), cookie)
 

@@ -185,13 +185,13 @@ def token_command(variable: str, client: str, scope: str, state_file: str, ts_ur
     )
 
 
-def next_steps(state: dict, ts_url: str, pdp_url: str, var: Path) -> str:
+def next_steps(state: dict, ts_url: str, pdp_url: str, var: Path, serving: str) -> str:
     state_file = shown(var / "demo.json")
     return f"""
 The stack is up.
   token service  {ts_url}   (pool {state["pool_id"]})
-  PDP            {pdp_url}   (follows its store: bundle {state["first_bundle"]}, built from
-                 policies/, is active; directory: policies/examples/directory.yaml)
+  PDP            {pdp_url}   (follows its store, active bundle {serving}; the first was
+                 built from policies/; directory: policies/examples/directory.yaml)
 
 The command lines are in .venv/bin: run `source .venv/bin/activate` (then `pdp --help`,
 `token-service --help`), or call .venv/bin/pdp. Paste the commands below in {REPO};
@@ -278,7 +278,8 @@ def main() -> int:
         },
     )
     wait_ready(f"{pdp_url}/health?bundles", pdp, "PDP")
-    print(next_steps(state, ts_url, pdp_url, var), flush=True)
+    serving = httpx.get(f"{pdp_url}/health").json()["bundle_revision"]
+    print(next_steps(state, ts_url, pdp_url, var, serving), flush=True)
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     try:

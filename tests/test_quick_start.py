@@ -3,6 +3,7 @@ printed (run by bash), and the Todo example's README commands work beside it."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -238,3 +239,37 @@ def test_todo_example_beside_the_quick_start(stack: Stack, tmp_path: Path) -> No
     assert after.json()["items"] == tenants
     decided = bash(step(stack.output(), 1) + "\n" + step(stack.output(), 2))
     assert json.loads(decided)["allow"] is True
+
+
+def test_an_older_state_directory_catches_up(stack: Stack) -> None:
+    """A state directory from before the bundle reader and the first bundle gets both at the
+    next start; what it had is kept."""
+    spec = importlib.util.spec_from_file_location("demo_stack", REPO / "scripts" / "demo_stack.py")
+    assert spec is not None and spec.loader is not None
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    before = stack.state
+    older = {k: v for k, v in before.items() if k not in ("bundle_reader", "first_bundle")}
+    caught_up = demo.catch_up(stack.var, older)
+    assert caught_up == json.loads((stack.var / "demo.json").read_text())
+    assert caught_up["pep"] == before["pep"]
+    reader = caught_up["bundle_reader"]
+    assert reader["client_id"] != before["bundle_reader"]["client_id"]
+    token = httpx.post(
+        f"{stack.ts}/oauth2/token",
+        auth=(reader["client_id"], reader["client_secret"]),
+        data={"grant_type": "client_credentials", "scope": "pdp/bundles"},
+    ).json()["access_token"]
+    bundle = httpx.get(f"{stack.pdp}/bundles/main", headers={"Authorization": f"Bearer {token}"})
+    assert bundle.status_code == 200
+    # The policy is published (a new revision when the source moved on since).
+    admin = caught_up["admin"]
+    admin_token = httpx.post(
+        f"{stack.ts}/oauth2/token",
+        auth=(admin["client_id"], admin["client_secret"]),
+        data={"grant_type": "client_credentials", "scope": "pdp/admin"},
+    ).json()["access_token"]
+    listed = httpx.get(
+        f"{stack.pdp}/admin/v1/bundles", headers={"Authorization": f"Bearer {admin_token}"}
+    ).json()["items"]
+    assert caught_up["first_bundle"] in [b["revision"] for b in listed]

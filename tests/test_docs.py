@@ -57,6 +57,16 @@ def test_no_doc_points_at_a_design_file_outside_the_repository() -> None:
     assert mentions == []
 
 
+def test_the_quick_start_is_two_commands() -> None:
+    """One installs and runs the stack, one installs and runs every test."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert block, "no command block in the quick start"
+    commands = [line.split("#", 1)[0].strip() for line in block[1].splitlines()]
+    assert [c for c in commands if c] == ["./scripts/up", "./scripts/test"]
+
+
 def test_architecture_doc_is_linked_from_the_readme() -> None:
     assert (REPO / "docs" / "architecture.md").exists()
     assert "docs/architecture.md" in (REPO / "README.md").read_text()

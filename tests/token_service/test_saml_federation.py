@@ -201,6 +201,20 @@ def _wrapped(xml: str, where: str) -> str:
     return head + extensions + tail + evil + xml[end_at:]
 
 
+def _response_wrapped(xml: str) -> str:
+    """Wrapping of a signed Response: a new unsigned Response (another ID) whose Extensions
+    hold the signed one and whose own assertion names another user."""
+    xml = re.sub(r"^<\?xml[^>]*\?>", "", xml.strip())
+    root_end = xml.index(">") + 1
+    outer = re.sub(r'ID="[^"]+"', 'ID="_evil-response"', xml[:root_end], count=1)
+    issuer = xml[xml.index("<ns1:Issuer") : xml.index("</ns1:Issuer>") + len("</ns1:Issuer>")]
+    status = xml[xml.index("<ns0:Status>") : xml.index("</ns0:Status>") + len("</ns0:Status>")]
+    assertion = xml[xml.index("<ns1:Assertion") : xml.index("</ns1:Assertion>") + 16]
+    evil = assertion.replace(">mallory-wrap-", ">admin-wrap-")
+    extensions = f"<ns0:Extensions>{xml}</ns0:Extensions>"
+    return f"{outer}{issuer}{extensions}{status}{evil}</ns0:Response>"
+
+
 HOSTILE = {
     "unsigned": ({"sign_assertion": False}, "not signed"),
     "another key": ({"keys": self_signed("impostor")}, "not signed"),
@@ -241,6 +255,7 @@ def test_hostile_responses_go_back_to_the_app_refused_and_create_no_one(
         ("extensions", "not signed"),
         ("same ID", "not signed"),
         ("copied signature", "not signed"),
+        ("response", "not signed"),
     ],
 )
 def test_signature_wrapping_is_refused(
@@ -249,7 +264,13 @@ def test_signature_wrapping_is_refused(
     seen, _ = start(browser, world, pkce()[1])
     where_id = where.replace(" ", "-")
     user = partner_user(f"mallory-wrap-{where_id}", "mallory@partner.example")
-    xml = _wrapped(world.idp.response(seen.id, seen.acs, seen.sp, user), where)
+    if where == "response":
+        signed = world.idp.response(
+            seen.id, seen.acs, seen.sp, user, sign_assertion=False, sign_response=True
+        )
+        xml = _response_wrapped(signed)
+    else:
+        xml = _wrapped(world.idp.response(seen.id, seen.acs, seen.sp, user), where)
     assert reason in refused(post_back(browser, xml, seen.relay_state))
     assert not user_exists(cognito, world.pool, f"Partner_admin-wrap-{where_id}")
     assert not user_exists(cognito, world.pool, f"Partner_mallory-wrap-{where_id}")

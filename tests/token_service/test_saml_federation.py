@@ -12,6 +12,8 @@ import re
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -274,6 +276,19 @@ def test_signature_wrapping_is_refused(
     assert reason in refused(post_back(browser, xml, seen.relay_state))
     assert not user_exists(cognito, world.pool, f"Partner_admin-wrap-{where_id}")
     assert not user_exists(cognito, world.pool, f"Partner_mallory-wrap-{where_id}")
+
+
+def test_an_assertion_of_another_issuer_signed_with_the_idps_key_is_refused(
+    cognito: Any, browser: httpx.Client, world: SamlWorld, tmp_path: Path
+) -> None:
+    seen, _ = start(browser, world, pkce()[1])
+    with contextmanager(running_idp)(tmp_path, {}) as other:
+        other.keys = world.idp.keys
+        other.trust(httpx.get(f"{world.server_url}/{world.pool}/saml2/metadata").text)
+        xml = other.response(seen.id, seen.acs, seen.sp, partner_user("elsewhere", "e@x.example"))
+    assert other.entity_id != world.idp.entity_id
+    assert "not signed" in refused(post_back(browser, xml, seen.relay_state))
+    assert not user_exists(cognito, world.pool, "Partner_elsewhere")
 
 
 def test_a_response_is_used_once_and_only_for_its_own_request(

@@ -206,10 +206,16 @@ def _refusal(error: Exception) -> SamlRefused:
 
 
 def _check(
-    response: samlp.Response, assertion: saml.Assertion, acs: str, pool_id: str, request_id: str
+    response: samlp.Response,
+    assertion: saml.Assertion,
+    acs: str,
+    pool_id: str,
+    idp: str,
+    request_id: str,
 ) -> None:
-    """What pysaml2 leaves optional, required: SHA-2 signatures, the Destination, an
-    audience that is us, bearer confirmations only, each for our ACS and this request."""
+    """What pysaml2 leaves optional, required: SHA-2 signatures, the IdP as Issuer, the
+    Destination, an audience that is us, bearer confirmations only, each for our ACS and
+    this request."""
     for signature in (response.signature, assertion.signature):
         if signature is None:
             continue
@@ -219,6 +225,12 @@ def _check(
             digests and digests <= ACCEPTED_DIGESTS
         ):
             raise SamlRefused("The SAML response is signed with SHA-1 or an unknown algorithm.")
+    issuers = [
+        m.issuer.text.strip() if m.issuer is not None and m.issuer.text else None
+        for m in (response, assertion)
+    ]
+    if issuers[1] != idp or issuers[0] not in (None, idp):
+        raise SamlRefused("The SAML response's Issuer is not the identity provider.")
     if response.destination != acs:
         raise SamlRefused("The SAML response's Destination is not our ACS.")
     if response.in_response_to != request_id:
@@ -262,7 +274,8 @@ def verify_response(
 ) -> VerifiedAssertion:
     """The assertion of a Response to our AuthnRequest `request_id`, once pysaml2 verified it."""
     xml = _decode(saml_response)
-    client = Saml2Client(sp_config(pool_id, acs, idp_metadata))
+    config = sp_config(pool_id, acs, idp_metadata)
+    client = Saml2Client(config)
     encoded = base64.b64encode(xml.encode()).decode()
     try:
         response = client.parse_authn_request_response(
@@ -275,7 +288,7 @@ def verify_response(
     if len(response.response.assertion) != 1 or response.response.encrypted_assertion:
         raise SamlRefused(ONE_ASSERTION)
     assertion = response.assertion
-    _check(response.response, assertion, acs, pool_id, request_id)
+    _check(response.response, assertion, acs, pool_id, idp_entity_id(config), request_id)
     if assertion.conditions is None or assertion.conditions.not_on_or_after is None:
         raise SamlRefused("The SAML assertion has no NotOnOrAfter.")
     subject = assertion.subject

@@ -124,3 +124,24 @@ def test_the_playground_form_names_bad_json_and_bad_module_names(admin) -> None:
         data={"csrf_token": csrf, "file": "../a.rego", "text": "package a", "input": "{}"},
     )
     assert bad_name.status_code == 400 and 'id="modules-error"' in bad_name.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/bundles?done=activated&revision=evil",
+        "/console/bundles?done=Your%20account%20is%20locked",
+        f"/console/directory/{ACME}/users?done=Call%20this%20number",
+        "/console/directory?done=saved-ish",
+    ],
+)
+def test_a_link_cannot_make_a_page_announce_anything(admin, path) -> None:
+    client, _ = admin
+    answer = client.get(path)
+    assert answer.status_code == 200
+    assert 'role="status"' not in answer.text
+
+
+def test_a_write_announces_itself_with_fixed_words(admin) -> None:
+    client, _ = admin
+    assert 'role="status">Saved.' in client.get(f"/console/directory/{ACME}/users?done=saved").text

@@ -25,6 +25,10 @@ router = APIRouter(prefix="/console/bundles", include_in_schema=False)
 HISTORY_PAGE = 25
 # Whose facts the replay uses: as each decision recorded them, or as the directory is now.
 DirectoryChoice = Literal["recorded", "current"]
+NOTICES = {
+    "activated": "Revision {revision} is active.",
+    "rolled_back": "Rolled back: revision {revision} is active.",
+}
 
 
 def _name(services: Services) -> str:
@@ -35,7 +39,8 @@ def _name(services: Services) -> str:
 def history(
     request: Request,
     page_token: str | None = Query(default=None, max_length=32),
-    done: str | None = Query(default=None, max_length=600),
+    done: str | None = Query(default=None, max_length=32),
+    revision: str | None = Query(default=None, max_length=256),
     viewer: Viewer = Depends(require_reader),
     services: Services = Depends(get_services),
 ) -> Response:
@@ -55,7 +60,7 @@ def history(
         default_from=records[1].revision if len(records) > 1 else None,
         default_to=active or (records[0].revision if records else None),
         mode=services.bundles.mode,
-        done=done,
+        done=_notice(services, done, revision),
     )
 
 
@@ -134,12 +139,20 @@ def confirm_rollback(
     return _confirmation(request, viewer, services, "rollback", target, directory)
 
 
-def _done(services: Services, what: str) -> Response:
+def _done(action: str, revision: str) -> Response:
+    query = urlencode({"done": action, "revision": revision})
+    return RedirectResponse(f"/console/bundles?{query}", status_code=303)
+
+
+def _notice(services: Services, action: str | None, revision: str | None) -> str | None:
+    """What the last activation or rollback did, said only when `revision` is indeed active
+    (a link cannot make the page claim what did not happen), with the replica's warning."""
+    active = services.bundles.active(_name(services))
+    if action not in NOTICES or active is None or active.revision != revision:
+        return None
     warning = services.bundles.replica_view(_name(services)).get("warning")
-    message = f"{what}. {warning}" if warning else what
-    return RedirectResponse(
-        "/console/bundles?" + urlencode({"done": message[:600]}), status_code=303
-    )
+    text = NOTICES[action].format(revision=revision)
+    return f"{text} {warning}" if warning else text
 
 
 @router.post("/activate")
@@ -149,7 +162,7 @@ def activate(
     services: Services = Depends(get_services),
 ) -> Response:
     record = services.bundles.activate(_name(services), revision, caller_of(viewer.principal))
-    return _done(services, f"Revision {record.revision} is active")
+    return _done("activated", record.revision)
 
 
 @router.post("/rollback")
@@ -164,4 +177,4 @@ def rollback(
     if services.bundles.store.rollback_target(name) != expected:
         raise Conflict("the activations changed since the confirmation; review the rollback again")
     record = services.bundles.rollback(name, caller_of(viewer.principal))
-    return _done(services, f"Rolled back: revision {record.revision} is active")
+    return _done("rolled_back", record.revision)

@@ -54,9 +54,21 @@ def _section(section: str) -> str:
     return section
 
 
-def back_to(path: str, message: str) -> Response:
-    """Back to `path` after a write, which says what was done."""
-    return RedirectResponse(f"{path}?{urlencode({'done': message})}", status_code=303)
+# What a write's redirect may say: a key in the URL, never text a link could make up.
+NOTICES = {
+    "created": "Created.",
+    "saved": "Saved.",
+    "deleted": "Deleted.",
+    "binding_deleted": "Role binding deleted.",
+    "tenant_created": "Tenant created.",
+    "tenant_saved": "Tenant saved.",
+}
+Notice = Query(default=None, max_length=32)
+
+
+def back_to(path: str, notice: str) -> Response:
+    """Back to `path` after a write, which says what was done (a key of NOTICES)."""
+    return RedirectResponse(f"{path}?{urlencode({'done': notice})}", status_code=303)
 
 
 async def posted_fields(request: Request) -> dict[str, str]:
@@ -101,7 +113,7 @@ def _tenants_page(
         tenants=tenants,
         fields=form_fields(TenantCreate, posted=posted),
         errors=errors or {},
-        done=done,
+        done=NOTICES.get(done or ""),
     )
 
 
@@ -110,7 +122,7 @@ def tenants(
     request: Request,
     page_token: str | None = Token,
     tenant: str | None = Query(default=None, max_length=64),
-    done: str | None = Query(default=None, max_length=300),
+    done: str | None = Notice,
     viewer: Viewer = Depends(require_reader),
     services: Services = Depends(get_services),
 ) -> Response:
@@ -137,7 +149,7 @@ async def create_tenant(
     if data is not None:
         created = await run_in_threadpool(_create_tenant, services, data, errors)
         if created is not None:
-            return back_to(f"{ROOT}/{created.id}/users", f"Tenant {created.name} created")
+            return back_to(f"{ROOT}/{created.id}/users", "tenant_created")
     return await run_in_threadpool(
         lambda: _tenants_page(request, viewer, services, None, posted=posted, errors=errors)
     )
@@ -202,7 +214,7 @@ def _section_page(
         filters=query,
         fields=form_fields(model, posted=posted),
         errors=errors or {},
-        done=done,
+        done=NOTICES.get(done or ""),
     )
 
 
@@ -224,7 +236,7 @@ def section(
     subject_type: str | None = Query(default=None, pattern="^(user|client|group|company)?$"),
     subject_id: str | None = _id_query(),
     role: str | None = Query(default=None, max_length=256),
-    done: str | None = Query(default=None, max_length=300),
+    done: str | None = Notice,
     viewer: Viewer = Depends(require_reader),
     services: Services = Depends(get_services),
 ) -> Response:
@@ -260,7 +272,7 @@ async def create(
         else:
             work = lambda: store.create_object(KINDS[section], tid, data)  # noqa: E731
         if await write(services, tid, errors, "id", work) is not None:
-            return back_to(f"{ROOT}/{tid}/{section}", f"Created in {section}")
+            return back_to(f"{ROOT}/{tid}/{section}", "created")
     return await run_in_threadpool(
         _section_page, request, viewer, services, tid, section, {}, posted=posted, errors=errors
     )
@@ -276,4 +288,4 @@ async def delete_binding(
     tid = str(tenant_id)
     await run_in_threadpool(services.directory.delete_role_binding, tid, binding_id)
     await run_in_threadpool(services.snapshot.refresh, tid)
-    return back_to(f"{ROOT}/{tid}/{BINDINGS}", "Role binding deleted")
+    return back_to(f"{ROOT}/{tid}/{BINDINGS}", "binding_deleted")

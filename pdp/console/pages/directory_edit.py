@@ -113,7 +113,7 @@ async def save_tenant(
         lambda data: services.directory.update_tenant(tid, data),  # type: ignore[arg-type]
     )
     if not errors:
-        return back_to(f"{ROOT}/{tid}/users", "Tenant saved")
+        return back_to(f"{ROOT}/{tid}/users", "tenant_saved")
     return await run_in_threadpool(
         lambda: _tenant_page(request, viewer, services, tid, posted=posted, errors=errors)
     )
@@ -184,7 +184,7 @@ async def update(
         lambda data: store.update_object(kind, tid, object_id, data),
     )
     if not errors:
-        return back_to(f"{ROOT}/{tid}/{section}", f"{object_id} saved")
+        return back_to(f"{ROOT}/{tid}/{section}", "saved")
     return await run_in_threadpool(
         lambda: _object_page(
             request, viewer, services, tid, section, object_id, posted=posted, errors=errors
@@ -204,4 +204,4 @@ async def delete(
     tid, kind = str(tenant_id), _kind(section)
     await run_in_threadpool(services.directory.delete_object, kind, tid, object_id)
     await run_in_threadpool(services.snapshot.refresh, tid)
-    return back_to(f"{ROOT}/{tid}/{section}", f"{object_id} deleted")
+    return back_to(f"{ROOT}/{tid}/{section}", "deleted")

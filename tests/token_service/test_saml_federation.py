@@ -336,6 +336,21 @@ def test_any_garbage_as_saml_response_is_refused_cleanly(
     refused(answer)
 
 
+def test_xml_entities_in_a_response_are_refused(browser: httpx.Client, world: SamlWorld) -> None:
+    """Entity expansion ("billion laughs") and external entities never reach the parser's
+    expansion: the document is refused as a whole."""
+    laughs = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    for doctype, where, entity in (
+        (f'<!DOCTYPE r [<!ENTITY l0 "lol">{laughs}]>', ">lol<", ">&l9;<"),
+        ('<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>', ">l@p.example<", ">&x;<"),
+    ):
+        seen, _ = start(browser, world, pkce()[1])
+        xml = world.idp.response(seen.id, seen.acs, seen.sp, partner_user("lol", "l@p.example"))
+        body = re.sub(r"^<\?xml[^>]*\?>", "", xml.strip())
+        hostile = doctype + body.replace(where, entity)
+        refused(post_back(browser, hostile, seen.relay_state))
+
+
 def test_acs_refuses_what_is_not_a_form_post(browser: httpx.Client) -> None:
     assert browser.get("/saml2/idpresponse").status_code == 405
     posted = browser.post("/saml2/idpresponse", content=b"{}", headers={"content-type": "json"})

@@ -80,7 +80,14 @@ def test_diff_activate_with_impact_and_roll_back(server, issuer, playwright, tmp
         screenshot(page, "bundle-diff")
 
         page.goto(server.url + "/console/bundles")
-        page.get_by_role("link", name="Review and activate r2").click()
+        # From the keyboard alone: Tab to the link, Enter follows it.
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.textContent").startswith(
+                "Review and activate r2"
+            ):
+                break
+        page.keyboard.press("Enter")
         page.wait_for_url("**/console/bundles/activate**")
         flips = int(page.locator("[data-figure=changed]").inner_text())
         assert flips >= 3

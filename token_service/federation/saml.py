@@ -6,8 +6,10 @@ RelayState. The way back (`/saml2/idpresponse`) resumes the trip (single-use, bo
 browser's cookie), verifies the Response against the IdP metadata registered with the
 provider, refuses an assertion ID seen before (kept until its NotOnOrAfter), and hands the
 identity to linking: its subject is the NameID (not a transient one, which would make a new
-user at every sign-in), or the attribute AttributeMapping maps `username` to; its email counts as verified only when the attribute mapped to
-`email_verified` says "true", so a SAML email never links an account otherwise.
+user at every sign-in), or the attribute AttributeMapping maps `username` to; its email
+counts as verified only when the attribute mapped to `email_verified` says "true", so a SAML
+email never links an account otherwise. The app's `login_hint` is not passed on (SAML has no
+such parameter); `prompt=login` becomes ForceAuthn.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from saml2.saml import NAMEID_FORMAT_TRANSIENT
 
 from tests.support.saml_idp import IdpUser, SamlIdp, running_idp
 from tests.token_service.conftest import Server, create_user
+from tests.token_service.oidc_world import onward
 from tests.token_service.saml_world import (
     SamlWorld,
     make_world,
@@ -42,7 +43,6 @@ from tests.token_service.test_authorize import (
     query_of,
     redeem,
 )
-from tests.token_service.test_federation_oidc_refusals import onward
 from token_service.federation.saml_keys import self_signed
 
 

@@ -167,9 +167,10 @@ class BundleService:
         self._follow(name)
         return record
 
-    def rollback(self, name: str, by: str) -> BundleRecord:
-        """Reactivate the revision that was active before the current one."""
-        record = self.store.rollback(check_name(name), by)
+    def rollback(self, name: str, by: str, *, expected: str | None = None) -> BundleRecord:
+        """Reactivate the revision that was active before the current one (`expected`: only
+        if that is the revision the caller confirmed)."""
+        record = self.store.rollback(check_name(name), by, expected=expected)
         self._follow(name)
         return record
 

@@ -290,8 +290,9 @@ class BundleStore:
             self._append(conn, name, revision, "activate", by, current.id if current else None)
         return _with_active(record)
 
-    def rollback(self, name: str, by: str) -> BundleRecord:
-        """Reactivate the revision that was active before the current one."""
+    def rollback(self, name: str, by: str, *, expected: str | None = None) -> BundleRecord:
+        """Reactivate the revision that was active before the current one; with `expected`,
+        only if that is still the revision a confirmation showed (else Conflict)."""
         with self._write() as conn:
             current = self._current(conn, name)
             if current is None or current.previous_id is None:
@@ -299,6 +300,11 @@ class BundleStore:
             target = conn.execute(
                 sa.select(activations_table).where(activations_table.c.id == current.previous_id)
             ).one()
+            if expected is not None and target.revision != expected:
+                raise Conflict(
+                    f"a rollback of bundle {name} now returns to {target.revision}, not {expected}:"
+                    " the activations changed since the confirmation"
+                )
             self._append(conn, name, target.revision, "rollback", by, target.previous_id)
             record = self._find(conn, name, target.revision)
         return _with_active(record)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from pdp.errors import Conflict
 from pdp.services import Services
 from tests.pdp.pdp_env import ALICE, document_request, running_pdp
 from tests.pdp.review_env import R2_COMMENT, review_bundles
@@ -142,3 +143,16 @@ def test_auditors_read_the_diff_but_cannot_replay(pdp, issuer) -> None:
     audit = auth(issuer, "pdp/audit")
     assert client.get("/admin/v1/bundle-diff?from=r1&to=r2", headers=audit).status_code == 200
     assert client.post("/admin/v1/bundles/r2/replay", headers=audit).status_code == 403
+
+
+def test_a_rollback_confirmed_for_one_revision_never_returns_to_another(pdp) -> None:
+    _, services = pdp
+    bundles = services.bundles
+    bundles.activate("main", "r2", "admin-a")
+    assert bundles.store.rollback_target("main") == "r1"
+    with pytest.raises(Conflict) as refused:
+        bundles.rollback("main", "admin-b", expected="r2")
+    assert "returns to r1, not r2" in str(refused.value)
+    assert bundles.active("main").revision == "r2"
+    assert bundles.rollback("main", "admin-b", expected="r1").revision == "r1"
+    assert services.policy.revision == "r1"

@@ -172,9 +172,8 @@ def rollback(
     services: Services = Depends(get_services),
 ) -> Response:
     """Rolls back only to the revision the confirmation showed: if another admin changed the
-    activations meanwhile, the rollback target differs and nothing is done."""
-    name = _name(services)
-    if services.bundles.store.rollback_target(name) != expected:
-        raise Conflict("the activations changed since the confirmation; review the rollback again")
-    record = services.bundles.rollback(name, caller_of(viewer.principal))
+    activations meanwhile, the target differs and nothing is done (a 409 page)."""
+    record = services.bundles.rollback(
+        _name(services), caller_of(viewer.principal), expected=expected
+    )
     return _done("rolled_back", record.revision)

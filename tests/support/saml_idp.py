@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from saml2 import BINDING_HTTP_REDIRECT, xmldsig
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, xmldsig
 from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
 from saml2.saml import NAME_FORMAT_BASIC, NAMEID_FORMAT_PERSISTENT, NameID
@@ -53,9 +53,13 @@ class SeenRequest:
 
 
 class SamlIdp:
-    def __init__(self, directory: Path, users: dict[str, IdpUser]) -> None:
+    def __init__(
+        self, directory: Path, users: dict[str, IdpUser], sso_binding: str = BINDING_HTTP_REDIRECT
+    ) -> None:
         self.directory = directory
         self.users = users
+        # The binding of its single sign-on service: HTTP-Redirect, or HTTP-POST only.
+        self.sso_binding = sso_binding
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.entity_id = f"{self.url}/metadata"
@@ -85,7 +89,7 @@ class SamlIdp:
             "service": {
                 "idp": {
                     "endpoints": {
-                        "single_sign_on_service": [(f"{self.url}/sso", BINDING_HTTP_REDIRECT)],
+                        "single_sign_on_service": [(f"{self.url}/sso", self.sso_binding)],
                         "single_logout_service": [(f"{self.url}/slo", BINDING_HTTP_REDIRECT)],
                     },
                     "name_id_format": [NAMEID_FORMAT_PERSISTENT],
@@ -155,19 +159,22 @@ class SamlIdp:
         return str(made)
 
     # HTTP
-    def _verified(self, parse: Any, query: dict[str, str]) -> Any:
-        """A request of the HTTP-Redirect binding, parsed once its signature checked out."""
+    def _verified(self, parse: Any, query: dict[str, str], binding: str) -> Any:
+        """A request, parsed once its signature (of the binding, or XML) checked out."""
         return parse(
             query["SAMLRequest"],
-            BINDING_HTTP_REDIRECT,
+            binding,
             relay_state=query.get("RelayState"),
             sigalg=query.get("SigAlg"),
             signature=query.get("Signature"),
         ).message
 
-    def accept_request(self, query: dict[str, str]) -> SeenRequest:
-        """The AuthnRequest of an SSO query, once its signature checked out (else raises)."""
-        message = self._verified(self.server.parse_authn_request, query)
+    def accept_request(
+        self, query: dict[str, str], binding: str = BINDING_HTTP_REDIRECT
+    ) -> SeenRequest:
+        """The AuthnRequest of an SSO query (or posted form), once its signature checked out
+        (else raises)."""
+        message = self._verified(self.server.parse_authn_request, query, binding)
         seen = SeenRequest(
             message.id,
             message.assertion_consumer_service_url,
@@ -180,7 +187,7 @@ class SamlIdp:
 
     def logout(self, query: dict[str, str]) -> str:
         """A verified LogoutRequest answered: the SP's logout URL with our signed Success."""
-        message = self._verified(self.server.parse_logout_request, query)
+        message = self._verified(self.server.parse_logout_request, query, BINDING_HTTP_REDIRECT)
         self.logouts.append((message.name_id.text, [i.text for i in message.session_index]))
         sp = message.issuer.text
         destination = self.server.metadata.single_logout_service(
@@ -242,8 +249,11 @@ class SamlIdp:
                     return None
                 if parts.path != "/sso":
                     return self._send(404, "not found")
+                return self._sign_on(query, BINDING_HTTP_REDIRECT)
+
+            def _sign_on(self, message: dict[str, str], binding: str) -> None:
                 try:
-                    seen = idp.accept_request(query)
+                    seen = idp.accept_request(message, binding)
                 except Exception as error:  # the IdP refuses any request it cannot verify
                     return self._send(400, f"refused: {type(error).__name__}")
                 ticket = secrets.token_urlsafe(16)
@@ -253,6 +263,8 @@ class SamlIdp:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                if urlsplit(self.path).path == "/sso":
+                    return self._sign_on(form, BINDING_HTTP_POST)
                 seen = idp._pending.get(form.get("ticket", ""))
                 if seen is None:
                     return self._send(400, "unknown ticket")
@@ -272,9 +284,11 @@ class SamlIdp:
         self._httpd.server_close()
 
 
-def running_idp(directory: Path, users: dict[str, IdpUser]) -> Iterator[SamlIdp]:
+def running_idp(
+    directory: Path, users: dict[str, IdpUser], sso_binding: str = BINDING_HTTP_REDIRECT
+) -> Iterator[SamlIdp]:
     """A started IdP, stopped afterwards (for fixtures)."""
-    idp = SamlIdp(directory, users)
+    idp = SamlIdp(directory, users, sso_binding)
     try:
         yield idp
     finally:

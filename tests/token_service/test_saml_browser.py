@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
+from saml2 import BINDING_HTTP_POST
 
 from tests.support.saml_idp import SamlIdp, running_idp
 from tests.token_service import test_hosted_login
@@ -60,9 +61,10 @@ def authorize_url(world: SamlWorld, callback: Callback, challenge: str) -> str:
     return f"{world.server_url}/oauth2/authorize?{urlencode(params)}"
 
 
-def partner_login(page: Any, world: SamlWorld, username: str) -> None:
-    """The IdP's own form, then its post back to us, then the app."""
-    page.wait_for_url(f"{world.idp.url}/sso?**")
+def partner_login(page: Any, world: SamlWorld, username: str, at: str = "") -> None:
+    """The IdP's own form (at `at`: its SSO URL with our query, by default), then its post
+    back to us, then the app."""
+    page.wait_for_url(at or f"{world.idp.url}/sso?**")
     page.get_by_label("Partner username").fill(username)
     page.get_by_label("Partner password").fill(PARTNER_PASSWORD)
     page.get_by_role("button", name="Continue").click()
@@ -102,3 +104,29 @@ def test_a_work_email_routes_to_the_saml_idp(
     code = query_of(browser.url)["code"]
     tokens = redeem(http, world.client, code, verifier, redirect_uri=f"{callback.url}/callback")
     assert claims(tokens.json()["id_token"])["cognito:username"] == "Partner_carol-456"
+
+
+@pytest.fixture(scope="module")
+def post_world(
+    cognito: Any, server: Server, callback: Callback, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SamlWorld]:
+    """A pool whose SAML IdP takes AuthnRequests by HTTP-POST only."""
+    users = {"dan": partner_user("dan-789", "dan@partner.example")}
+    directory = tmp_path_factory.mktemp("saml-post-browser-idp")
+    for idp in running_idp(directory, users, BINDING_HTTP_POST):
+        redirect_uri = f"{callback.url}/callback"
+        yield make_world(cognito, server.url, idp, "POST SAML", redirect_uri=redirect_uri)
+
+
+def test_our_page_posts_the_request_to_an_http_post_only_idp(
+    browser: Any, post_world: SamlWorld, callback: Callback, http: httpx.Client
+) -> None:
+    verifier, challenge = pkce()
+    browser.goto(authorize_url(post_world, callback, challenge))
+    browser.get_by_role("link", name="Sign in with Partner").click()
+    partner_login(browser, post_world, "dan", f"{post_world.idp.url}/sso")
+    code = query_of(browser.url)["code"]
+    tokens = redeem(
+        http, post_world.client, code, verifier, redirect_uri=f"{callback.url}/callback"
+    )
+    assert claims(tokens.json()["id_token"])["cognito:username"] == "Partner_dan-789"

@@ -21,7 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from saml2 import md
+from saml2 import BINDING_HTTP_POST, md
 from saml2.saml import NAMEID_FORMAT_TRANSIENT
 
 from tests.support.saml_idp import IdpUser, SamlIdp, running_idp
@@ -125,27 +125,47 @@ def test_authorize_sends_a_signed_authn_request_and_a_trip_cookie(
     assert again.force_authn and again.id != seen.id
 
 
-def post_only(metadata: str) -> str:
-    """The IdP's metadata with its single sign-on service on the HTTP-POST binding only."""
-    return metadata.replace(
-        'SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"',
-        'SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"',
-    )
-
-
-@pytest.mark.parametrize(
-    ("name", "reason"),
-    [("Encrypting", "EncryptedResponses"), ("PostOnly", "no HTTP-Redirect SingleSignOnService")],
-)
 def test_an_idp_we_cannot_answer_is_refused_before_the_browser_leaves(
-    cognito: Any, server: Server, browser: httpx.Client, idp: SamlIdp, name: str, reason: str
+    cognito: Any, server: Server, browser: httpx.Client, idp: SamlIdp
 ) -> None:
-    if name == "PostOnly":
-        odd = make_world(cognito, server.url, idp, name, name, metadata=post_only(idp.metadata()))
-    else:
-        odd = make_world(cognito, server.url, idp, name, name, EncryptedResponses="true")
+    odd = make_world(
+        cognito, server.url, idp, "Encrypting", "Encrypting", EncryptedResponses="true"
+    )
     params = authorize_params(odd.client, pkce()[1], identity_provider=odd.provider)
-    assert reason in refused(browser.get("/oauth2/authorize", params=params))
+    assert "EncryptedResponses" in refused(browser.get("/oauth2/authorize", params=params))
+
+
+@pytest.fixture(scope="module")
+def post_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SamlIdp]:
+    """A partner IdP whose single sign-on service takes the HTTP-POST binding only."""
+    yield from running_idp(tmp_path_factory.mktemp("saml-post-idp"), {}, BINDING_HTTP_POST)
+
+
+def test_an_http_post_only_idp_gets_an_xml_signed_request_posted_from_our_page(
+    cognito: Any, server: Server, browser: httpx.Client, http: httpx.Client, post_idp: SamlIdp
+) -> None:
+    world = make_world(cognito, server.url, post_idp, "POST binding", "Posted")
+    verifier, challenge = pkce()
+    params = authorize_params(world.client, challenge, identity_provider=world.provider)
+    departed = browser.get("/oauth2/authorize", params=params)
+    assert departed.status_code == 303, departed.text
+    assert departed.headers["location"].startswith(f"{server.url}/saml2/post?request=")
+    page = browser.get(departed.headers["location"])
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert f"form-action 'self' {post_idp.url}" in policy and "script-src 'nonce-" in policy
+    action = re.search(r'<form id="saml-post" method="post" action="([^"]+)"', page.text)
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text))
+    assert action is not None and action[1] == f"{post_idp.url}/sso"
+    seen = post_idp.accept_request(fields, BINDING_HTTP_POST)
+    assert seen.acs == world.acs and seen.sp == world.entity_id and seen.id.startswith("_")
+    xml = post_idp.response(seen.id, seen.acs, seen.sp, partner_user("poster", "p@p.example"))
+    back = query_of(onward(post_back(browser, xml, seen.relay_state)))
+    identity = claims(redeem(http, world.client, back["code"], verifier).json()["id_token"])
+    assert identity["cognito:username"] == "Posted_poster"
+    token = query_of(departed.headers["location"])["request"]
+    forged = browser.get("/saml2/post", params={"request": token[:-4] + "AAAA"})
+    assert forged.status_code == 400 and "not one of ours" in forged.text
 
 
 @pytest.mark.parametrize("signed", ["assertion", "response"])

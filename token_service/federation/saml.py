@@ -15,12 +15,14 @@ such parameter); `prompt=login` becomes ForceAuthn.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
+from saml2 import BINDING_HTTP_REDIRECT
 from saml2.saml import NAMEID_FORMAT_TRANSIENT
 
 from token_service.core import Core
 from token_service.errors import ResourceNotFound
-from token_service.federation import saml_sp
+from token_service.federation import saml_post, saml_sp
 from token_service.federation.linking import ExternalIdentity
 from token_service.federation.providers import IdentityProviders, Provider
 from token_service.federation.relay import Trip
@@ -68,19 +70,40 @@ class SamlSignIn:
     def authorize_url(
         self, provider: Provider, trip: Trip, state: str, login_hint: str | None, prompt: str | None
     ) -> str:
-        """The IdP's SSO URL with our signed AuthnRequest and the trip's state as RelayState."""
+        """The IdP's SSO URL with our signed AuthnRequest and the trip's state as RelayState;
+        for an IdP that takes HTTP-POST only, our `/saml2/post` page that posts them there."""
         if provider.details.get("EncryptedResponses", "false").lower() == "true":
             raise SamlRefused("Encrypted SAML assertions (EncryptedResponses) are not supported.")
         key = self.keys.pair(provider.pool_id)
-        return saml_sp.authn_request(
+        metadata = idp_metadata(provider)
+        binding, destination = saml_sp.single_sign_on(provider.pool_id, self.acs, metadata)
+        if binding == BINDING_HTTP_REDIRECT:
+            return saml_sp.authn_request(
+                provider.pool_id,
+                self.acs,
+                metadata,
+                destination,
+                key.private_pem,
+                state,
+                request_id(trip),
+                force_authn=prompt == "login",
+            )
+        form = saml_post.signed_request(
             provider.pool_id,
             self.acs,
-            idp_metadata(provider),
-            key.private_pem,
+            metadata,
+            destination,
+            key,
             state,
             request_id(trip),
             force_authn=prompt == "login",
         )
+        token = form.seal(self.core.sealer, trip.expires_at)
+        return f"{saml_sp.post_url(self.core.settings.service_url)}?{urlencode({'request': token})}"
+
+    def post_form(self, token: str) -> saml_post.PostForm:
+        """What `/saml2/post` posts to an HTTP-POST-only IdP (sealed by `authorize_url`)."""
+        return saml_post.PostForm.open(self.core.sealer, token, self.core.clock())
 
     def identity(
         self, provider: Provider, trip: Trip, saml_response: str

@@ -45,6 +45,8 @@ from token_service.federation.linking import FederationRefused
 SP_ENTITY_PREFIX = "urn:amazon:cognito:sp:"
 ACS_PATH = "/saml2/idpresponse"
 SLO_PATH = "/saml2/logout"
+# Our page that posts an AuthnRequest to an IdP that takes the HTTP-POST binding only.
+POST_PATH = "/saml2/post"
 # Clock difference tolerated between the IdP and us, for NotBefore and NotOnOrAfter.
 CLOCK_SKEW_SECONDS = 60
 SIGNATURE_ALGORITHM = xmldsig.SIG_RSA_SHA256
@@ -95,6 +97,10 @@ def acs_url(service_url: str) -> str:
 
 def slo_url(service_url: str) -> str:
     return f"{service_url.rstrip('/')}{SLO_PATH}"
+
+
+def post_url(service_url: str) -> str:
+    return f"{service_url.rstrip('/')}{POST_PATH}"
 
 
 def sp_config(pool_id: str, acs: str, idp_metadata: str | None, slo: str | None = None) -> SPConfig:
@@ -148,28 +154,37 @@ class PoolSigner:
         return RSASigner(hashes.SHA256(), self._key) if sigalg == SIGNATURE_ALGORITHM else None
 
 
+def single_sign_on(pool_id: str, acs: str, idp_metadata: str) -> tuple[str, str]:
+    """The binding and address of the IdP's SingleSignOnService: HTTP-Redirect when it has
+    one, else HTTP-POST."""
+    config = sp_config(pool_id, acs, idp_metadata)
+    idp = idp_entity_id(config)
+    for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
+        try:
+            services = config.metadata.single_sign_on_service(idp, binding)
+        except UnsupportedBinding:
+            continue
+        if services and services[0].get("location"):
+            return binding, services[0]["location"]
+    raise SamlRefused(
+        "The identity provider's metadata has no SingleSignOnService with the HTTP-Redirect "
+        "or HTTP-POST binding."
+    )
+
+
 def authn_request(
     pool_id: str,
     acs: str,
     idp_metadata: str,
+    destination: str,
     private_pem: str,
     relay_state: str,
     request_id: str,
     force_authn: bool = False,
 ) -> str:
-    """The IdP's single sign-on URL carrying our signed AuthnRequest (HTTP-Redirect binding);
+    """`destination` (the IdP's HTTP-Redirect SSO) carrying our signed AuthnRequest;
     `force_authn` asks the IdP to authenticate the user again (our prompt=login)."""
-    config = sp_config(pool_id, acs, idp_metadata)
-    client = Saml2Client(config)
-    idp = idp_entity_id(config)
-    try:
-        destination = client.metadata.single_sign_on_service(idp, BINDING_HTTP_REDIRECT)[0][
-            "location"
-        ]
-    except (IndexError, KeyError, TypeError, UnsupportedBinding):
-        raise SamlRefused(
-            "The identity provider's metadata has no HTTP-Redirect SingleSignOnService."
-        ) from None
+    client = Saml2Client(sp_config(pool_id, acs, idp_metadata))
     _, request = client.create_authn_request(
         destination,
         binding=BINDING_HTTP_POST,

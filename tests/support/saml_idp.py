@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, xmldsig
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, samlp, xmldsig
 from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
 from saml2.saml import NAME_FORMAT_BASIC, NAMEID_FORMAT_PERSISTENT, NameID
@@ -155,6 +155,18 @@ class SamlIdp:
             authn={"class_ref": PASSWORD_CLASS},
             sign_alg=xmldsig.SIG_RSA_SHA1 if sha1 else xmldsig.SIG_RSA_SHA256,
             digest_alg=xmldsig.DIGEST_SHA1 if sha1 else xmldsig.DIGEST_SHA256,
+        )
+        return str(made)
+
+    def refusal(self, request_id: str, acs: str) -> str:
+        """A signed Response to `request_id` whose Status is AuthnFailed (no assertion)."""
+        made = self.server.create_error_response(
+            request_id,
+            acs,
+            (samlp.STATUS_AUTHN_FAILED, "The user could not be authenticated."),
+            sign=True,
+            sign_alg=xmldsig.SIG_RSA_SHA256,
+            digest_alg=xmldsig.DIGEST_SHA256,
         )
         return str(made)
 

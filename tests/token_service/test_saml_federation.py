@@ -8,6 +8,7 @@ crafted against a real AuthnRequest of a real trip. The browser test is test_sam
 from __future__ import annotations
 
 import base64
+import json
 import re
 import zlib
 from collections.abc import Iterator
@@ -296,6 +297,18 @@ def test_signature_wrapping_is_refused(
     assert reason in refused(post_back(browser, xml, seen.relay_state))
     assert not user_exists(cognito, world.pool, f"Partner_admin-wrap-{where_id}")
     assert not user_exists(cognito, world.pool, f"Partner_mallory-wrap-{where_id}")
+
+
+def test_an_idp_refusal_reaches_the_app_and_the_events(
+    server: Server, browser: httpx.Client, world: SamlWorld
+) -> None:
+    seen, _ = start(browser, world, pkce()[1])
+    answer = post_back(browser, world.idp.refusal(seen.id, seen.acs), seen.relay_state)
+    assert "did not sign the user in" in refused(answer)
+    listed = server.cli("events", "--pool", world.pool, "--json", "--limit", "5")
+    assert listed.returncode == 0, listed.stderr
+    reasons = [event.get("reason") for event in json.loads(listed.stdout)["events"]]
+    assert "Partner: The identity provider did not sign the user in." in reasons
 
 
 def test_an_assertion_of_another_issuer_signed_with_the_idps_key_is_refused(

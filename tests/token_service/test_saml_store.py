@@ -4,6 +4,7 @@ and the SAML parsers against arbitrary input."""
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,8 +13,10 @@ from hypothesis import strategies as st
 
 from tests.support.saml_idp import SamlIdp, running_idp
 from tests.token_service.inprocess import Clock, fast_settings
+from tests.token_service.saml_world import partner_user
 from token_service.federation import saml_logout, saml_sp
 from token_service.federation.providers import Provider
+from token_service.federation.relay import Trip
 from token_service.federation.saml_keys import SamlKeys
 from token_service.federation.saml_sp import SamlRefused, VerifiedAssertion
 from token_service.services import Services, build_services
@@ -25,7 +28,8 @@ ACS = "http://127.0.0.1:9229/saml2/idpresponse"
 
 @pytest.fixture
 def services(database_url: str) -> Iterator[Services]:
-    running = build_services(fast_settings(database_url), Clock())
+    # Real time: pysaml2 checks assertions against the real clock.
+    running = build_services(fast_settings(database_url), Clock(time.time()))
     yield running
     running.core.store.dispose()
 
@@ -78,6 +82,24 @@ def test_logout_of_a_session_without_a_saml_provider_goes_to_the_target(
     )
     with services.core.store.transaction() as repo:
         assert repo.session.query(SamlSession).filter_by(pool_id=pool.id).count() == 0
+
+
+def test_an_assertion_is_accepted_once(services: Services, idp: SamlIdp) -> None:
+    """The assertion ID is remembered: the same assertion for the same request, presented
+    again (were the trip ever resumed twice), is refused."""
+    pool = services.admin.create_pool("replay")
+    details = {"metadata_document": idp.metadata()}
+    provider = Provider(pool.id, "Partner", "SAML", details, {}, [])
+    trip = Trip("Partner", pool.id, {}, "n0nce", "", time.time() + 600)
+    user = partner_user("once", "once@partner.example")
+    xml = idp.response("_n0nce", services.saml.acs, f"urn:amazon:cognito:sp:{pool.id}", user)
+    encoded = base64.b64encode(xml.encode()).decode()
+    identity, assertion = services.saml.identity(provider, trip, encoded)
+    assert identity.subject == "once" and assertion.session_index
+    # No AttributeMapping for email_verified: the attribute the IdP sends is not consulted.
+    assert identity.email_verified is False
+    with pytest.raises(SamlRefused, match="used before"):
+        services.saml.identity(provider, trip, encoded)
 
 
 @settings(max_examples=40, deadline=None)

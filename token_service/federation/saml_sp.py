@@ -4,13 +4,13 @@ One SP per pool, as in Cognito: entity id `urn:amazon:cognito:sp:<pool_id>`, one
 consumer service (`/saml2/idpresponse`, HTTP-POST binding) for every pool. Nothing here
 touches the store; the caller brings the IdP's metadata, the pool's key and the request id.
 
-A Response is accepted only when pysaml2 verified all of this (the checks are its, with the
-settings below): the Response or its Assertion is signed by a certificate of the IdP's
-metadata (unsigned ones are refused), the Response's Destination and the bearer
-confirmation's Recipient are our ACS, the Audience is the pool's SP entity id, InResponseTo
-names the AuthnRequest of this browser's trip (no unsolicited responses), the Status is
-Success, and the time conditions hold within `CLOCK_SKEW_SECONDS`. Encrypted assertions are
-not supported (no SP encryption key is published).
+A Response is accepted only when pysaml2 verified it (with the settings below: the Response
+or its Assertion signed by a certificate of the IdP's metadata, InResponseTo naming the
+AuthnRequest of this browser's trip, the Status Success, the time conditions within
+`CLOCK_SKEW_SECONDS`) and `_check` found what pysaml2 leaves optional: SHA-2 signatures, the
+IdP as Issuer, our ACS as Destination and as every bearer confirmation's Recipient, the
+pool's SP entity id as Audience, exactly one assertion. Encrypted assertions are not
+supported (no SP encryption key is published).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import base64
 import binascii
 import calendar
 import logging
+import shutil
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,14 +51,14 @@ POST_PATH = "/saml2/post"
 # Clock difference tolerated between the IdP and us, for NotBefore and NotOnOrAfter.
 CLOCK_SKEW_SECONDS = 60
 SIGNATURE_ALGORITHM = xmldsig.SIG_RSA_SHA256
-# What an IdP's XML signature may use: SHA-1 is refused in both roles.
+# What an IdP's XML signature may use (signature and digest): SHA-1 is refused.
 ACCEPTED_SIGNATURES = frozenset(
     {xmldsig.SIG_RSA_SHA256, xmldsig.SIG_RSA_SHA384, xmldsig.SIG_RSA_SHA512}
 )
 ACCEPTED_DIGESTS = frozenset({xmldsig.DIGEST_SHA256, xmldsig.DIGEST_SHA384, xmldsig.DIGEST_SHA512})
 # The largest SAMLResponse read (base64); real ones are a few kilobytes.
 MAX_RESPONSE_CHARS = 256 * 1024
-XMLSEC_BINARY = "/usr/bin/xmlsec1"
+XMLSEC_BINARY = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
 ONE_ASSERTION = "The SAML response must hold exactly one unencrypted assertion."
 # pysaml2 logs NameIDs, attribute values and message fragments; our own sign-in events
 # record what happened, with a reason and without them.

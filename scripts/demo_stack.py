@@ -29,6 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 DIRECTORY = REPO / "policies" / "examples" / "directory.yaml"
 BIN = Path(sys.executable).parent
 DEMO_PASSWORD = "Demo-passw0rd!"
+# The console's administrator, in the operators' pool.
+CONSOLE_ADMIN = "operator"
 
 
 def run(command: str, env: dict[str, str]) -> dict:
@@ -81,13 +83,38 @@ def publish_policies(var: Path) -> str:
     return built["revision"]
 
 
+def console_client(var: Path, pdp_url: str) -> dict:
+    """The operators' pool and the console's app client in it: whoever signs in to the console
+    holds the scopes of its client (Cognito's scopes belong to clients), so the pool holds
+    the PDP's operators only, apart from the demo's users."""
+    ts = token_service_env(var)
+    pool = run("token-service pool create --name operators", ts)["id"]
+    run(
+        f"token-service resource-server create --pool {pool} --identifier pdp"
+        " --scope 'admin=manage the PDP' --scope 'audit=read the PDP, change nothing'",
+        ts,
+    )
+    client = run(
+        f"token-service client create --pool {pool} --name pdp-console --flow code"
+        f" --scope openid --scope pdp/admin --callback-url {pdp_url}/console/callback"
+        f" --logout-url {pdp_url}/console/signin",
+        ts,
+    )
+    run(
+        f"token-service user create --pool {pool} --username {CONSOLE_ADMIN}"
+        f" --password {shlex.quote(DEMO_PASSWORD)}",
+        ts,
+    )
+    return {"pool_id": pool, "client_id": client["client_id"], "pdp_url": pdp_url}
+
+
 def save(var: Path, state: dict) -> None:
     state_file = var / "demo.json"
     state_file.write_text(json.dumps(state, indent=2))
     state_file.chmod(0o600)
 
 
-def provision(var: Path) -> dict:
+def provision(var: Path, pdp_url: str) -> dict:
     """Create the demo identities in the token service and the directory in the PDP."""
     ts = token_service_env(var)
     pool = run("token-service pool create --name demo --custom-attribute tenant_id", ts)["id"]
@@ -110,6 +137,7 @@ def provision(var: Path) -> dict:
         "bundle_reader": machine_client(var, pool, "demo-opa-agent", "pdp/bundles"),
         "reporting": machine_client(var, pool, "demo-reporting-service", "pdp/decide"),
         "app_client_id": app["client_id"],
+        "console": console_client(var, pdp_url),
         "users": [],
     }
     document = yaml.safe_load(DIRECTORY.read_text())
@@ -136,15 +164,17 @@ def provision(var: Path) -> dict:
     return state
 
 
-def catch_up(var: Path, state: dict) -> dict:
-    """State directories made before the demo had a bundle reader and a published first
-    bundle get them on their next start."""
+def catch_up(var: Path, state: dict, pdp_url: str) -> dict:
+    """State directories made before the demo had a bundle reader, a published first bundle
+    and a console get them on their next start (a console for another PDP address too)."""
     if "bundle_reader" not in state:
         state["bundle_reader"] = machine_client(
             var, state["pool_id"], "demo-opa-agent", "pdp/bundles"
         )
     if "first_bundle" not in state:
         state["first_bundle"] = publish_policies(var)
+    if state.get("console", {}).get("pdp_url") != pdp_url:
+        state["console"] = console_client(var, pdp_url)
     save(var, state)
     return state
 
@@ -232,7 +262,10 @@ they read the clients' secrets from {state_file} as they run.
    curl -s -H "Authorization: Bearer $BUNDLES_TOKEN" {pdp_url}/bundles/main \\
      -o {shown(var)}/main.tar.gz
 
-Demo users ({", ".join(state["users"])}) all have the password {DEMO_PASSWORD}.
+7. The console, in a browser: {pdp_url}/console
+   Sign in at the hosted login as {CONSOLE_ADMIN} (operators' pool {state["console"]["pool_id"]}).
+
+Demo users ({", ".join(state["users"])}) and {CONSOLE_ADMIN} all have the password {DEMO_PASSWORD}.
 Stop with Ctrl-C.
 """
 
@@ -246,13 +279,13 @@ def main() -> int:
     var = args.var.resolve()
     var.mkdir(parents=True, exist_ok=True)
     state_file = var / "demo.json"
-    if state_file.exists():
-        state = catch_up(var, json.loads(state_file.read_text()))
-    else:
-        state = provision(var)
     ts_url = f"http://127.0.0.1:{args.token_service_port}"
     pdp_url = f"http://127.0.0.1:{args.pdp_port}"
-    pool = state["pool_id"]
+    if state_file.exists():
+        state = catch_up(var, json.loads(state_file.read_text()), pdp_url)
+    else:
+        state = provision(var, pdp_url)
+    pool, console = state["pool_id"], state["console"]
     token_service = subprocess.Popen(
         [str(BIN / "token-service"), "serve", "--port", str(args.token_service_port)],
         cwd=REPO,
@@ -270,11 +303,15 @@ def main() -> int:
             "PDP_TRUSTED_ISSUERS": json.dumps(
                 [
                     {
-                        "issuer": f"{ts_url}/{pool}",
-                        "jwks_uri": f"{ts_url}/{pool}/.well-known/jwks.json",
+                        "issuer": f"{ts_url}/{trusted}",
+                        "jwks_uri": f"{ts_url}/{trusted}/.well-known/jwks.json",
                     }
+                    for trusted in (pool, console["pool_id"])
                 ]
             ),
+            # The console signs in through the operators' pool's hosted login.
+            "PDP_CONSOLE_ISSUER": f"{ts_url}/{console['pool_id']}",
+            "PDP_CONSOLE_CLIENT_ID": console["client_id"],
         },
     )
     wait_ready(f"{pdp_url}/health?bundles", pdp, "PDP")

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.e2e
 ALICE = "6f0b2c1e-0000-4000-8000-00000000a11c"
 ACME = "4f1c2d3e-0000-4000-8000-000000000001"
 BIN = os.path.dirname(sys.executable)
+DEMO_PASSWORD = "Demo-passw0rd!"
 TODO_README = REPO / "bundles" / "examples" / "todo" / "README.md"
 
 
@@ -241,6 +243,32 @@ def test_todo_example_beside_the_quick_start(stack: Stack, tmp_path: Path) -> No
     assert json.loads(decided)["allow"] is True
 
 
+def test_the_console_signs_in_through_the_hosted_login(stack: Stack) -> None:
+    """Step 7: the printed console address and operator sign in through the operators' pool,
+    form by form as a browser would post them; a demo user's pool is not the console's."""
+    printed = stack.output().split("\n7. ", 1)[1]
+    console = re.search(r"(http://\S+/console)\n", printed).group(1)
+    operator = re.search(r"hosted login as (\S+) ", printed).group(1)
+    with httpx.Client(follow_redirects=True, timeout=30) as browser:
+        signin = browser.get(f"{console}/signin")
+        start = re.search(r'href="([^"]+)"[^>]*>\s*Sign in with the token service', signin.text)
+        assert start is not None, signin.text
+        login = browser.get(signin.url.join(unescape(start.group(1))))
+        assert str(login.url).startswith(f"{stack.ts}/login?")
+        form = re.search(r'<form[^>]+action="([^"]*)"[^>]*>(.*?)</form>', login.text, re.S)
+        assert form is not None
+        hidden = re.findall(r'type="hidden"[^>]+name="([^"]+)"[^>]+value="([^"]*)"', form.group(2))
+
+        def submit(username: str) -> httpx.Response:
+            fields = {**dict(hidden), "username": username, "password": DEMO_PASSWORD}
+            return browser.post(login.url.join(unescape(form.group(1))), data=fields)
+
+        assert "Incorrect username or password" in submit("alice").text
+        signed_in = submit(operator)
+    assert str(signed_in.url) == f"{console}/decisions"
+    assert operator in signed_in.text and "Sign out" in signed_in.text
+
+
 def test_an_older_state_directory_catches_up(stack: Stack) -> None:
     """A state directory from before the bundle reader and the first bundle gets both at the
     next start; what it had is kept."""
@@ -250,7 +278,7 @@ def test_an_older_state_directory_catches_up(stack: Stack) -> None:
     spec.loader.exec_module(demo)
     before = stack.state
     older = {k: v for k, v in before.items() if k not in ("bundle_reader", "first_bundle")}
-    caught_up = demo.catch_up(stack.var, older)
+    caught_up = demo.catch_up(stack.var, older, stack.pdp)
     assert caught_up == json.loads((stack.var / "demo.json").read_text())
     assert caught_up["pep"] == before["pep"]
     reader = caught_up["bundle_reader"]

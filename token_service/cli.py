@@ -37,7 +37,7 @@ FLOWS = {
 }
 # `client create` without --flow: sign-in by password or SRP, and refresh.
 DEFAULT_CLI_FLOWS = ("password", "srp", "refresh")
-OAUTH_FLOWS = ("client_credentials",)
+OAUTH_FLOWS = ("client_credentials", "code")
 
 
 # JSON views of stored objects (secrets never included, but for a client's creation)
@@ -72,6 +72,7 @@ def client_view(client: Client, secret: str | None = None) -> dict[str, Any]:
         "refresh_token_seconds": client.refresh_token_seconds,
         "callback_urls": client.callback_urls or [],
         "logout_urls": client.logout_urls or [],
+        "supported_identity_providers": client.supported_identity_providers or [],
         "default_redirect_uri": client.default_redirect_uri,
         "read_attributes": client.read_attributes,
         "write_attributes": client.write_attributes,
@@ -174,6 +175,7 @@ def resource_server_list(s: Services, a: argparse.Namespace) -> Any:
 def client_create(s: Services, a: argparse.Namespace) -> Any:
     explicit = [FLOWS[f] for f in (a.flow or DEFAULT_CLI_FLOWS) if f in FLOWS]
     oauth = [f for f in a.flow if f in OAUTH_FLOWS]
+    browser = "code" in oauth
     created = s.admin.create_client(
         a.pool,
         a.name,
@@ -181,6 +183,10 @@ def client_create(s: Services, a: argparse.Namespace) -> Any:
         explicit_auth_flows=explicit,
         oauth_flows=oauth,
         scopes=a.scope,
+        callback_urls=a.callback_url,
+        logout_urls=a.logout_url,
+        # The hosted login signs users in from the pool itself unless told otherwise.
+        supported_identity_providers=a.identity_provider or (["COGNITO"] if browser else []),
         access_token_seconds=a.access_token_minutes * 60,
         id_token_seconds=a.id_token_minutes * 60,
         refresh_token_seconds=a.refresh_token_days * 86400,
@@ -465,10 +471,26 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         choices=[*FLOWS, *OAUTH_FLOWS],
-        help="allowed flow (repeatable; default: password, srp and refresh)",
+        help="allowed flow (repeatable; default: password, srp and refresh; code = the hosted"
+        " login's authorization code grant)",
     )
     p.add_argument(
         "--scope", action="append", default=[], help="allowed scope, e.g. pdp/decide (repeatable)"
+    )
+    p.add_argument(
+        "--callback-url",
+        action="append",
+        default=[],
+        help="where the hosted login may send the browser back (repeatable; code flow)",
+    )
+    p.add_argument(
+        "--logout-url", action="append", default=[], help="allowed sign-out target (repeatable)"
+    )
+    p.add_argument(
+        "--identity-provider",
+        action="append",
+        default=[],
+        help="COGNITO or an identity provider of the pool (repeatable; code flow default: COGNITO)",
     )
     p.add_argument("--access-token-minutes", type=int, default=480, help="5..1440, default 480")
     p.add_argument("--id-token-minutes", type=int, default=480, help="5..1440, default 480")

@@ -195,6 +195,31 @@ def test_failures_are_one_line(server: Server, args: list[str], reason: str) -> 
     assert "Traceback" not in result.stderr
 
 
+def test_a_hosted_login_client_from_the_command_line(server: Server, demo: dict[str, Any]) -> None:
+    pool_id = demo["pool"]["id"]
+    browser = run_json(
+        server, "client", "create", "--pool", pool_id, "--name", "console", "--flow", "code",
+        "--scope", "openid", "--callback-url", "http://127.0.0.1:8181/console/callback",
+        "--logout-url", "http://127.0.0.1:8181/console/signin",
+    )  # fmt: skip
+    assert browser["oauth_flows"] == ["code"] and "client_secret" not in browser
+    assert browser["callback_urls"] == ["http://127.0.0.1:8181/console/callback"]
+    assert browser["supported_identity_providers"] == ["COGNITO"]
+    authorize = httpx.get(
+        f"{server.url}/oauth2/authorize",
+        params={
+            "client_id": browser["client_id"],
+            "response_type": "code",
+            "redirect_uri": browser["callback_urls"][0],
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+        },
+    )
+    assert authorize.status_code == 303 and authorize.headers["location"].startswith("/login?")
+    missing = server.cli("client", "create", "--pool", pool_id, "--name", "x", "--flow", "code")
+    assert missing.returncode == 1 and "CallbackURLs are required" in missing.stderr
+
+
 def test_pinned_pool_id_serves_its_jwks_and_cannot_be_taken_twice(server: Server) -> None:
     pool_id = "us-east-1_Pinned" + uuid.uuid4().hex[:3]
     assert run_json(server, "pool", "create", "--name", "pinned", "--id", pool_id)["id"] == pool_id

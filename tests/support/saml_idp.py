@@ -136,6 +136,7 @@ class SamlIdp:
         lifetime_minutes: int = 5,
         sha1: bool = False,
         name_id_format: str = NAMEID_FORMAT_PERSISTENT,
+        authn_class: str = PASSWORD_CLASS,
     ) -> str:
         """A Response (XML) to `request_id`, signed as asked (RSA-SHA256, or the obsolete
         RSA-SHA1) by `keys` (default: ours)."""
@@ -152,7 +153,7 @@ class SamlIdp:
             name_id=NameID(format=name_id_format, text=user.name_id),
             sign_assertion=sign_assertion,
             sign_response=sign_response,
-            authn={"class_ref": PASSWORD_CLASS},
+            authn={"class_ref": authn_class},
             sign_alg=xmldsig.SIG_RSA_SHA1 if sha1 else xmldsig.SIG_RSA_SHA256,
             digest_alg=xmldsig.DIGEST_SHA1 if sha1 else xmldsig.DIGEST_SHA256,
         )

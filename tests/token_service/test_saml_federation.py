@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -190,7 +191,7 @@ def test_a_signed_response_signs_the_user_in_with_mapped_attributes(
     identity = claims(tokens["id_token"])
     assert identity["cognito:username"] == f"Partner_bob-{signed}"
     assert identity["email"] == f"bob-{signed}@partner.example"
-    assert identity["nonce"] == params["nonce"] and identity["amr"] == ["ext"]
+    assert identity["nonce"] == params["nonce"] and identity["amr"] == ["pwd"]
     [linked] = identity["identities"]
     assert linked["providerType"] == "SAML" and linked["providerName"] == "Partner"
     assert linked["userId"] == f"bob-{signed}"
@@ -198,6 +199,28 @@ def test_a_signed_response_signs_the_user_in_with_mapped_attributes(
     assert described["UserStatus"] == "EXTERNAL_PROVIDER"
     attributes = {a["Name"]: a["Value"] for a in described["UserAttributes"]}
     assert attributes["name"] == f"Bob-{signed.title()}"
+
+
+@pytest.mark.parametrize(
+    ("authn_class", "amr"),
+    [
+        ("http://schemas.microsoft.com/claims/multipleauthn", ["mfa"]),
+        ("urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified", ["ext"]),
+    ],
+)
+def test_the_authentication_context_gives_amr_and_auth_time(
+    browser: httpx.Client, http: httpx.Client, world: SamlWorld, authn_class: str, amr: list[str]
+) -> None:
+    verifier, challenge = pkce()
+    seen, _ = start(browser, world, challenge)
+    user = partner_user(f"ctx-{amr[0]}", f"ctx-{amr[0]}@partner.example")
+    before = int(time.time())
+    xml = world.idp.response(seen.id, seen.acs, seen.sp, user, authn_class=authn_class)
+    back = query_of(onward(post_back(browser, xml, seen.relay_state)))
+    identity = claims(redeem(http, world.client, back["code"], verifier).json()["id_token"])
+    assert identity["amr"] == amr
+    # The AuthnInstant, to the second (pysaml2 writes whole seconds).
+    assert before - 1 <= identity["auth_time"] <= int(time.time())
 
 
 def _without_signature(assertion: str) -> str:

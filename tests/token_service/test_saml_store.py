@@ -24,6 +24,16 @@ from token_service.settings import SettingsError
 from token_service.store.models import SamlSession, SamlSigningKey
 
 ACS = "http://127.0.0.1:9229/saml2/idpresponse"
+ANY_ASSERTION = VerifiedAssertion(
+    assertion_id="_a",
+    name_id="bob",
+    name_id_format=None,
+    session_index="_s",
+    authn_context=None,
+    authn_instant=None,
+    attributes={},
+    expires_at=0.0,
+)
 
 
 @pytest.fixture
@@ -59,7 +69,7 @@ def test_deleting_a_pool_deletes_its_saml_rows(services: Services) -> None:
     pool = services.admin.create_pool("gone")
     SamlKeys(services.core).pair(pool.id)
     provider = Provider(pool.id, "Partner", "SAML", {"IDPSignout": "true"}, {}, [])
-    assertion = VerifiedAssertion("_a", "bob", None, "_s", {}, 0.0)
+    assertion = ANY_ASSERTION
     services.saml.sign_out.remember("a-cookie", provider, assertion)
     services.admin.delete_pool(pool.id)
     with services.core.store.transaction() as repo:
@@ -72,7 +82,7 @@ def test_logout_of_a_session_without_a_saml_provider_goes_to_the_target(
 ) -> None:
     pool = services.admin.create_pool("plain")
     provider = Provider(pool.id, "Removed", "SAML", {"IDPSignout": "true"}, {}, [])
-    assertion = VerifiedAssertion("_a", "bob", None, "_s", {}, 0.0)
+    assertion = ANY_ASSERTION
     services.saml.sign_out.remember("cookie-of-bob", provider, assertion)
     sign_out = services.saml.sign_out
     assert sign_out.after_logout(None, "https://app.example/out") == "https://app.example/out"

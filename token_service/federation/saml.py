@@ -14,7 +14,7 @@ such parameter); `prompt=login` becomes ForceAuthn.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from saml2 import BINDING_HTTP_REDIRECT
@@ -44,13 +44,31 @@ def request_id(trip: Trip) -> str:
     return f"_{trip.nonce}"
 
 
-def _claims(assertion: VerifiedAssertion) -> dict[str, str | list[str]]:
-    """Attributes as linking takes them: one value as itself, several as a list."""
-    return {
+# RFC 8176 methods of the SAML authentication context classes that say one.
+AUTHN_CONTEXT_METHODS = {
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:Password": "pwd",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport": "pwd",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard": "sc",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI": "sc",
+    # Entra ID's and AD FS's class for a sign-in with more than one factor.
+    "http://schemas.microsoft.com/claims/multipleauthn": "mfa",
+}
+
+
+def _claims(assertion: VerifiedAssertion) -> dict[str, Any]:
+    """Attributes as linking takes them (one value as itself, several as a list), with our
+    `amr` and `auth_time` from the AuthnStatement in place of any attributes of those names."""
+    claims: dict[str, Any] = {
         name: values[0] if len(values) == 1 else list(values)
         for name, values in assertion.attributes.items()
         if values
     }
+    method = AUTHN_CONTEXT_METHODS.get(assertion.authn_context or "")
+    claims["amr"] = [method] if method else []
+    claims.pop("auth_time", None)
+    if assertion.authn_instant is not None:
+        claims["auth_time"] = int(assertion.authn_instant)
+    return claims
 
 
 class SamlSignIn:

@@ -82,6 +82,9 @@ class VerifiedAssertion:
     name_id_format: str | None
     # The AuthnStatement's SessionIndex: what a LogoutRequest names the IdP's session by.
     session_index: str | None
+    # The AuthnStatement's AuthnContextClassRef and AuthnInstant (UNIX seconds).
+    authn_context: str | None
+    authn_instant: float | None
     # Attribute name (as the IdP sends it) -> its values.
     attributes: dict[str, list[str]]
     # The assertion's NotOnOrAfter (UNIX seconds): how long its ID must be remembered.
@@ -316,10 +319,19 @@ def verify_response(
             attributes.setdefault(attribute.name, []).extend(values)
     expires = calendar.timegm(str_to_time(assertion.conditions.not_on_or_after))
     name_format = subject.name_id.format if subject and subject.name_id is not None else None
-    statements = assertion.authn_statement
-    session_index = statements[0].session_index if statements else None
+    statement = assertion.authn_statement[0] if assertion.authn_statement else None
+    context = statement.authn_context if statement is not None else None
+    class_ref = context.authn_context_class_ref if context is not None else None
+    instant = statement.authn_instant if statement is not None else None
     return VerifiedAssertion(
-        assertion.id, name_id or None, name_format, session_index, attributes, float(expires)
+        assertion_id=assertion.id,
+        name_id=name_id or None,
+        name_id_format=name_format,
+        session_index=statement.session_index if statement is not None else None,
+        authn_context=class_ref.text.strip() if class_ref is not None and class_ref.text else None,
+        authn_instant=float(calendar.timegm(str_to_time(instant))) if instant else None,
+        attributes=attributes,
+        expires_at=float(expires),
     )
 
 

@@ -50,6 +50,7 @@ class SeenRequest:
     sp: str
     relay_state: str
     force_authn: bool
+    is_passive: bool
 
 
 class SamlIdp:
@@ -159,12 +160,12 @@ class SamlIdp:
         )
         return str(made)
 
-    def refusal(self, request_id: str, acs: str) -> str:
-        """A signed Response to `request_id` whose Status is AuthnFailed (no assertion)."""
+    def refusal(self, request_id: str, acs: str, status: str = samlp.STATUS_AUTHN_FAILED) -> str:
+        """A signed Response to `request_id` with a failed Status (no assertion)."""
         made = self.server.create_error_response(
             request_id,
             acs,
-            (samlp.STATUS_AUTHN_FAILED, "The user could not be authenticated."),
+            (status, "The user could not be signed in."),
             sign=True,
             sign_alg=xmldsig.SIG_RSA_SHA256,
             digest_alg=xmldsig.DIGEST_SHA256,
@@ -194,6 +195,7 @@ class SamlIdp:
             message.issuer.text,
             query.get("RelayState", ""),
             message.force_authn == "true",
+            message.is_passive == "true",
         )
         self.requests.append(seen)
         return seen

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from saml2 import BINDING_HTTP_POST, md
 from saml2.saml import NAMEID_FORMAT_TRANSIENT
+from saml2.samlp import STATUS_NO_PASSIVE
 
 from tests.support.saml_idp import IdpUser, SamlIdp, running_idp
 from tests.token_service.conftest import Server, create_user
@@ -115,16 +116,24 @@ def test_parallel_first_metadata_requests_make_one_key_pair(cognito: Any, server
     assert len({a.text for a in answers}) == 1
 
 
-def test_authorize_sends_a_signed_authn_request_and_a_trip_cookie(
+def test_authorize_sends_a_signed_authn_request_with_the_apps_prompt(
     browser: httpx.Client, world: SamlWorld
 ) -> None:
     seen, _ = start(browser, world, pkce()[1])
     assert seen.acs == world.acs and seen.sp == world.entity_id
-    assert seen.id.startswith("_") and not seen.force_authn
+    assert seen.id.startswith("_") and not seen.force_authn and not seen.is_passive
     assert len(seen.relay_state) <= 80
     assert "cognito-federation" in browser.cookies
     again, _ = start(browser, world, pkce()[1], prompt="login")
-    assert again.force_authn and again.id != seen.id
+    assert again.force_authn and not again.is_passive and again.id != seen.id
+    quiet, _ = start(browser, world, pkce()[1], prompt="none")
+    assert quiet.is_passive and not quiet.force_authn
+    # The IdP has no session for the user: the app hears login_required.
+    answer = post_back(
+        browser, world.idp.refusal(quiet.id, quiet.acs, STATUS_NO_PASSIVE), quiet.relay_state
+    )
+    back = query_of(onward(answer))
+    assert back["error"] == "login_required" and "code" not in back
 
 
 def test_an_idp_we_cannot_answer_is_refused_before_the_browser_leaves(

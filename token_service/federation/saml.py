@@ -9,7 +9,7 @@ identity to linking: its subject is the NameID (not a transient one, which would
 user at every sign-in), or the attribute AttributeMapping maps `username` to; its email
 counts as verified only when the attribute mapped to `email_verified` says "true", so a SAML
 email never links an account otherwise. The app's `login_hint` is not passed on (SAML has no
-such parameter); `prompt=login` becomes ForceAuthn.
+such parameter); `prompt=login` becomes ForceAuthn, `prompt=none` IsPassive.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class SamlSignIn:
                 key.private_pem,
                 state,
                 request_id(trip),
-                force_authn=prompt == "login",
+                prompt,
             )
         form = saml_post.signed_request(
             provider.pool_id,
@@ -114,7 +114,7 @@ class SamlSignIn:
             key,
             state,
             request_id(trip),
-            force_authn=prompt == "login",
+            prompt,
         )
         token = form.seal(self.core.sealer, trip.expires_at)
         return f"{saml_sp.post_url(self.core.settings.service_url)}?{urlencode({'request': token})}"

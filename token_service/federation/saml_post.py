@@ -24,7 +24,7 @@ from saml2.client import Saml2Client
 from saml2.sigver import security_context
 
 from token_service.federation.saml_keys import KeyPair
-from token_service.federation.saml_sp import SamlRefused, sp_config
+from token_service.federation.saml_sp import SamlRefused, prompt_attributes, sp_config
 from token_service.sealing import Sealer
 
 _PURPOSE = "saml-post-request"
@@ -72,7 +72,7 @@ def signed_request(
     key: KeyPair,
     relay_state: str,
     request_id: str,
-    force_authn: bool,
+    prompt: str | None,
 ) -> PostForm:
     """Our AuthnRequest for `destination`, XML-signed, as the HTTP-POST binding carries it."""
     config = sp_config(pool_id, acs, idp_metadata)
@@ -94,7 +94,7 @@ def signed_request(
             sign=True,
             sign_alg=xmldsig.SIG_RSA_SHA256,
             digest_alg=xmldsig.DIGEST_SHA256,
-            force_authn="true" if force_authn else None,
+            **prompt_attributes(prompt),
         )
     encoded = base64.b64encode(str(request).encode()).decode()
     return PostForm(destination, encoded, relay_state)

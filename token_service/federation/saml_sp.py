@@ -33,6 +33,7 @@ from saml2.pack import http_redirect_message
 from saml2.response import (
     InvalidAssertion,
     StatusError,
+    StatusNoPassive,
     UnsolicitedResponse,
     VerificationError,
 )
@@ -71,6 +72,13 @@ class SamlRefused(FederationRefused):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class NotSignedIn(SamlRefused):
+    """The IdP answered an IsPassive request (our prompt=none) with NoPassive: the user has
+    no session there; the app hears OpenID's `login_required`, as from an OpenID provider."""
+
+    oauth_error = "login_required"
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,16 @@ def single_sign_on(pool_id: str, acs: str, idp_metadata: str) -> tuple[str, str]
     )
 
 
+def prompt_attributes(prompt: str | None) -> dict[str, str]:
+    """The AuthnRequest attributes of the app's prompt: `login` is ForceAuthn (authenticate
+    again), `none` is IsPassive (no interaction: sign in only if already signed in)."""
+    if prompt == "login":
+        return {"force_authn": "true"}
+    if prompt == "none":
+        return {"is_passive": "true"}
+    return {}
+
+
 def authn_request(
     pool_id: str,
     acs: str,
@@ -184,17 +202,16 @@ def authn_request(
     private_pem: str,
     relay_state: str,
     request_id: str,
-    force_authn: bool = False,
+    prompt: str | None = None,
 ) -> str:
-    """`destination` (the IdP's HTTP-Redirect SSO) carrying our signed AuthnRequest;
-    `force_authn` asks the IdP to authenticate the user again (our prompt=login)."""
+    """`destination` (the IdP's HTTP-Redirect SSO) carrying our signed AuthnRequest."""
     client = Saml2Client(sp_config(pool_id, acs, idp_metadata))
     _, request = client.create_authn_request(
         destination,
         binding=BINDING_HTTP_POST,
         message_id=request_id,
         sign=False,
-        force_authn="true" if force_authn else None,
+        **prompt_attributes(prompt),
     )
     headers = http_redirect_message(
         request,
@@ -213,6 +230,8 @@ def _refusal(error: Exception) -> SamlRefused:
         return SamlRefused("The SAML response answers no request of this sign-in.")
     if isinstance(error, InvalidAssertion):
         return SamlRefused(ONE_ASSERTION)
+    if isinstance(error, StatusNoPassive):
+        return NotSignedIn("The user is not signed in at the identity provider.")
     if isinstance(error, StatusError):
         return SamlRefused("The identity provider did not sign the user in.")
     if isinstance(error, SigverError):

@@ -37,17 +37,22 @@ class FormField:
         return self.name.replace("_", " ").capitalize() + suffix
 
 
-def _structured(annotation: Any) -> bool:
-    """A field holding an object or a list (also inside `Optional`, `Annotated`)."""
-    if annotation in (dict, list) or get_origin(annotation) in (dict, list):
-        return True
-    return any(_structured(inner) for inner in get_args(annotation))
+def _structure(annotation: Any) -> type | None:
+    """`dict` or `list` for a field holding an object or a list (also inside `Optional`,
+    `Annotated`), else None: an unset one is shown as an empty one of its own shape."""
+    origin = get_origin(annotation) or annotation
+    if origin in (dict, list):
+        return origin
+    for inner in get_args(annotation):
+        if found := _structure(inner):
+            return found
+    return None
 
 
 def _widget(name: str, annotation: Any) -> str:
     if name in NAME_LISTS:
         return "list"
-    return "json" if _structured(annotation) else "text"
+    return "json" if _structure(annotation) else "text"
 
 
 def _choices(annotation: Any) -> tuple[str, ...]:
@@ -60,12 +65,13 @@ def _choices(annotation: Any) -> tuple[str, ...]:
     return ()
 
 
-def shown(widget: str, value: Any) -> str:
-    """A stored value as its widget shows it."""
+def shown(widget: str, value: Any, structure: type = dict) -> str:
+    """A stored value as its widget shows it; an unset JSON field as an empty `structure`
+    (a PATCH model's None default, which posted back would be refused)."""
     if widget == "list":
         return ", ".join(str(v) for v in value or [])
     if widget == "json":
-        return json.dumps(value if value is not None else {}, indent=2, sort_keys=True)
+        return json.dumps(value if value is not None else structure(), indent=2, sort_keys=True)
     return "" if value is None else str(value)
 
 
@@ -86,7 +92,8 @@ def form_fields(
         if posted is not None and name in posted:
             value = posted[name]
         else:
-            value = shown(widget, (current or {}).get(name)) if current else ""
+            structure = _structure(info.annotation) or dict
+            value = shown(widget, current.get(name), structure) if current else ""
         fields.append(FormField(name, widget, info.is_required(), value, choices))
     return fields
 

@@ -4,11 +4,14 @@ and the CSRF token, and nothing is half-written."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
+from pdp.directory.store import COMPANY
 from pdp.services import Services
 from tests.pdp.pdp_env import ACME, BOB, running_pdp
 from tests.pdp.test_console_http import csrf_of, sign_in
@@ -145,3 +148,28 @@ def test_a_link_cannot_make_a_page_announce_anything(admin, path) -> None:
 def test_a_write_announces_itself_with_fixed_words(admin) -> None:
     client, _ = admin
     assert 'role="status">Saved.' in client.get(f"/console/directory/{ACME}/users?done=saved").text
+
+
+def test_a_company_edit_form_takes_its_identity_providers_as_json(admin, pdp) -> None:
+    client, csrf = admin
+    path = f"/console/directory/{ACME}/companies/acme-corp"
+    form = client.get(path)
+    assert re.search(r'<textarea id="edit-identity_providers"[^>]*>\[\]</textarea>', form.text)
+    providers = [{"issuer": "https://login.acme.test/pool", "provider": "AcmeEntra"}]
+    saved = client.post(
+        path,
+        data={"attributes": "{}", "identity_providers": json.dumps(providers), "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    company = pdp[1].directory.get_object(COMPANY, ACME, "acme-corp")
+    assert [p.model_dump() for p in company.identity_providers] == providers
+    shown = client.get(path).text
+    assert "AcmeEntra" in shown and 'id="edit-identity_providers-error"' not in shown
+    twice = client.post(
+        path,
+        data={"identity_providers": json.dumps(providers * 2), "csrf_token": csrf},
+    )
+    assert twice.status_code == 400 and 'id="edit-identity_providers-error"' in twice.text
+    company = pdp[1].directory.get_object(COMPANY, ACME, "acme-corp")
+    assert [p.model_dump() for p in company.identity_providers] == providers

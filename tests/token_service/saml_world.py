@@ -1,4 +1,5 @@
-"""A pool federated with the pysaml2 partner IdP, and the HTTP steps of a SAML sign-in.
+"""A pool federated with the pysaml2 partner IdP, and the HTTP steps of a SAML sign-in: the
+fixtures (the IdP, its pool, an httpx browser) and helpers the SAML test modules share.
 
 Entra ID-style attribute names (claim URIs) as the partner sends them; the pool's
 AttributeMapping maps them onto email, email_verified and name.
@@ -7,12 +8,17 @@ AttributeMapping maps them onto email, email_verified and name.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
+from botocore.exceptions import ClientError
 
-from tests.support.saml_idp import IdpUser, SamlIdp, SeenRequest
+from tests.support.saml_idp import IdpUser, SamlIdp, SeenRequest, running_idp
+from tests.token_service.conftest import Server
+from tests.token_service.oidc_world import onward
 from tests.token_service.test_authorize import (
     CALLBACK,
     SIGNED_OUT,
@@ -110,3 +116,42 @@ def post_back(browser: httpx.Client, xml: str, relay_state: str) -> httpx.Respon
     return browser.post(
         "/saml2/idpresponse", data={"SAMLResponse": encoded, "RelayState": relay_state}
     )
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SamlIdp]:
+    yield from running_idp(tmp_path_factory.mktemp("saml-idp"), {})
+
+
+@pytest.fixture(scope="module")
+def world(cognito: Any, server: Server, idp: SamlIdp) -> SamlWorld:
+    return make_world(cognito, server.url, idp, "SAML partners")
+
+
+@pytest.fixture
+def browser(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
+
+
+def refused(response: httpx.Response) -> str:
+    """The error_description of an access_denied sent to the app: by a redirect from
+    /oauth2/authorize, by the page that moves the browser on from the ACS."""
+    if response.status_code == 200:
+        location = onward(response)
+    else:
+        assert response.status_code == 303, response.text
+        location = response.headers["location"]
+    assert location.startswith(CALLBACK), location
+    answer = query_of(location)
+    assert answer["error"] == "access_denied" and "code" not in answer, answer
+    return answer["error_description"]
+
+
+def user_exists(cognito: Any, pool: str, username: str) -> bool:
+    try:
+        cognito.admin_get_user(UserPoolId=pool, Username=username)
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "UserNotFoundException"
+        return False
+    return True

@@ -45,16 +45,7 @@ def run(args: argparse.Namespace) -> int:
         emit(
             {
                 "ok": not errors,
-                "problems": [
-                    {
-                        "file": p.file,
-                        "line": p.line,
-                        "col": p.col,
-                        "severity": p.severity,
-                        "message": p.message,
-                    }
-                    for p in problems
-                ],
+                "problems": [p.to_json() for p in problems],
                 "modules": sum(r.modules for r in results),
                 "rules": sum(r.rules for r in results),
                 "seconds": round(seconds, 3),

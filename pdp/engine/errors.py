@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 class EngineError(Exception):
@@ -27,6 +28,16 @@ class Problem:
         where = ":".join(str(part) for part in (self.file, self.line, self.col) if part is not None)
         message = f"warning: {self.message}" if self.severity == "warning" else self.message
         return f"{where}: {message}" if where else message
+
+    def to_json(self) -> dict[str, Any]:
+        """As `pdp check --json` and the playground report it."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "severity": self.severity,
+            "message": self.message,
+        }
 
 
 class CompileError(EngineError):

@@ -99,16 +99,7 @@ class PlaygroundResult:
             "decision": self.decision,
             "case": self.case,
             "input": self.input,
-            "problems": [
-                {
-                    "file": p.file,
-                    "line": p.line,
-                    "col": p.col,
-                    "severity": p.severity,
-                    "message": p.message,
-                }
-                for p in self.problems
-            ],
+            "problems": [p.to_json() for p in self.problems],
             "seconds": round(self.seconds, 3),
         }
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from token_service.errors import TokenServiceError
 from token_service.federation.exchange import ACCESS_TOKEN_TYPE, parse_request
-from token_service.federation.partner_token import ALGORITHMS, read_token
+from token_service.federation.partner_jwt import ALGORITHMS
+from token_service.federation.partner_token import read_token
 
 NAMES = (
     "subject_token",

@@ -2,11 +2,10 @@
 
 Discovery documents and keys come from the process's `PartnerKeys` (cached, refetched on
 an unknown `kid` at most once a minute), shared with token exchange. ID tokens are verified
-as OpenID Connect Core 3.1.3.7 says: an asymmetric signature (RS256, ES256, PS256 only;
-never `none` or HS*), `iss` (Entra ID's tenant placeholder filled with the token's `tid`,
-which must be allowed), `aud` holding our client_id (and `azp` being it when there are
-several), `exp`, `iat`, and the `nonce` of this browser's trip. Every refusal is an
-`IdpRefused` with a short reason.
+as OpenID Connect Core 3.1.3.7 says, by the checks token exchange shares (partner_jwt: the
+algorithm, key and signature, `iss` with Entra ID's tenant, `aud` and `azp`, `exp`, `nbf`,
+`iat`), then the `nonce` of this browser's trip. Every refusal is an `IdpRefused` with a
+short reason.
 """
 
 from __future__ import annotations
@@ -18,20 +17,37 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import jwt
 
 from token_service.errors import TokenServiceError
-from token_service.federation.jwks import PartnerKeys, PartnerUnavailable, UnknownKey
-
-# The algorithms and clock leeway token exchange accepts are the browser's too.
-from token_service.federation.partner_token import ALGORITHMS, LEEWAY_SECONDS
-from token_service.federation.providers import TENANT_PLACEHOLDERS, Provider
+from token_service.federation import partner_jwt
+from token_service.federation.jwks import PartnerKeys, PartnerUnavailable
+from token_service.federation.providers import Provider
 
 HTTP_TIMEOUT_SECONDS = 10
 # The reason of a partner that did not answer: the app may try again later.
 UNREACHABLE = "idp_unreachable"
 # Claims of the ID token that userInfo may not change.
 PROTOCOL_CLAIMS = frozenset({"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "nonce", "auth_time"})
+REQUIRED_CLAIMS = ("iss", "sub", "aud")
+# The browser's reason and wording for each failed check of the shared core.
+_REFUSALS = {
+    "malformed": ("malformed_token", "The ID token is not a signed JWT."),
+    "bad_algorithm": ("bad_algorithm", "The ID token's algorithm is not accepted."),
+    "no_kid": ("unknown_key", "The ID token names no signing key."),
+    "unknown_key": ("unknown_key", "The ID token is signed with a key the IdP does not publish."),
+    "key_mismatch": ("malformed_token", "The ID token cannot be read."),
+    "bad_signature": ("bad_signature", "The ID token's signature is not valid."),
+    "unreadable": ("malformed_token", "The ID token cannot be read."),
+    "not_a_number": ("malformed_token", "The ID token cannot be read."),
+    "missing_claim": ("missing_claim", "The ID token has no {} claim."),
+    "expired": ("token_expired", "The ID token has expired."),
+    "not_yet_valid": ("token_not_yet_valid", "The ID token is not valid yet."),
+    "issued_in_future": ("token_not_yet_valid", "The ID token is not valid yet."),
+    "wrong_audience": ("wrong_audience", "The ID token is not for this client."),
+    "wrong_azp": ("wrong_audience", "The ID token's azp is not this client."),
+    "wrong_issuer": ("wrong_issuer", "The ID token is from another issuer."),
+    "wrong_tenant": ("wrong_tenant", "The ID token is from a tenant that is not allowed."),
+}
 
 
 class IdpRefused(TokenServiceError):
@@ -145,40 +161,27 @@ class OpenIdClient:
             raise IdpRefused("no_id_token", "The identity provider returned no ID token.")
         return body
 
-    def _signing_key(self, jwks_uri: str, header: dict[str, Any]) -> Any:
-        kid = header.get("kid")
-        if not isinstance(kid, str):
-            raise IdpRefused("unknown_key", "The ID token names no signing key.")
-        try:
-            return self.keys.key(jwks_uri, kid).key
-        except UnknownKey:
-            raise IdpRefused(
-                "unknown_key", "The ID token is signed with a key the IdP does not publish."
-            ) from None
-        except PartnerUnavailable as error:
-            raise IdpRefused(UNREACHABLE, error.message) from None
-
     def verify_id_token(
-        self, provider: Provider, endpoints: Endpoints, token: str, client_id: str, nonce: str
+        self,
+        provider: Provider,
+        endpoints: Endpoints,
+        token: str,
+        client_id: str,
+        nonce: str,
+        now: float,
     ) -> dict[str, Any]:
         """The claims of a valid ID token of this provider for us and this trip."""
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise IdpRefused("malformed_token", "The ID token is not a signed JWT.") from None
-        if header.get("alg") not in ALGORITHMS:
-            raise IdpRefused("bad_algorithm", "The ID token's algorithm is not accepted.")
-        key = self._signing_key(endpoints.jwks_uri, header)
-        claims = self._decode(token, key, header["alg"], client_id)
-        tenant = claims.get("tid") if isinstance(claims.get("tid"), str) else None
-        if not isinstance(claims["iss"], str) or not provider.issuer_matches(claims["iss"], tenant):
-            raise IdpRefused("wrong_issuer", "The ID token is from another issuer.")
-        placeholder = any(p in (provider.issuer or "") for p in TENANT_PLACEHOLDERS)
-        if placeholder and tenant not in provider.allowed_tenants:
-            raise IdpRefused("wrong_tenant", "The ID token is from a tenant that is not allowed.")
-        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-        if len(audiences) > 1 and claims.get("azp") != client_id:
-            raise IdpRefused("wrong_audience", "The ID token's azp is not this client.")
+            header = partner_jwt.read_header(token)
+            key = partner_jwt.signing_key(self.keys, header, lambda: endpoints.jwks_uri)
+            claims = partner_jwt.verified_claims(token, key, header, now, REQUIRED_CLAIMS)
+            partner_jwt.check_audience(claims, client_id)
+            partner_jwt.check_issuer(provider, claims)
+        except partner_jwt.PartnerJwtInvalid as invalid:
+            reason, message = _REFUSALS[invalid.check]
+            raise IdpRefused(reason, message.format(invalid.detail)) from None
+        except PartnerUnavailable as error:
+            raise IdpRefused(UNREACHABLE, error.message) from None
         given = claims.get("nonce")
         if not isinstance(given, str) or not hmac.compare_digest(given.encode(), nonce.encode()):
             raise IdpRefused("wrong_nonce", "The ID token was not made for this sign-in.")
@@ -188,30 +191,6 @@ class OpenIdClient:
                 "no_subject", f"The ID token has no {provider.subject_claim} claim to sign in with."
             )
         return claims
-
-    @staticmethod
-    def _decode(token: str, key: Any, algorithm: str, client_id: str) -> dict[str, Any]:
-        try:
-            return jwt.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                audience=client_id,
-                leeway=LEEWAY_SECONDS,
-                options={"require": ["iss", "sub", "aud", "exp", "iat"], "verify_iss": False},
-            )
-        except jwt.ExpiredSignatureError:
-            raise IdpRefused("token_expired", "The ID token has expired.") from None
-        except jwt.InvalidSignatureError:
-            raise IdpRefused("bad_signature", "The ID token's signature is not valid.") from None
-        except jwt.InvalidAudienceError:
-            raise IdpRefused("wrong_audience", "The ID token is not for this client.") from None
-        except jwt.ImmatureSignatureError:
-            raise IdpRefused("token_not_yet_valid", "The ID token is not valid yet.") from None
-        except jwt.MissingRequiredClaimError as error:
-            raise IdpRefused("missing_claim", f"The ID token has no {error.claim} claim.") from None
-        except jwt.PyJWTError:
-            raise IdpRefused("malformed_token", "The ID token cannot be read.") from None
 
     def user_info(
         self, provider: Provider, endpoints: Endpoints, access_token: str, claims: dict[str, Any]

@@ -108,7 +108,7 @@ class OidcSignIn:
             endpoints, client_id, secret, code, self.redirect_uri, trip.code_verifier
         )
         claims = self.client.verify_id_token(
-            provider, endpoints, answer["id_token"], client_id, trip.nonce
+            provider, endpoints, answer["id_token"], client_id, trip.nonce, self.core.clock()
         )
         access_token = answer.get("access_token")
         if isinstance(access_token, str):

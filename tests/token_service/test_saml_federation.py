@@ -9,6 +9,7 @@ test_saml_refusals.py, the browser tests in test_saml_browser.py.
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from saml2 import BINDING_HTTP_POST, md
+from saml2.response import IncorrectlySigned
 from saml2.samlp import STATUS_NO_PASSIVE
 
 from tests.support.saml_idp import IdpUser, SamlIdp, running_idp
@@ -129,6 +131,14 @@ def test_an_http_post_only_idp_gets_an_xml_signed_request_posted_from_our_page(
     action = re.search(r'<form id="saml-post" method="post" action="([^"]+)"', page.text)
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text))
     assert action is not None and action[1] == f"{post_idp.url}/sso"
+    # The IdP checks the XML signature: a request changed on the way is refused.
+    request_xml = base64.b64decode(fields["SAMLRequest"]).decode()
+    tampered = request_xml.replace(world.acs, "https://evil.example/saml2/idpresponse")
+    with pytest.raises(IncorrectlySigned):
+        post_idp.accept_request(
+            {**fields, "SAMLRequest": base64.b64encode(tampered.encode()).decode()},
+            BINDING_HTTP_POST,
+        )
     seen = post_idp.accept_request(fields, BINDING_HTTP_POST)
     assert seen.acs == world.acs and seen.sp == world.entity_id and seen.id.startswith("_")
     xml = post_idp.response(seen.id, seen.acs, seen.sp, partner_user("poster", "p@p.example"))

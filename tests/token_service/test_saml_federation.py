@@ -99,6 +99,17 @@ def test_authorize_sends_a_signed_authn_request_with_the_apps_prompt(
     assert back["error"] == "login_required" and "code" not in back
 
 
+def test_the_redirect_signature_covers_the_request_and_the_relay_state(
+    browser: httpx.Client, world: SamlWorld
+) -> None:
+    params = authorize_params(world.client, pkce()[1], identity_provider=world.provider)
+    query = query_of(browser.get("/oauth2/authorize", params=params).headers["location"])
+    assert query["SigAlg"] == "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+    with pytest.raises(IncorrectlySigned):
+        world.idp.accept_request({**query, "RelayState": "another-state"})
+    assert world.idp.accept_request(query).relay_state == query["RelayState"]
+
+
 def test_an_idp_we_cannot_answer_is_refused_before_the_browser_leaves(
     cognito: Any, server: Server, browser: httpx.Client, idp: SamlIdp
 ) -> None:

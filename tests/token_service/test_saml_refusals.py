@@ -224,6 +224,14 @@ def test_xml_entities_in_a_response_are_refused(browser: httpx.Client, world: Sa
         refused(post_back(browser, hostile, seen.relay_state))
 
 
+def test_a_response_over_100000_characters_is_refused(
+    browser: httpx.Client, world: SamlWorld
+) -> None:
+    seen, _ = start(browser, world, pkce()[1])
+    padded = {"SAMLResponse": "A" * 100_004, "RelayState": seen.relay_state}
+    assert "too long" in refused(browser.post("/saml2/idpresponse", data=padded))
+
+
 def test_acs_refuses_what_is_not_a_form_post(browser: httpx.Client) -> None:
     assert browser.get("/saml2/idpresponse").status_code == 405
     posted = browser.post("/saml2/idpresponse", content=b"{}", headers={"content-type": "json"})

@@ -57,8 +57,8 @@ ACCEPTED_SIGNATURES = frozenset(
     {xmldsig.SIG_RSA_SHA256, xmldsig.SIG_RSA_SHA384, xmldsig.SIG_RSA_SHA512}
 )
 ACCEPTED_DIGESTS = frozenset({xmldsig.DIGEST_SHA256, xmldsig.DIGEST_SHA384, xmldsig.DIGEST_SHA512})
-# The largest SAMLResponse read (base64); real ones are a few kilobytes.
-MAX_RESPONSE_CHARS = 256 * 1024
+# The largest SAMLResponse read (base64), Cognito's limit; real ones are a few kilobytes.
+MAX_RESPONSE_CHARS = 100_000
 XMLSEC_BINARY = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
 ONE_ASSERTION = "The SAML response must hold exactly one unencrypted assertion."
 # pysaml2 logs NameIDs, attribute values and message fragments; our own sign-in events

@@ -9,13 +9,22 @@ that stops answering, `prompt=none`, and a multi-tenant (Entra-style) issuer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from tests.support.hostile_idp import CLIENT_ID, CLIENT_SECRET, TENANT, HostileIdp
-from tests.token_service.conftest import PASSWORD
+from tests.token_service.conftest import (
+    PASSWORD,
+    Server,
+    cognito_client,
+    start_server,
+    stop_server,
+)
 from tests.token_service.oidc_world import (
     DOMAIN,
     PROVIDER,
@@ -236,3 +245,44 @@ def test_a_multi_tenant_issuer_admits_only_its_allowed_tenants(
     back, _ = round_trip(browser, world)
     assert "tenant" in refused_at_app(finish(browser, back))["error_description"]
     assert no_user(cognito, world, "from-elsewhere")
+
+
+@pytest.fixture(scope="module")
+def postgres_server(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A second `token-service serve`, on PostgreSQL."""
+    running = start_server(
+        tmp_path_factory.mktemp("federation-postgres"), TOKEN_SERVICE_DATABASE_URL=postgres_url
+    )
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_server(request: pytest.FixtureRequest) -> tuple[Server, Any]:
+    if request.param == "sqlite":
+        return request.getfixturevalue("server"), request.getfixturevalue("cognito")
+    running = request.getfixturevalue("postgres_server")
+    return running, cognito_client(running.url)
+
+
+def test_tabs_finishing_a_new_identitys_first_sign_in_at_once_make_one_user(
+    any_server: tuple[Server, Any], idp: HostileIdp
+) -> None:
+    """Eight browsers back from the IdP with one new identity at once: each gets its code,
+    all for one user (a loser of the race retries by itself and finds the winner's)."""
+    server, cognito = any_server
+    world = make_pool(cognito, idp, "hostile-race")
+    idp.mint = lambda nonce: idp.id_token(nonce, oid="racing-user")
+    browsers = [httpx.Client(base_url=server.url, timeout=30) for _ in range(8)]
+    try:
+        returns = [round_trip(one, world)[0] for one in browsers]
+        with ThreadPoolExecutor(len(browsers)) as pool:
+            answers = list(pool.map(finish, browsers, returns))
+    finally:
+        for one in browsers:
+            one.close()
+    assert all(code_of(answer) for answer in answers)
+    users = cognito.list_users(UserPoolId=world.pool)["Users"]
+    assert [user["Username"] for user in users] == [f"{PROVIDER}_racing-user"]

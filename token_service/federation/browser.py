@@ -39,6 +39,7 @@ from token_service.hosted.outcomes import Outcome, Page, Redirect
 from token_service.hosted.visit import Visit
 from token_service.store.models import Client
 from token_service.store.repositories import Repository
+from token_service.store.retry import retrying
 
 Items = Sequence[tuple[str, str]]
 # Where a SAML provider's sign-in starts (read from its metadata by the operations).
@@ -294,19 +295,30 @@ class BrowserFederation:
         in, in one transaction; any refusal goes back to the app and is recorded."""
         try:
             identity = verify()
-            with self.core.store.transaction() as repo:
-                now = self.core.clock()
-                user = sign_in_external(repo, identity, now)
-                auth_time = identity.claims.get("auth_time")
-                if not isinstance(auth_time, int) or not 0 < auth_time <= now:
-                    auth_time = int(now)
-                methods = sign_in_methods(identity.claims)
-                return self.hosted.signed_in(
-                    repo, request, user.sub, methods, auth_time, visit, user.username, provider.name
-                )
+            return retrying(lambda: self._sign_in(request, provider, identity, visit))
         except TokenServiceError as error:
             self.failed(visit, request, provider.name, error)
             raise _refusal(request, error) from None
+
+    def _sign_in(
+        self,
+        request: AuthorizationRequest,
+        provider: Provider,
+        identity: ExternalIdentity,
+        visit: Visit,
+    ) -> Redirect:
+        """The identity's user signed in; a concurrent first sign-in of the same identity
+        (another tab) makes this one lose its commit, and its retry then finds that user."""
+        with self.core.store.transaction() as repo:
+            now = self.core.clock()
+            user = sign_in_external(repo, identity, now)
+            auth_time = identity.claims.get("auth_time")
+            if not isinstance(auth_time, int) or not 0 < auth_time <= now:
+                auth_time = int(now)
+            methods = sign_in_methods(identity.claims)
+            return self.hosted.signed_in(
+                repo, request, user.sub, methods, auth_time, visit, user.username, provider.name
+            )
 
     def failed(
         self,

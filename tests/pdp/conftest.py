@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from pdp.directory.store import DirectoryStore
 from pdp.services import Services
+from tests.support.browser import playwright  # noqa: F401 (the browser tests' fixture)
 
 # --- database_url: every directory test runs on SQLite and on PostgreSQL ---------------------
 

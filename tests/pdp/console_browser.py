@@ -12,9 +12,9 @@ import httpx
 
 from tests.pdp.pdp_env import ALICE, DEMO_DIRECTORY, document_request
 from tests.pdp.test_e2e_serve import pdp_cli
+from tests.support import browser
 from tests.support.issuer import TestIssuer
 from tests.support.processes import ServerProcess
-from tests.token_service.test_hosted_login import CHROMIUM, CHROMIUM_ARGS, IMAGES
 
 # The laptop screen the console is built for.
 VIEWPORT = {"width": 1366, "height": 768}
@@ -57,22 +57,12 @@ def decide_alice(server: ServerProcess, issuer: TestIssuer) -> dict[str, Any]:
 @contextmanager
 def console_page(playwright: Any, tmp: Path, url: str, token: str) -> Iterator[Any]:
     """A page in a fresh profile, signed in to the console at `url` with `token`."""
-    context = playwright.chromium.launch_persistent_context(
-        user_data_dir=str(tmp),
-        executable_path=CHROMIUM,
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport=VIEWPORT,
-    )
-    try:
-        page = context.pages[0] if context.pages else context.new_page()
+    with browser.fresh_page(playwright, tmp, VIEWPORT) as page:
         page.goto(url + "/console/signin")
         page.get_by_label("Access token").fill(token)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(lambda u: "/console/signin" not in u)
         yield page
-    finally:
-        context.close()
 
 
 def logged_decisions(server: ServerProcess, issuer: TestIssuer, at_least: int) -> list[dict]:
@@ -91,5 +81,5 @@ def fits_the_screen(page: Any) -> bool:
 
 
 def screenshot(page: Any, name: str) -> None:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / f"console-{name}.png"), full_page=True)
+    """The whole page as docs/images/console-<name>.png."""
+    browser.screenshot(page, f"console-{name}")

@@ -14,7 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.pdp.console_browser import VIEWPORT
 from tests.pdp.pdp_env import ACME, ALICE, BOB, DEMO_DIRECTORY, POLICIES, document_request
+from tests.support.browser import fresh_page, screenshot
 from tests.support.processes import ServerProcess, pdp_with_directory
 from tests.token_service.conftest import (
     PASSWORD,
@@ -24,14 +26,9 @@ from tests.token_service.conftest import (
     start_server,
     stop_server,
 )
-from tests.token_service.test_hosted_login import CHROMIUM, CHROMIUM_ARGS, IMAGES, fill_login
+from tests.token_service.test_hosted_login import fill_login
 
 pytestmark = pytest.mark.e2e
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="the playwright package is missing: browser tests skipped"
-)
-# The laptop screen the console is built for.
-VIEWPORT = {"width": 1366, "height": 768}
 
 
 @dataclass
@@ -134,31 +131,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium): skipped")
-    with playwright_api.sync_playwright() as running:
-        yield running
-
-
 @pytest.fixture
 def page(playwright: Any, tmp_path: Path) -> Iterator[Any]:
     """A page in a fresh profile, recording every URL it requests."""
-    context = playwright.chromium.launch_persistent_context(
-        user_data_dir=str(tmp_path / "profile"),
-        executable_path=CHROMIUM,
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport=VIEWPORT,
-    )
-    opened = context.pages[0] if context.pages else context.new_page()
-    opened.requested = []
-    opened.on("request", lambda request: opened.requested.append(request.url))
-    opened.console_errors = []
-    opened.on("console", lambda m: m.type == "error" and opened.console_errors.append(m.text))
-    yield opened
-    context.close()
+    with fresh_page(playwright, tmp_path / "profile", VIEWPORT) as opened:
+        opened.requested = []
+        opened.on("request", lambda request: opened.requested.append(request.url))
+        opened.console_errors = []
+        opened.on("console", lambda m: m.type == "error" and opened.console_errors.append(m.text))
+        yield opened
 
 
 def paste_token(page: Any, pdp: ServerProcess, token: str) -> None:
@@ -185,7 +166,7 @@ def test_sign_in_through_the_hosted_login_then_explain_a_denied_decision(
         httpx.post(f"{stack.hosted.url}/decide", json=body, headers=pep)
     # The live figures refresh themselves (htmx polling): the rate appears at the next update.
     page.locator("#live svg[aria-labelledby^=rates]").wait_for(timeout=15_000)
-    page.screenshot(path=str(IMAGES / "console-decisions.png"))
+    screenshot(page, "console-decisions", full_page=False)
 
     page.get_by_label("Result").select_option("deny")
     page.get_by_role("button", name="Search").click()
@@ -195,7 +176,7 @@ def test_sign_in_through_the_hosted_login_then_explain_a_denied_decision(
     rows.first.get_by_role("link").click()
     page.get_by_role("heading", name="Decision deny").wait_for()
     assert BOB in page.locator("pre").inner_text()  # the input the PIP built
-    page.screenshot(path=str(IMAGES / "console-decision.png"))
+    screenshot(page, "console-decision", full_page=False)
 
     page.get_by_role("link", name="Why? Explain this decision").click()
     explanation = page.locator("#explanation")
@@ -204,7 +185,7 @@ def test_sign_in_through_the_hosted_login_then_explain_a_denied_decision(
     roles = page.locator("table").inner_text()
     assert "company:acme-corp" in roles and "through the company" in roles
     assert "editor" in page.get_by_text("Roles of the bundle that grant").inner_text()
-    page.screenshot(path=str(IMAGES / "console-why.png"), full_page=True)
+    screenshot(page, "console-why")
     assert not page.console_errors, page.console_errors  # no CSP violation, no script error
 
     page.get_by_role("button", name="Sign out").click()
@@ -257,7 +238,7 @@ def test_an_auditor_reads_but_is_marked_read_only(page: Any, stack: Stack) -> No
     page.get_by_label("Resource id").fill("d1")
     page.get_by_role("button", name="Explain").click()
     assert "no_matching_role" in page.locator("#explanation").inner_text()
-    page.screenshot(path=str(IMAGES / "console-auditor.png"))
+    screenshot(page, "console-auditor", full_page=False)
     # Changing anything needs pdp/admin: the console refuses the auditor its write pages.
     page.goto(f"{stack.pasted.url}/console/bundles/rollback")
     page.get_by_role("heading", name="Not allowed").wait_for()
@@ -274,4 +255,4 @@ def test_a_token_without_console_scopes_is_refused(page: Any, stack: Stack) -> N
     paste_token(page, stack.pasted, stack.token("pep", "pdp/decide"))
     page.get_by_role("heading", name="Not allowed").wait_for()
     assert "pdp/admin or pdp/audit" in page.content()
-    page.screenshot(path=str(IMAGES / "console-refused.png"))
+    screenshot(page, "console-refused", full_page=False)

@@ -21,11 +21,8 @@ from tests.pdp.console_browser import (
 from tests.pdp.review_env import R2_COMMENT, review_bundles
 from tests.support.issuer import TestIssuer
 from tests.support.processes import ServerProcess
-from tests.token_service import test_hosted_login
 
 pytestmark = pytest.mark.e2e
-# Playwright driving Debian's Chromium, as the hosted-login browser tests start it.
-playwright = test_hosted_login.playwright
 
 
 @pytest.fixture(scope="module")

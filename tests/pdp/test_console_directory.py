@@ -13,10 +13,8 @@ from tests.pdp.console_browser import bearer, console_page, console_pdp, fits_th
 from tests.pdp.pdp_env import ACME, BOB, POLICIES, document_request
 from tests.support.issuer import TestIssuer
 from tests.support.processes import ServerProcess
-from tests.token_service import test_hosted_login
 
 pytestmark = pytest.mark.e2e
-playwright = test_hosted_login.playwright
 BINDINGS = f"/console/directory/{ACME}/role-bindings"
 
 

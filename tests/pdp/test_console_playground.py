@@ -13,10 +13,8 @@ from tests.pdp.console_browser import console_page, console_pdp, fits_the_screen
 from tests.pdp.pdp_env import ACME, ALICE, POLICIES
 from tests.support.issuer import TestIssuer
 from tests.support.processes import ServerProcess
-from tests.token_service import test_hosted_login
 
 pytestmark = pytest.mark.e2e
-playwright = test_hosted_login.playwright
 CLOSED = 'package authz\n\nimport rego.v1\n\ndecision := {"allow": false, "reasons": ["closed"]}\n'
 
 

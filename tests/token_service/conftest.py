@@ -266,6 +266,18 @@ def postgres_url() -> Iterator[str]:
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="module")
+def postgres_server(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A second `token-service serve` for the module, on a fresh PostgreSQL database."""
+    running = start_server(
+        tmp_path_factory.mktemp("postgres-server"), TOKEN_SERVICE_DATABASE_URL=postgres_url
+    )
+    yield running
+    stop_server(running)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":

@@ -4,29 +4,17 @@ run side by side), even for clients that never retry."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 import pytest
 
-from tests.token_service.conftest import Server, start_server, stop_server
+from tests.token_service.conftest import Server
 from tests.token_service.test_cognito_identity import DEVELOPER, developer_token, identity_client
 
 pytestmark = pytest.mark.postgres
 CALLERS = 8
-
-
-@pytest.fixture(scope="module")
-def postgres_server(
-    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    running = start_server(
-        tmp_path_factory.mktemp("identity-races"), TOKEN_SERVICE_DATABASE_URL=postgres_url
-    )
-    yield running
-    stop_server(running)
 
 
 def test_parallel_first_developer_tokens_share_one_identity(postgres_server: Server) -> None:

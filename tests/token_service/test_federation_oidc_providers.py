@@ -9,7 +9,6 @@ that stops answering, `prompt=none`, and a multi-tenant (Entra-style) issuer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,8 +21,6 @@ from tests.token_service.conftest import (
     PASSWORD,
     Server,
     cognito_client,
-    start_server,
-    stop_server,
 )
 from tests.token_service.oidc_world import (
     DOMAIN,
@@ -245,18 +242,6 @@ def test_a_multi_tenant_issuer_admits_only_its_allowed_tenants(
     back, _ = round_trip(browser, world)
     assert "tenant" in refused_at_app(finish(browser, back))["error_description"]
     assert no_user(cognito, world, "from-elsewhere")
-
-
-@pytest.fixture(scope="module")
-def postgres_server(
-    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    """A second `token-service serve`, on PostgreSQL."""
-    running = start_server(
-        tmp_path_factory.mktemp("federation-postgres"), TOKEN_SERVICE_DATABASE_URL=postgres_url
-    )
-    yield running
-    stop_server(running)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +25,6 @@ from tests.token_service.conftest import (
     PASSWORD,
     Server,
     cognito_client,
-    start_server,
-    stop_server,
 )
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -109,16 +106,10 @@ def world(cognito: Any, server: Server, entra: EntraIssuer) -> World:
 
 
 @pytest.fixture(scope="module")
-def postgres_stack(
-    postgres_url: str, entra: EntraIssuer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Server, Any, World]]:
+def postgres_stack(postgres_server: Server, entra: EntraIssuer) -> tuple[Server, Any, World]:
     """A second `token-service serve`, on PostgreSQL, with the same partner."""
-    running = start_server(
-        tmp_path_factory.mktemp("exchange-postgres"), TOKEN_SERVICE_DATABASE_URL=postgres_url
-    )
-    cognito = cognito_client(running.url)
-    yield running, cognito, make_world(cognito, running, entra)
-    stop_server(running)
+    cognito = cognito_client(postgres_server.url)
+    return postgres_server, cognito, make_world(cognito, postgres_server, entra)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -46,6 +46,12 @@ class Services:
     def settings(self) -> Settings:
         return self.core.settings
 
+    def close(self) -> None:
+        """At shutdown: the partner HTTP clients' connections, then the store's."""
+        self.partner_keys.close()
+        self.federation.oidc.client.close()
+        self.core.store.dispose()
+
 
 def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:
     core = build_core(settings, clock)

@@ -1,5 +1,6 @@
 """PartnerKeys against a real HTTP issuer: caching, the rate-limited refetch on an unknown kid,
-keys kept through an outage, and JWKS entries that are not signing keys."""
+keys kept through an outage, JWKS entries that are not signing keys, and the HTTP clients
+closed when the app shuts down."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.support.entra_issuer import EntraIssuer
+from tests.token_service.inprocess import fast_settings
+from token_service.api.app import create_app
 from token_service.federation.jwks import PartnerKeys, PartnerUnavailable, UnknownKey
 
 TENANT = "11111111-1111-4111-8111-111111111111"
@@ -140,3 +145,12 @@ def test_entries_that_are_not_signing_keys_are_skipped(
                 keys.key(flaky.url, kid)
     finally:
         flaky.close()
+
+
+def test_the_app_closes_the_partner_clients_it_built_at_shutdown(tmp_path: Path) -> None:
+    app = create_app(fast_settings(f"sqlite:///{tmp_path / 'ts.db'}"))
+    services = app.state.services
+    with TestClient(app):
+        assert not services.partner_keys._http.is_closed
+    assert services.partner_keys._http.is_closed
+    assert services.federation.oidc.client.http.is_closed

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -25,9 +27,20 @@ class StripQueryFilter(logging.Filter):
         return True
 
 
+@asynccontextmanager
+async def _closing(app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown, the services the app built let go of their connections."""
+    yield
+    app.state.services.close()
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The app over `services`, whose owner closes them; else over its own, closed at shutdown."""
+    owned = services is None
     services = services or build_services(settings or Settings.from_env())
-    app = FastAPI(title="token-service", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="token-service", docs_url=None, redoc_url=None, lifespan=_closing if owned else None
+    )
     app.state.services = services
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     app.include_router(oauth2.router)

@@ -82,6 +82,9 @@ class OpenIdClient:
         self.keys = keys
         self.http = httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False)
 
+    def close(self) -> None:
+        self.http.close()
+
     def endpoints(self, provider: Provider) -> Endpoints:
         """The provider's endpoints; keys set in ProviderDetails win over discovery."""
         details = provider.details

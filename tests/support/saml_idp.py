@@ -126,7 +126,7 @@ class SamlIdp:
     # crafted responses
     def response(
         self,
-        request_id: str,
+        request_id: str | None,
         acs: str,
         audience: str,
         user: IdpUser,
@@ -139,8 +139,8 @@ class SamlIdp:
         name_id_format: str = NAMEID_FORMAT_PERSISTENT,
         authn_class: str = PASSWORD_CLASS,
     ) -> str:
-        """A Response (XML) to `request_id`, signed as asked (RSA-SHA256, or the obsolete
-        RSA-SHA1) by `keys` (default: ours)."""
+        """A Response (XML) to `request_id` (None: unsolicited, IdP-initiated), signed as asked
+        (RSA-SHA256, or the obsolete RSA-SHA1) by `keys` (default: ours)."""
         server = (
             self.server
             if keys is None and lifetime_minutes == 5

@@ -67,10 +67,11 @@ def make_world(
     provider: str = "Partner",
     redirect_uri: str = CALLBACK,
     metadata: str | None = None,
+    supported: list[str] | None = None,
     **details: str,
 ) -> SamlWorld:
     """A pool trusting `idp` (its metadata, or the `metadata` given) as SAML provider
-    `provider`, and an app client that may use it."""
+    `provider`, and an app client that may use it (and COGNITO, unless `supported` says)."""
     pool = cognito.create_user_pool(
         PoolName=name,
         Schema=[{"Name": "tenant_id", "AttributeDataType": "String", "Mutable": True}],
@@ -93,7 +94,7 @@ def make_world(
         AllowedOAuthScopes=["openid", "email", "profile"],
         CallbackURLs=[redirect_uri],
         LogoutURLs=[SIGNED_OUT],
-        SupportedIdentityProviders=["COGNITO", provider],
+        SupportedIdentityProviders=supported or ["COGNITO", provider],
     )["UserPoolClient"]["ClientId"]
     return SamlWorld(pool, client, provider, idp, server_url)
 

@@ -17,6 +17,7 @@ from tests.token_service.saml_world import partner_user
 from token_service.federation import saml_logout, saml_sp
 from token_service.federation.providers import Provider
 from token_service.federation.relay import Trip
+from token_service.federation.saml import request_id
 from token_service.federation.saml_keys import SamlKeys
 from token_service.federation.saml_sp import SamlRefused, VerifiedAssertion
 from token_service.services import Services, build_services
@@ -104,12 +105,21 @@ def test_an_assertion_is_accepted_once(services: Services, idp: SamlIdp) -> None
     user = partner_user("once", "once@partner.example")
     xml = idp.response("_n0nce", services.saml.acs, f"urn:amazon:cognito:sp:{pool.id}", user)
     encoded = base64.b64encode(xml.encode()).decode()
-    identity, assertion = services.saml.identity(provider, trip, encoded)
+    identity, assertion = services.saml.identity(provider, request_id(trip), encoded)
     assert identity.subject == "once" and assertion.session_index
     # No AttributeMapping for email_verified: the attribute the IdP sends is not consulted.
     assert identity.email_verified is False
     with pytest.raises(SamlRefused, match="used before"):
-        services.saml.identity(provider, trip, encoded)
+        services.saml.identity(provider, request_id(trip), encoded)
+
+
+def test_an_idp_initiated_assertion_is_fresh_for_six_minutes() -> None:
+    def instant(offset: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
+
+    assert saml_sp.issued_recently(instant(0)) and saml_sp.issued_recently(instant(-350))
+    assert not saml_sp.issued_recently(instant(-370))
+    assert not saml_sp.issued_recently(instant(120)) and not saml_sp.issued_recently(None)
 
 
 @settings(max_examples=40, deadline=None)

@@ -26,6 +26,7 @@ from token_service.federation import saml_post, saml_sp
 from token_service.federation.linking import ExternalIdentity
 from token_service.federation.providers import IdentityProviders, Provider
 from token_service.federation.relay import Trip
+from token_service.federation.saml_idp_initiated import idp_initiated_request, is_idp_initiated
 from token_service.federation.saml_keys import SamlKeys
 from token_service.federation.saml_sign_out import SamlSignOut, idp_metadata, idp_signout
 from token_service.federation.saml_sp import SamlRefused, VerifiedAssertion
@@ -124,11 +125,12 @@ class SamlSignIn:
         return saml_post.PostForm.open(self.core.sealer, token, self.core.clock())
 
     def identity(
-        self, provider: Provider, trip: Trip, saml_response: str
+        self, provider: Provider, expected: str | None, saml_response: str
     ) -> tuple[ExternalIdentity, VerifiedAssertion]:
-        """The verified identity of the IdP's Response to this trip's AuthnRequest."""
+        """The verified identity of the IdP's Response to our AuthnRequest `expected` (None:
+        an IdP-initiated Response)."""
         assertion = saml_sp.verify_response(
-            provider.pool_id, self.acs, idp_metadata(provider), saml_response, request_id(trip)
+            provider.pool_id, self.acs, idp_metadata(provider), saml_response, expected
         )
         with self.core.store.transaction() as repo:
             fresh = repo.use_nonce(
@@ -165,12 +167,18 @@ class SamlSignIn:
         visit: Visit,
         relay_cookie: str | None,
     ) -> Redirect:
-        """`/saml2/idpresponse`: resume the trip, verify, link or create, our code to the app."""
-        trip, request, provider = federation.resume(relay_state, visit, relay_cookie, "SAML")
+        """`/saml2/idpresponse`: resume the trip (or take the app's request an IdP-initiated
+        RelayState carries), verify, link or create, our code to the app."""
+        expected: str | None = None
+        if is_idp_initiated(relay_state):
+            request, provider = idp_initiated_request(federation, relay_state, visit)
+        else:
+            trip, request, provider = federation.resume(relay_state, visit, relay_cookie, "SAML")
+            expected = request_id(trip)
         verified: list[VerifiedAssertion] = []
 
         def verify() -> ExternalIdentity:
-            identity, assertion = self.identity(provider, trip, saml_response)
+            identity, assertion = self.identity(provider, expected, saml_response)
             verified.append(assertion)
             return identity
 

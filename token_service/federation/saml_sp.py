@@ -20,6 +20,7 @@ import binascii
 import calendar
 import logging
 import shutil
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,8 @@ SLO_PATH = "/saml2/logout"
 POST_PATH = "/saml2/post"
 # Clock difference tolerated between the IdP and us, for NotBefore and NotOnOrAfter.
 CLOCK_SKEW_SECONDS = 60
+# How old an IdP-initiated assertion may be (Cognito's six minutes).
+UNSOLICITED_SECONDS = 360
 SIGNATURE_ALGORITHM = xmldsig.SIG_RSA_SHA256
 # What an IdP's XML signature may use (signature and digest): SHA-1 is refused.
 ACCEPTED_SIGNATURES = frozenset(
@@ -115,7 +118,13 @@ def post_url(service_url: str) -> str:
     return f"{service_url.rstrip('/')}{POST_PATH}"
 
 
-def sp_config(pool_id: str, acs: str, idp_metadata: str | None, slo: str | None = None) -> SPConfig:
+def sp_config(
+    pool_id: str,
+    acs: str,
+    idp_metadata: str | None,
+    slo: str | None = None,
+    unsolicited: bool = False,
+) -> SPConfig:
     """pysaml2's SP configuration for the pool, trusting the one IdP of `idp_metadata`."""
     endpoints: dict[str, list[tuple[str, str]]] = {
         "assertion_consumer_service": [(acs, BINDING_HTTP_POST)]
@@ -133,7 +142,7 @@ def sp_config(pool_id: str, acs: str, idp_metadata: str | None, slo: str | None 
                 "want_response_signed": False,
                 "want_assertions_signed": False,
                 "want_assertions_or_response_signed": True,
-                "allow_unsolicited": False,
+                "allow_unsolicited": unsolicited,
             }
         },
     }
@@ -249,7 +258,7 @@ def _check(
     acs: str,
     pool_id: str,
     idp: str,
-    request_id: str,
+    request_id: str | None,
 ) -> None:
     """What pysaml2 leaves optional, required: SHA-2 signatures, the IdP as Issuer, the
     Destination, an audience that is us, bearer confirmations only, each for our ACS and
@@ -272,7 +281,13 @@ def _check(
     if response.destination != acs:
         raise SamlRefused("The SAML response's Destination is not our ACS.")
     if response.in_response_to != request_id:
-        raise SamlRefused("The SAML response answers no request of this sign-in.")
+        raise SamlRefused(
+            "The SAML response answers no request of this sign-in."
+            if request_id is not None
+            else "An IdP-initiated SAML response must not answer a request (InResponseTo)."
+        )
+    if request_id is None and not issued_recently(assertion.issue_instant):
+        raise SamlRefused("An IdP-initiated SAML assertion must be at most 6 minutes old.")
     conditions = assertion.conditions
     audiences = [
         audience.text.strip()
@@ -298,6 +313,14 @@ def _check(
             )
 
 
+def issued_recently(issue_instant: str | None) -> bool:
+    """Issued within `UNSOLICITED_SECONDS` (and not in the future beyond the clock skew)."""
+    if not issue_instant:
+        return False
+    age = time.time() - calendar.timegm(str_to_time(issue_instant))
+    return -CLOCK_SKEW_SECONDS <= age <= UNSOLICITED_SECONDS
+
+
 def _decode(saml_response: str) -> str:
     if not saml_response or len(saml_response) > MAX_RESPONSE_CHARS:
         raise SamlRefused("SAMLResponse is missing or too long.")
@@ -308,16 +331,18 @@ def _decode(saml_response: str) -> str:
 
 
 def verify_response(
-    pool_id: str, acs: str, idp_metadata: str, saml_response: str, request_id: str
+    pool_id: str, acs: str, idp_metadata: str, saml_response: str, request_id: str | None
 ) -> VerifiedAssertion:
-    """The assertion of a Response to our AuthnRequest `request_id`, once pysaml2 verified it."""
+    """The assertion of a Response to our AuthnRequest `request_id` (None: an IdP-initiated,
+    unsolicited Response, which must answer no request and be fresh), once verified."""
     xml = _decode(saml_response)
-    config = sp_config(pool_id, acs, idp_metadata)
+    config = sp_config(pool_id, acs, idp_metadata, unsolicited=request_id is None)
     client = Saml2Client(config)
     encoded = base64.b64encode(xml.encode()).decode()
+    outstanding = {request_id: "/"} if request_id is not None else {}
     try:
         response = client.parse_authn_request_response(
-            encoded, BINDING_HTTP_POST, outstanding={request_id: "/"}
+            encoded, BINDING_HTTP_POST, outstanding=outstanding
         )
     except Exception as error:  # pysaml2 refuses with many kinds of exception
         raise _refusal(error) from None

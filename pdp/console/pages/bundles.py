@@ -6,16 +6,14 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query
 from fastapi.responses import RedirectResponse, Response
 
 from pdp.api.admin_bundles import caller_of
-from pdp.api.deps import get_services
 from pdp.bundles.diff import diff_revisions
 from pdp.bundles.impact import ImpactRequest, replay_impact
-from pdp.console.auth import Viewer, require_reader, require_writer
 from pdp.console.registry import Page
-from pdp.console.rendering import render
+from pdp.console.visit import Reading, Visit, Writing
 from pdp.errors import Conflict
 from pdp.services import Services
 
@@ -37,21 +35,18 @@ def _name(services: Services) -> str:
 
 @router.get("")
 def history(
-    request: Request,
+    visit: Reading,
     page_token: str | None = Query(default=None, max_length=32),
     done: str | None = Query(default=None, max_length=32),
     revision: str | None = Query(default=None, max_length=256),
-    viewer: Viewer = Depends(require_reader),
-    services: Services = Depends(get_services),
 ) -> Response:
+    services = visit.services
     name = _name(services)
     records, next_token = services.bundles.list(name, limit=HISTORY_PAGE, page_token=page_token)
     activations, _ = services.bundles.activations(name, limit=10, page_token=None)
     active = next((r.revision for r in records if r.active), None)
-    return render(
-        request,
+    return visit.render(
         "pages/bundles.html",
-        viewer,
         name=name,
         records=records,
         next_token=next_token,
@@ -66,12 +61,11 @@ def history(
 
 @router.get("/diff")
 def diff(
-    request: Request,
+    visit: Reading,
     base: str = Query(alias="from", min_length=1, max_length=256),
     target: str = Query(alias="to", min_length=1, max_length=256),
-    viewer: Viewer = Depends(require_reader),
-    services: Services = Depends(get_services),
 ) -> Response:
+    services = visit.services
     changes = diff_revisions(
         services.bundles.store,
         _name(services),
@@ -79,17 +73,16 @@ def diff(
         target,
         max_bytes=services.settings.bundle_max_bytes,
     )
-    return render(request, "pages/bundle_diff.html", viewer, diff=changes)
+    return visit.render("pages/bundle_diff.html", diff=changes)
 
 
 def _confirmation(
-    request: Request,
-    viewer: Viewer,
-    services: Services,
+    visit: Visit,
     action: Literal["activate", "rollback"],
     revision: str,
     directory: DirectoryChoice,
 ) -> Response:
+    services = visit.services
     name = _name(services)
     impact = replay_impact(
         services.bundles.store,
@@ -101,10 +94,8 @@ def _confirmation(
         ImpactRequest(directory=directory),
         max_bytes=services.settings.bundle_max_bytes,
     )
-    return render(
-        request,
+    return visit.render(
         "pages/bundle_confirm.html",
-        viewer,
         action=action,
         impact=impact,
         report=impact.report.to_json(),
@@ -115,28 +106,22 @@ def _confirmation(
 
 @router.get("/activate")
 def confirm_activation(
-    request: Request,
+    visit: Writing,
     revision: str = Query(min_length=1, max_length=256),
     directory: DirectoryChoice = "recorded",
-    viewer: Viewer = Depends(require_writer),
-    services: Services = Depends(get_services),
 ) -> Response:
     """The replay impact of `revision`, and the button that activates it."""
-    return _confirmation(request, viewer, services, "activate", revision, directory)
+    return _confirmation(visit, "activate", revision, directory)
 
 
 @router.get("/rollback")
-def confirm_rollback(
-    request: Request,
-    directory: DirectoryChoice = "recorded",
-    viewer: Viewer = Depends(require_writer),
-    services: Services = Depends(get_services),
-) -> Response:
+def confirm_rollback(visit: Writing, directory: DirectoryChoice = "recorded") -> Response:
     """The replay impact of the revision a rollback returns to, and the button."""
-    target = services.bundles.store.rollback_target(_name(services))
+    name = _name(visit.services)
+    target = visit.services.bundles.store.rollback_target(name)
     if target is None:
-        raise Conflict(f"bundle {_name(services)} has no earlier activation to roll back to")
-    return _confirmation(request, viewer, services, "rollback", target, directory)
+        raise Conflict(f"bundle {name} has no earlier activation to roll back to")
+    return _confirmation(visit, "rollback", target, directory)
 
 
 def _done(action: str, revision: str) -> Response:
@@ -156,24 +141,16 @@ def _notice(services: Services, action: str | None, revision: str | None) -> str
 
 
 @router.post("/activate")
-def activate(
-    revision: str = Form(min_length=1, max_length=256),
-    viewer: Viewer = Depends(require_writer),
-    services: Services = Depends(get_services),
-) -> Response:
-    record = services.bundles.activate(_name(services), revision, caller_of(viewer.principal))
+def activate(visit: Writing, revision: str = Form(min_length=1, max_length=256)) -> Response:
+    bundles, caller = visit.services.bundles, caller_of(visit.viewer.principal)
+    record = bundles.activate(_name(visit.services), revision, caller)
     return _done("activated", record.revision)
 
 
 @router.post("/rollback")
-def rollback(
-    expected: str = Form(min_length=1, max_length=256),
-    viewer: Viewer = Depends(require_writer),
-    services: Services = Depends(get_services),
-) -> Response:
+def rollback(visit: Writing, expected: str = Form(min_length=1, max_length=256)) -> Response:
     """Rolls back only to the revision the confirmation showed: if another admin changed the
     activations meanwhile, the target differs and nothing is done (a 409 page)."""
-    record = services.bundles.rollback(
-        _name(services), caller_of(viewer.principal), expected=expected
-    )
+    bundles, caller = visit.services.bundles, caller_of(visit.viewer.principal)
+    record = bundles.rollback(_name(visit.services), caller, expected=expected)
     return _done("rolled_back", record.revision)

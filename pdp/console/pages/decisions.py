@@ -5,38 +5,28 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
-from pdp.api.deps import get_services
-from pdp.console.auth import Viewer, require_reader
 from pdp.console.decision_views import live_charts, parse_filters, pretty_json
 from pdp.console.registry import Page
-from pdp.console.rendering import render
 from pdp.console.state import console_of
+from pdp.console.visit import Reading
 from pdp.errors import NotFound
-from pdp.services import Services
 
 PAGE = Page(title="Decisions", path="/console/decisions", order=10)
 router = APIRouter(prefix="/console/decisions", include_in_schema=False)
 
 
 @router.get("")
-async def decisions(
-    request: Request,
-    viewer: Viewer = Depends(require_reader),
-    services: Services = Depends(get_services),
-) -> Response:
-    query, shown = parse_filters(request.query_params)
-    records, next_token = await services.admin_work.run(
-        partial(services.decision_log.store.query, query)
-    )
-    following = request.query_params.multi_items()
+async def decisions(visit: Reading) -> Response:
+    query, shown = parse_filters(visit.request.query_params)
+    store = visit.services.decision_log.store
+    records, next_token = await visit.services.admin_work.run(partial(store.query, query))
+    following = visit.request.query_params.multi_items()
     next_params = [(k, v) for k, v in following if k != "page_token" and v]
-    return render(
-        request,
+    return visit.render(
         "pages/decisions.html",
-        viewer,
         records=records,
         filters=shown,
         next_params=[*next_params, ("page_token", next_token)] if next_token else None,
@@ -45,29 +35,18 @@ async def decisions(
 
 
 @router.get("/live")
-async def live(
-    request: Request,
-    viewer: Viewer = Depends(require_reader),
-    services: Services = Depends(get_services),
-) -> Response:
-    charts = await services.admin_work.run(
-        partial(live_charts, console_of(request).live, services.decision_log.store)
+async def live(visit: Reading) -> Response:
+    live = console_of(visit.request).live
+    charts = await visit.services.admin_work.run(
+        partial(live_charts, live, visit.services.decision_log.store)
     )
-    return render(request, "fragments/live.html", viewer, charts=charts)
+    return visit.render("fragments/live.html", charts=charts)
 
 
 @router.get("/{decision_id}")
-async def decision(
-    request: Request,
-    decision_id: str,
-    viewer: Viewer = Depends(require_reader),
-    services: Services = Depends(get_services),
-) -> Response:
-    record = await services.admin_work.run(
-        partial(services.decision_log.store.get, decision_id[:64])
-    )
+async def decision(decision_id: str, visit: Reading) -> Response:
+    store = visit.services.decision_log.store
+    record = await visit.services.admin_work.run(partial(store.get, decision_id[:64]))
     if record is None:
         raise NotFound(f"There is no decision {decision_id[:64]} in the log.")
-    return render(
-        request, "pages/decision.html", viewer, record=record, input_json=pretty_json(record.input)
-    )
+    return visit.render("pages/decision.html", record=record, input_json=pretty_json(record.input))

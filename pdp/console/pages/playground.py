@@ -8,15 +8,13 @@ from functools import partial
 from typing import Any
 
 import yaml
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from pdp.api.deps import get_services
-from pdp.console.auth import Viewer, require_reader, require_writer
 from pdp.console.registry import Page
-from pdp.console.rendering import render
+from pdp.console.visit import Reading, Writing
 from pdp.errors import InvalidRequest
 from pdp.playground import PlaygroundRequest, evaluate
 from pdp.policy import SMOKE_INPUT
@@ -47,12 +45,8 @@ def _form(services: Services) -> dict[str, Any]:
 
 
 @router.get("")
-def playground(
-    request: Request,
-    viewer: Viewer = Depends(require_reader),
-    services: Services = Depends(get_services),
-) -> Response:
-    return render(request, "pages/playground.html", viewer, form=_form(services), errors={})
+def playground(visit: Reading) -> Response:
+    return visit.render("pages/playground.html", form=_form(visit.services), errors={})
 
 
 def _json_object(text: str, field: str, errors: dict[str, str]) -> dict[str, Any]:
@@ -89,17 +83,16 @@ def _field_error(error: dict[str, Any], errors: dict[str, str]) -> None:
 
 @router.post("")
 async def run(
-    request: Request,
+    visit: Writing,
     file: list[str] = Form(default_factory=list),
     text: list[str] = Form(default_factory=list),
     data: str = Form(default="{}", max_length=MAX_TEXT),
     input_text: str = Form(default="{}", alias="input", max_length=MAX_TEXT),
     case_text: str = Form(default="", alias="case", max_length=MAX_TEXT),
     entrypoint: str = Form(default="", max_length=256),
-    viewer: Viewer = Depends(require_writer),
-    services: Services = Depends(get_services),
 ) -> Response:
     """Evaluate what the form holds; field errors are shown next to their fields."""
+    services = visit.services
     errors: dict[str, str] = {}
     form = {
         "modules": list(zip(file, text, strict=False)),
@@ -137,10 +130,8 @@ async def run(
             except InvalidRequest as exc:
                 errors[(exc.field or "modules").split(".")[0]] = exc.message
     status = 400 if errors else 200
-    return render(
-        request,
+    return visit.render(
         "pages/playground.html",
-        viewer,
         status_code=status,
         form=form,
         errors=errors,

@@ -8,11 +8,12 @@ from starlette.concurrency import run_in_threadpool
 
 from pdp.api.deps import get_services
 from pdp.console import signin
-from pdp.console.auth import Viewer, check_csrf, current_session, require_reader
+from pdp.console.auth import check_csrf, current_session
 from pdp.console.oidc import SignInFailed
 from pdp.console.rendering import render
 from pdp.console.sessions import COOKIE
 from pdp.console.state import console_of
+from pdp.console.visit import Reading
 from pdp.services import Services
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -41,8 +42,8 @@ def _with_session(response: Response, request: Request, session_id: str) -> Resp
 
 
 @router.get("")
-async def home(request: Request, viewer: Viewer = Depends(require_reader)) -> Response:
-    nav = console_of(request).nav
+async def home(visit: Reading) -> Response:
+    nav = console_of(visit.request).nav
     return RedirectResponse(nav[0].path if nav else "/console/signin", status_code=303)
 
 

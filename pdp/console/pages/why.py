@@ -5,30 +5,24 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
-from pdp.api.deps import get_services
 from pdp.console import why_form
-from pdp.console.auth import Viewer, require_reader
 from pdp.console.registry import Page
-from pdp.console.rendering import render
+from pdp.console.visit import Reading
 from pdp.errors import InvalidRequest
 from pdp.explain import Explainer
-from pdp.services import Services
 
 PAGE = Page(title="Why", path="/console/why", order=20)
 router = APIRouter(prefix="/console/why", include_in_schema=False)
 
 
 @router.get("")
-async def why(
-    request: Request,
-    viewer: Viewer = Depends(require_reader),
-    services: Services = Depends(get_services),
-) -> Response:
-    values = why_form.shown(request.query_params)
-    decision_id = request.query_params.get("decision_id", "").strip()[:64]
+async def why(visit: Reading) -> Response:
+    params, services = visit.request.query_params, visit.services
+    values = why_form.shown(params)
+    decision_id = params.get("decision_id", "").strip()[:64]
     explainer = Explainer(services)
     explanation, problem = None, None
     try:
@@ -41,10 +35,8 @@ async def why(
         problem = exc
     if explanation is not None and decision_id:
         values = why_form.values_of(explanation)
-    return render(
-        request,
+    return visit.render(
         "pages/why.html",
-        viewer,
         status_code=400 if problem else 200,
         values=values,
         problem=problem,

@@ -67,24 +67,34 @@ def test_an_unsolicited_response_signs_in_once(
     assert "used before" in refused(post_back(browser, xml, state))
 
 
+def refused_unsolicited(
+    cognito: Any,
+    browser: httpx.Client,
+    world: SamlWorld,
+    name_id: str,
+    request_id: str | None = None,
+    **relay: str,
+) -> str:
+    """The reason an unsolicited Response for `name_id` is refused; no user is made."""
+    user = partner_user(name_id, f"{name_id}@partner.example")
+    xml = world.idp.response(request_id, world.acs, world.entity_id, user)
+    reason = refused(post_back(browser, xml, relay_state(world, pkce()[1], **relay)))
+    assert not user_exists(cognito, world.pool, f"{world.provider}_{name_id}")
+    return reason
+
+
 def test_an_unsolicited_response_must_answer_no_request(
     cognito: Any, browser: httpx.Client, portal: SamlWorld
 ) -> None:
-    user = partner_user("answering", "a@partner.example")
-    xml = portal.idp.response("_some-request", portal.acs, portal.entity_id, user)
-    reason = refused(post_back(browser, xml, relay_state(portal, pkce()[1])))
+    reason = refused_unsolicited(cognito, browser, portal, "answering", "_some-request")
     assert "must not answer a request" in reason
-    assert not user_exists(cognito, portal.pool, "Portal_answering")
 
 
 def test_a_provider_without_idpinit_takes_no_unsolicited_response(
     cognito: Any, browser: httpx.Client, world: SamlWorld
 ) -> None:
-    user = partner_user("uninvited", "u@partner.example")
-    xml = world.idp.response(None, world.acs, world.entity_id, user)
-    reason = refused(post_back(browser, xml, relay_state(world, pkce()[1])))
+    reason = refused_unsolicited(cognito, browser, world, "uninvited")
     assert "does not allow IdP-initiated sign-in" in reason
-    assert not user_exists(cognito, world.pool, "Partner_uninvited")
 
 
 def test_a_client_with_other_ways_in_takes_no_unsolicited_response(
@@ -99,11 +109,8 @@ def test_a_client_with_other_ways_in_takes_no_unsolicited_response(
         CallbackURLs=[CALLBACK],
         SupportedIdentityProviders=["COGNITO", portal.provider],
     )["UserPoolClient"]["ClientId"]
-    user = partner_user("mixed", "m@partner.example")
-    xml = portal.idp.response(None, portal.acs, portal.entity_id, user)
-    state = relay_state(portal, pkce()[1], client_id=mixed)
-    assert "all SAML" in refused(post_back(browser, xml, state))
-    assert not user_exists(cognito, portal.pool, "Portal_mixed")
+    reason = refused_unsolicited(cognito, browser, portal, "mixed", client_id=mixed)
+    assert "all SAML" in reason
 
 
 def test_a_relay_state_naming_no_app_shows_the_error_page(

@@ -5,24 +5,22 @@ API's own models and store, so the console refuses what the API refuses."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
-from pdp.api.deps import get_services
-from pdp.console.auth import Viewer, require_reader, require_writer
-from pdp.console.model_forms import form_fields, refusal, request_body, validated
+from pdp.console.form_posts import back_to, removed, submit
+from pdp.console.model_forms import form_fields
 from pdp.console.registry import Page
-from pdp.console.rendering import render
+from pdp.console.visit import Reading, Visit, Writing
 from pdp.directory.schemas import IDENTIFIER_PATTERN, RoleBindingCreate, TenantCreate
 from pdp.directory.store import CLIENT, COMPANY, GROUP, USER, Kind
-from pdp.errors import NotFound, PDPError
-from pdp.services import Services
+from pdp.errors import NotFound
 
 PAGE = Page("Directory", "/console/directory", 40)
 router = APIRouter(prefix="/console/directory", include_in_schema=False)
@@ -66,49 +64,20 @@ NOTICES = {
 Notice = Query(default=None, max_length=32)
 
 
-def back_to(path: str, notice: str) -> Response:
-    """Back to `path` after a write, which says what was done (a key of NOTICES)."""
-    return RedirectResponse(f"{path}?{urlencode({'done': notice})}", status_code=303)
-
-
-async def posted_fields(request: Request) -> dict[str, str]:
-    """The form's text fields, the CSRF token aside."""
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
-
-
-async def write(
-    services: Services, tenant_id: str, errors: dict[str, str], field: str, work: Callable[[], Any]
-) -> Any:
-    """Run a store write; its refusal becomes the error of the field it names, and a success
-    shows in this replica's very next decision."""
-    try:
-        result = await run_in_threadpool(work)
-    except PDPError as exc:
-        refusal(exc, errors, field)
-        return None
-    await run_in_threadpool(services.snapshot.refresh, tenant_id)
-    return result
-
-
 # -- tenants -----------------------------------------------------------------------------------
 
 
 def _tenants_page(
-    request: Request,
-    viewer: Viewer,
-    services: Services,
+    visit: Visit,
     page_token: str | None,
     *,
     posted: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     done: str | None = None,
 ) -> Response:
-    tenants = services.directory.list_tenants(limit=PAGE_SIZE, page_token=page_token)
-    return render(
-        request,
+    tenants = visit.services.directory.list_tenants(limit=PAGE_SIZE, page_token=page_token)
+    return visit.render(
         "pages/directory.html",
-        viewer,
         status_code=400 if errors else 200,
         tenants=tenants,
         fields=form_fields(TenantCreate, posted=posted),
@@ -119,59 +88,40 @@ def _tenants_page(
 
 @router.get("")
 def tenants(
-    request: Request,
+    visit: Reading,
     page_token: str | None = Token,
     tenant: str | None = Query(default=None, max_length=64),
     done: str | None = Notice,
-    viewer: Viewer = Depends(require_reader),
-    services: Services = Depends(get_services),
 ) -> Response:
     """The tenants a page at a time; `tenant` (an id) opens that tenant."""
     if tenant:
         try:
-            found = services.directory.get_tenant(str(UUID(tenant.strip())))
+            found = visit.services.directory.get_tenant(str(UUID(tenant.strip())))
         except (ValueError, NotFound):
             errors = {"tenant": "no tenant has this id"}
-            return _tenants_page(request, viewer, services, page_token, errors=errors)
+            return _tenants_page(visit, page_token, errors=errors)
         return RedirectResponse(f"{ROOT}/{found.id}/users", status_code=303)
-    return _tenants_page(request, viewer, services, page_token, done=done)
+    return _tenants_page(visit, page_token, done=done)
 
 
 @router.post("/tenants")
-async def create_tenant(
-    request: Request,
-    viewer: Viewer = Depends(require_writer),
-    services: Services = Depends(get_services),
-) -> Response:
-    posted = await posted_fields(request)
-    errors: dict[str, str] = {}
-    data = validated(TenantCreate, request_body(form_fields(TenantCreate), posted, errors), errors)
-    if data is not None:
-        created = await run_in_threadpool(_create_tenant, services, data, errors)
-        if created is not None:
-            return back_to(f"{ROOT}/{created.id}/users", "tenant_created")
-    return await run_in_threadpool(
-        lambda: _tenants_page(request, viewer, services, None, posted=posted, errors=errors)
+async def create_tenant(visit: Writing) -> Response:
+    return await submit(
+        visit,
+        TenantCreate,
+        visit.services.directory.create_tenant,
+        tenant_id=None,
+        field="name",
+        done=lambda made: back_to(f"{ROOT}/{made.id}/users", "tenant_created"),
+        again=lambda posted, errors: _tenants_page(visit, None, posted=posted, errors=errors),
     )
-
-
-def _create_tenant(services: Services, data: BaseModel, errors: dict[str, str]) -> Any:
-    try:
-        tenant = services.directory.create_tenant(data)  # type: ignore[arg-type]
-    except PDPError as exc:
-        refusal(exc, errors, "name")
-        return None
-    services.snapshot.refresh(tenant.id)
-    return tenant
 
 
 # -- one tenant's sections -------------------------------------------------------------------
 
 
 def _section_page(
-    request: Request,
-    viewer: Viewer,
-    services: Services,
+    visit: Visit,
     tenant_id: str,
     section: str,
     filters: dict[str, str | None],
@@ -180,7 +130,7 @@ def _section_page(
     errors: dict[str, str] | None = None,
     done: str | None = None,
 ) -> Response:
-    store = services.directory
+    store = visit.services.directory
     tenant = store.get_tenant(tenant_id)
     page_token = filters.pop("page_token", None)
     if section == BINDINGS:
@@ -199,10 +149,8 @@ def _section_page(
             page = store.list_objects(kind, tenant_id, limit=PAGE_SIZE, page_token=page_token)
             items, next_token = [o.model_dump() for o in page.items], page.next_page_token
     query = {k: v for k, v in filters.items() if v}
-    return render(
-        request,
+    return visit.render(
         "pages/directory_tenant.html",
-        viewer,
         status_code=400 if errors else 200,
         tenant=tenant,
         section=section,
@@ -228,7 +176,7 @@ def _found(lookup: Callable[[], BaseModel]) -> list[dict[str, Any]]:
 
 @router.get("/{tenant_id}/{section}")
 def section(
-    request: Request,
+    visit: Reading,
     tenant_id: UUID,
     section: str,
     page_token: str | None = Token,
@@ -237,8 +185,6 @@ def section(
     subject_id: str | None = _id_query(),
     role: str | None = Query(default=None, max_length=256),
     done: str | None = Notice,
-    viewer: Viewer = Depends(require_reader),
-    services: Services = Depends(get_services),
 ) -> Response:
     filters: dict[str, str | None] = {"page_token": page_token}
     if _section(section) == BINDINGS:
@@ -249,43 +195,33 @@ def section(
         }
     else:
         filters["id"] = id or None
-    return _section_page(request, viewer, services, str(tenant_id), section, filters, done=done)
+    return _section_page(visit, str(tenant_id), section, filters, done=done)
 
 
 @router.post("/{tenant_id}/{section}")
-async def create(
-    request: Request,
-    tenant_id: UUID,
-    section: str,
-    viewer: Viewer = Depends(require_writer),
-    services: Services = Depends(get_services),
-) -> Response:
+async def create(visit: Writing, tenant_id: UUID, section: str) -> Response:
     """A new object or role binding, validated as the admin API's POST validates it."""
-    tid, store = str(tenant_id), services.directory
-    model = RoleBindingCreate if _section(section) == BINDINGS else KINDS[section].create
-    posted = await posted_fields(request)
-    errors: dict[str, str] = {}
-    data = validated(model, request_body(form_fields(model), posted, errors), errors)
-    if data is not None:
-        if section == BINDINGS:
-            work = lambda: store.create_role_binding(tid, data)  # noqa: E731
-        else:
-            work = lambda: store.create_object(KINDS[section], tid, data)  # noqa: E731
-        if await write(services, tid, errors, "id", work) is not None:
-            return back_to(f"{ROOT}/{tid}/{section}", "created")
-    return await run_in_threadpool(
-        _section_page, request, viewer, services, tid, section, {}, posted=posted, errors=errors
+    tid, store = str(tenant_id), visit.services.directory
+    if _section(section) == BINDINGS:
+        model: type[BaseModel] = RoleBindingCreate
+        save: Callable[[Any], Any] = partial(store.create_role_binding, tid)
+    else:
+        model, save = KINDS[section].create, partial(store.create_object, KINDS[section], tid)
+    return await submit(
+        visit,
+        model,
+        save,
+        tenant_id=tid,
+        field="id",
+        done=lambda _: back_to(f"{ROOT}/{tid}/{section}", "created"),
+        again=lambda posted, errors: _section_page(
+            visit, tid, section, {}, posted=posted, errors=errors
+        ),
     )
 
 
 @router.post("/{tenant_id}/role-bindings/{binding_id}/delete")
-async def delete_binding(
-    tenant_id: UUID,
-    binding_id: str,
-    viewer: Viewer = Depends(require_writer),
-    services: Services = Depends(get_services),
-) -> Response:
-    tid = str(tenant_id)
-    await run_in_threadpool(services.directory.delete_role_binding, tid, binding_id)
-    await run_in_threadpool(services.snapshot.refresh, tid)
+async def delete_binding(visit: Writing, tenant_id: UUID, binding_id: str) -> Response:
+    tid, store = str(tenant_id), visit.services.directory
+    await removed(visit.services, tid, partial(store.delete_role_binding, tid, binding_id))
     return back_to(f"{ROOT}/{tid}/{BINDINGS}", "binding_deleted")

@@ -4,30 +4,26 @@ page links here.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
-from pdp.api.deps import get_services
-from pdp.console.auth import Viewer, require_reader, require_writer
-from pdp.console.model_forms import form_fields, request_body, validated
-from pdp.console.pages.directory import EDIT_SKIPS, KINDS, ROOT, back_to, posted_fields, write
-from pdp.console.rendering import render
+from pdp.console.form_posts import back_to, removed, submit
+from pdp.console.model_forms import form_fields
+from pdp.console.pages.directory import EDIT_SKIPS, KINDS, ROOT
+from pdp.console.visit import Reading, Visit, Writing
 from pdp.directory.schemas import TenantUpdate
 from pdp.errors import NotFound
-from pdp.services import Services
 
 router = APIRouter(prefix="/console/directory", include_in_schema=False)
 
 
 def _page(
-    request: Request,
-    viewer: Viewer,
+    visit: Visit,
     *,
     title: str,
     back: str,
@@ -37,10 +33,8 @@ def _page(
     posted: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
 ) -> Response:
-    return render(
-        request,
+    return visit.render(
         "pages/directory_edit.html",
-        viewer,
         status_code=400 if errors else 200,
         title=title,
         back=back,
@@ -51,34 +45,13 @@ def _page(
     )
 
 
-async def _save(
-    request: Request,
-    services: Services,
-    tenant_id: str,
-    model: type[BaseModel],
-    save: Callable[[BaseModel], Any],
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Validate the posted fields as `model` and save them; (posted, errors)."""
-    posted = await posted_fields(request)
-    errors: dict[str, str] = {}
-    data = validated(
-        model, request_body(form_fields(model, skip=EDIT_SKIPS), posted, errors), errors
-    )
-    if data is not None:
-        await write(services, tenant_id, errors, "attributes", lambda: save(data))
-    return posted, errors
-
-
 # -- the tenant --------------------------------------------------------------------------------
 
 
-def _tenant_page(
-    request: Request, viewer: Viewer, services: Services, tid: str, **kw: Any
-) -> Response:
-    tenant = services.directory.get_tenant(tid)
+def _tenant_page(visit: Visit, tid: str, **kw: Any) -> Response:
+    tenant = visit.services.directory.get_tenant(tid)
     return _page(
-        request,
-        viewer,
+        visit,
         title=f"Tenant {tenant.name}",
         back=f"{ROOT}/{tid}/users",
         model=TenantUpdate,
@@ -88,34 +61,22 @@ def _tenant_page(
 
 
 @router.get("/{tenant_id}/tenant/settings")
-def tenant_settings(
-    request: Request,
-    tenant_id: UUID,
-    viewer: Viewer = Depends(require_reader),
-    services: Services = Depends(get_services),
-) -> Response:
-    return _tenant_page(request, viewer, services, str(tenant_id))
+def tenant_settings(visit: Reading, tenant_id: UUID) -> Response:
+    return _tenant_page(visit, str(tenant_id))
 
 
 @router.post("/{tenant_id}/tenant/settings")
-async def save_tenant(
-    request: Request,
-    tenant_id: UUID,
-    viewer: Viewer = Depends(require_writer),
-    services: Services = Depends(get_services),
-) -> Response:
+async def save_tenant(visit: Writing, tenant_id: UUID) -> Response:
     tid = str(tenant_id)
-    posted, errors = await _save(
-        request,
-        services,
-        tid,
+    return await submit(
+        visit,
         TenantUpdate,
-        lambda data: services.directory.update_tenant(tid, data),  # type: ignore[arg-type]
-    )
-    if not errors:
-        return back_to(f"{ROOT}/{tid}/users", "tenant_saved")
-    return await run_in_threadpool(
-        lambda: _tenant_page(request, viewer, services, tid, posted=posted, errors=errors)
+        partial(visit.services.directory.update_tenant, tid),
+        tenant_id=tid,
+        field="attributes",
+        skip=EDIT_SKIPS,
+        done=lambda _: back_to(f"{ROOT}/{tid}/users", "tenant_saved"),
+        again=lambda posted, errors: _tenant_page(visit, tid, posted=posted, errors=errors),
     )
 
 
@@ -128,21 +89,12 @@ def _kind(section: str) -> Any:
     return KINDS[section]
 
 
-def _object_page(
-    request: Request,
-    viewer: Viewer,
-    services: Services,
-    tid: str,
-    section: str,
-    object_id: str,
-    **kw: Any,
-) -> Response:
+def _object_page(visit: Visit, tid: str, section: str, object_id: str, **kw: Any) -> Response:
     kind = _kind(section)
-    current = services.directory.get_object(kind, tid, object_id).model_dump()
+    current = visit.services.directory.get_object(kind, tid, object_id).model_dump()
     path = f"{ROOT}/{tid}/{section}/{object_id}"
     return _page(
-        request,
-        viewer,
+        visit,
         title=object_id,
         back=f"{ROOT}/{tid}/{section}",
         model=kind.update,
@@ -153,55 +105,31 @@ def _object_page(
 
 
 @router.get("/{tenant_id}/{section}/{object_id}")
-def edit(
-    request: Request,
-    tenant_id: UUID,
-    section: str,
-    object_id: str,
-    viewer: Viewer = Depends(require_reader),
-    services: Services = Depends(get_services),
-) -> Response:
-    return _object_page(request, viewer, services, str(tenant_id), section, object_id)
+def edit(visit: Reading, tenant_id: UUID, section: str, object_id: str) -> Response:
+    return _object_page(visit, str(tenant_id), section, object_id)
 
 
 @router.post("/{tenant_id}/{section}/{object_id}")
-async def update(
-    request: Request,
-    tenant_id: UUID,
-    section: str,
-    object_id: str,
-    viewer: Viewer = Depends(require_writer),
-    services: Services = Depends(get_services),
-) -> Response:
+async def update(visit: Writing, tenant_id: UUID, section: str, object_id: str) -> Response:
     """The changed fields, validated as the admin API's PATCH validates them."""
     tid, kind = str(tenant_id), _kind(section)
-    store = services.directory
-    posted, errors = await _save(
-        request,
-        services,
-        tid,
+    return await submit(
+        visit,
         kind.update,
-        lambda data: store.update_object(kind, tid, object_id, data),
-    )
-    if not errors:
-        return back_to(f"{ROOT}/{tid}/{section}", "saved")
-    return await run_in_threadpool(
-        lambda: _object_page(
-            request, viewer, services, tid, section, object_id, posted=posted, errors=errors
-        )
+        partial(visit.services.directory.update_object, kind, tid, object_id),
+        tenant_id=tid,
+        field="attributes",
+        skip=EDIT_SKIPS,
+        done=lambda _: back_to(f"{ROOT}/{tid}/{section}", "saved"),
+        again=lambda posted, errors: _object_page(
+            visit, tid, section, object_id, posted=posted, errors=errors
+        ),
     )
 
 
 @router.post("/{tenant_id}/{section}/{object_id}/delete")
-async def delete(
-    tenant_id: UUID,
-    section: str,
-    object_id: str,
-    viewer: Viewer = Depends(require_writer),
-    services: Services = Depends(get_services),
-) -> Response:
+async def delete(visit: Writing, tenant_id: UUID, section: str, object_id: str) -> Response:
     """Deletes the object, and with it its role bindings and memberships (as the API does)."""
-    tid, kind = str(tenant_id), _kind(section)
-    await run_in_threadpool(services.directory.delete_object, kind, tid, object_id)
-    await run_in_threadpool(services.snapshot.refresh, tid)
+    tid, kind, store = str(tenant_id), _kind(section), visit.services.directory
+    await removed(visit.services, tid, partial(store.delete_object, kind, tid, object_id))
     return back_to(f"{ROOT}/{tid}/{section}", "deleted")

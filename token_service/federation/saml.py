@@ -3,7 +3,8 @@
 The way out is one of the browser federation's flows (ProviderType `SAML`): the trip's
 nonce, prefixed with `_` to be an XML ID, is the AuthnRequest ID, and the trip's state is the
 RelayState. The way back (`/saml2/idpresponse`) resumes the trip (single-use, bound to the
-browser's cookie), verifies the Response against the IdP metadata registered with the
+browser's cookie; an IdP-initiated Response brings the app's request in its RelayState
+instead, see saml_idp_initiated), verifies the Response against the IdP metadata registered with the
 provider, refuses an assertion ID seen before (kept until its NotOnOrAfter), and hands the
 identity to linking: its subject is the NameID (not a transient one, which would make a new
 user at every sign-in), or the attribute AttributeMapping maps `username` to; its email

@@ -97,6 +97,14 @@ class MachineToken:
     expires_in: int
 
 
+def token_user(repo: Repository, sub: str) -> User:
+    """An access token's user, read in this transaction: a deleted user's tokens are revoked."""
+    user = repo.user_by_sub(sub)
+    if user is None:
+        raise NotAuthorized("Access Token has been revoked")
+    return user
+
+
 class Issuer:
     def __init__(self, core: Core) -> None:
         self.core = core
@@ -423,9 +431,7 @@ class Issuer:
             session = repo.sign_in(str(claims.get("origin_jti", "")))
             if session is None or session.revoked_at is not None:
                 raise NotAuthorized("Access Token has been revoked")
-            user = repo.user_by_sub(claims["sub"])
-            if user is None:
-                raise NotAuthorized("Access Token has been revoked")
+            user = token_user(repo, claims["sub"])
             if not user.enabled:
                 raise NotAuthorized("User is disabled.")
             return user, claims

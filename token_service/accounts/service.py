@@ -36,7 +36,7 @@ from token_service.errors import (
     UsernameExists,
     UserNotFound,
 )
-from token_service.issue import Issuer
+from token_service.issue import Issuer, token_user
 from token_service.passwords import check_policy
 from token_service.sealing import load_key
 from token_service.store.models import Client, Pool, User
@@ -109,9 +109,7 @@ class Accounts:
         return dest.CodeDelivery(dest.mask(attribute, value), medium, attribute)
 
     def _authenticated(self, repo: Repository, access_token_user: User) -> tuple[User, Pool]:
-        user = repo.user_by_sub(access_token_user.sub)
-        if user is None:
-            raise NotAuthorized("Access Token has been revoked")
+        user = token_user(repo, access_token_user.sub)
         pool = repo.pool(user.pool_id)
         assert pool is not None
         return user, pool

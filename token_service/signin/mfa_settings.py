@@ -12,8 +12,8 @@ from typing import Any
 
 from token_service.admin.base import AdminBase
 from token_service.admin.pools import NO_SMS_FACTOR, check_mfa_value, mfa_configuration
-from token_service.errors import InvalidParameter, InvalidSmsRoleTrustRelationship, NotAuthorized
-from token_service.issue import Issuer
+from token_service.errors import InvalidParameter, InvalidSmsRoleTrustRelationship
+from token_service.issue import Issuer, token_user
 from token_service.signin.mfa import SOFTWARE_TOKEN_MFA, enabled_types, factor, pool_mfa
 from token_service.store.models import User
 from token_service.store.repositories import Repository
@@ -75,9 +75,7 @@ class MfaSettings:
         """
         signed_in, _ = self.issuer.authenticate(access_token)
         with self.core.store.transaction() as repo:
-            user = repo.user_by_sub(signed_in.sub)
-            if user is None:
-                raise NotAuthorized("Access Token has been revoked")
+            user = token_user(repo, signed_in.sub)
             self._apply(repo, user, software_token, others)
 
     def admin_set_user_preference(

@@ -20,7 +20,7 @@ from token_service.errors import (
     SoftwareTokenMFANotFound,
     TokenServiceError,
 )
-from token_service.issue import LOCKED_OUT, Completion, Issuer
+from token_service.issue import LOCKED_OUT, Completion, Issuer, token_user
 from token_service.signin.challenges import (
     BAD_SESSION,
     SessionState,
@@ -269,7 +269,7 @@ class SoftwareTokens:
         and state (enrolment before the sign-in ends)."""
         if not session:
             assert signed_in is not None
-            return self._reload(repo, signed_in), None
+            return token_user(repo, signed_in.sub), None
         client = repo.client(session_client_id(self.core.sealer, session))
         if client is None:
             raise NotAuthorized(BAD_SESSION)
@@ -280,14 +280,6 @@ class SoftwareTokens:
         if not user.enabled:
             raise NotAuthorized("User is disabled.")
         return user, (client, state)
-
-    @staticmethod
-    def _reload(repo: Repository, user: User) -> User:
-        """The access token's user, read again inside this transaction."""
-        current = repo.user_by_sub(user.sub)
-        if current is None:
-            raise NotAuthorized("Access Token has been revoked")
-        return current
 
     @staticmethod
     def _use(repo: Repository, state: SessionState, now: float) -> None:

@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 
 from pdp.directory.store import DirectoryStore
 from pdp.services import Services
+from tests.pdp.pdp_env import running_pdp
 from tests.support.browser import playwright  # noqa: F401 (the browser tests' fixture)
+from tests.support.issuer import TestIssuer
 
 # --- database_url: every directory test runs on SQLite and on PostgreSQL ---------------------
 
@@ -55,7 +57,30 @@ def store(database_url: str) -> Iterator[DirectoryStore]:
 # --- end of database_url ----------------------------------------------------------------------
 
 
-# --- client / services: for modules that define a module-scoped `pdp` = running_pdp(...) ----
+# --- pdp, client, services: the app in process, one per module ----------------------------
+
+
+@pytest.fixture(scope="module")
+def pdp(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, issuer: TestIssuer
+) -> Iterator[tuple[TestClient, Services]]:
+    """The PDP on the demo directory and the default policies; a module that needs other
+    settings defines its own `pdp`."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    with running_pdp(tmp_path_factory.mktemp(name), issuer) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pep(issuer: TestIssuer) -> dict[str, str]:
+    """The demo PEP's Authorization header (scope pdp/decide)."""
+    return {"Authorization": f"Bearer {issuer.machine_token('pep-documents')}"}
+
+
+@pytest.fixture(scope="module")
+def admin(issuer: TestIssuer) -> dict[str, str]:
+    """An operator's Authorization header (scope pdp/admin)."""
+    return {"Authorization": f"Bearer {issuer.machine_token('ops', scope='pdp/admin')}"}
 
 
 @pytest.fixture(scope="module")

@@ -12,20 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pdp.directory.store import COMPANY
-from pdp.services import Services
-from tests.pdp.pdp_env import ACME, BOB, running_pdp
+from tests.pdp.pdp_env import ACME, BOB
 from tests.pdp.test_console_http import csrf_of, sign_in
-from tests.support.issuer import TestIssuer
 
 BINDINGS = f"/console/directory/{ACME}/role-bindings"
-
-
-@pytest.fixture(scope="module")
-def pdp(
-    issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[TestClient, Services]]:
-    with running_pdp(tmp_path_factory.mktemp("console-review"), issuer) as running:
-        yield running
 
 
 @pytest.fixture

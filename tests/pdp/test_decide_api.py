@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 
-from pdp.services import Services
 from tests.pdp.pdp_env import (
     ACME,
     ALICE,
@@ -19,23 +16,6 @@ from tests.pdp.pdp_env import (
     document_request,
     running_pdp,
 )
-from tests.support.issuer import TestIssuer
-
-
-@pytest.fixture(scope="module")
-def pdp(tmp_path_factory, issuer) -> Iterator[tuple[TestClient, Services]]:
-    with running_pdp(tmp_path_factory.mktemp("decide"), issuer) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def pep(issuer: TestIssuer) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issuer.machine_token('pep-documents')}"}
-
-
-@pytest.fixture(scope="module")
-def admin(issuer: TestIssuer) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issuer.machine_token('ops', scope='pdp/admin')}"}
 
 
 def decide(client: TestClient, headers: dict, body: dict) -> dict:

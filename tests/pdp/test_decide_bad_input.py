@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from fastapi.testclient import TestClient
 
 from pdp.directory.document import export_document
-from pdp.services import Services
-from tests.pdp.pdp_env import ALICE, document_request, running_pdp
-
-
-@pytest.fixture(scope="module")
-def pdp(tmp_path_factory, issuer) -> Iterator[tuple[TestClient, Services]]:
-    with running_pdp(tmp_path_factory.mktemp("bad"), issuer) as running:
-        yield running
+from tests.pdp.pdp_env import ALICE, document_request
 
 
 @pytest.fixture(scope="module")

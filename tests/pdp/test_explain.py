@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +15,7 @@ from pdp.decision_log import DecisionQuery
 from pdp.errors import InvalidRequest
 from pdp.explain import action_matches, effective_roles, roles_granting
 from pdp.services import Services
-from tests.pdp.pdp_env import ACME, ALICE, BOB, document_request, running_pdp
+from tests.pdp.pdp_env import ACME, ALICE, BOB, document_request
 from tests.support.issuer import TestIssuer
 
 ROLES = {
@@ -96,14 +95,6 @@ def test_the_why_form_builds_a_decide_body_or_names_the_field(params: dict[str, 
         assert exc.field in WHY_NAMES
     else:
         assert body.subject.id and body.action and body.resource.id
-
-
-@pytest.fixture(scope="module")
-def pdp(
-    issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[TestClient, Services]]:
-    with running_pdp(tmp_path_factory.mktemp("explain"), issuer) as running:
-        yield running
 
 
 def bearer(issuer: TestIssuer, scope: str) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,27 +17,10 @@ from pdp.directory.document import export_document, import_document
 from pdp.directory.federated import providers_named
 from pdp.directory.store import DirectoryStore
 from pdp.errors import Conflict, InvalidRequest
-from pdp.services import Services
-from tests.pdp.pdp_env import ACME, ALICE, GLOBEX, document_request, running_pdp
+from tests.pdp.pdp_env import ACME, ALICE, GLOBEX, document_request
 from tests.support.issuer import TestIssuer
 
 PROVIDER = "Entra"
-
-
-@pytest.fixture(scope="module")
-def pdp(tmp_path_factory, issuer) -> Iterator[tuple[TestClient, Services]]:
-    with running_pdp(tmp_path_factory.mktemp("federated"), issuer) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def pep(issuer: TestIssuer) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issuer.machine_token('pep-documents')}"}
-
-
-@pytest.fixture(scope="module")
-def admin(issuer: TestIssuer) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issuer.machine_token('ops', scope='pdp/admin')}"}
 
 
 def identities(*providers: str, as_text: bool = False) -> Any:

@@ -4,16 +4,13 @@ child process, problems at file:line:col, the served bundle untouched."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
 from pdp.playground import PlaygroundRequest
 from pdp.playground import evaluate as run
 from pdp.policy import SMOKE_INPUT
-from pdp.services import Services
-from tests.pdp.pdp_env import ACME, ALICE, POLICIES, running_pdp
+from tests.pdp.pdp_env import ACME, ALICE, POLICIES
 from tests.support.issuer import TestIssuer
 
 URL = "/admin/v1/playground/evaluate"
@@ -30,14 +27,6 @@ DENY_ALL = (
 
 def auth(issuer: TestIssuer, scope: str = "pdp/admin") -> dict[str, str]:
     return {"Authorization": f"Bearer {issuer.machine_token('author', scope=scope)}"}
-
-
-@pytest.fixture(scope="module")
-def pdp(
-    tmp_path_factory: pytest.TempPathFactory, issuer: TestIssuer
-) -> Iterator[tuple[TestClient, Services]]:
-    with running_pdp(tmp_path_factory.mktemp("playground"), issuer) as running:
-        yield running
 
 
 def evaluate(pdp, issuer, body: dict) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import REPO, free_port
+from tests.support.processes import REPO, free_port, terminate
 
 PACKAGE = "@cerbos/cerbos-linux-x64"
 VERSION = "0.55.0"
@@ -93,12 +93,7 @@ def cerbos_server(binary: Path, log_path: Path, timeout: float = 30.0) -> Iterat
             _wait_serving(url, process, log_path, timeout)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            terminate(process)
 
 
 def _wait_serving(url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:

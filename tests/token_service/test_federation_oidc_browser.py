@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.support import oidc_provider
+from tests.support.browser import playwright, screenshot
 from tests.support.oidc_provider import OidcProvider
 from tests.token_service.conftest import (
     PASSWORD,
@@ -29,16 +30,15 @@ from tests.token_service.conftest import (
 )
 from tests.token_service.test_authorize import claims, pkce, query_of, redeem
 from tests.token_service.test_hosted_login import (
-    IMAGES,
     Callback,
     authorize_url,
     browser,
     callback,
     fill_login,
-    playwright,
 )
 
-__all__ = ["browser", "callback", "playwright"]  # fixtures shared with the hosted-login tests
+# Fixtures: Chromium's, and the hosted-login browser tests' page and app callback.
+__all__ = ["browser", "callback", "playwright"]
 
 ACME, PARTNER_CO = "Acme", "PartnerCo"
 ACME_SECRET = "acme-client-secret-for-our-pool"
@@ -185,8 +185,7 @@ def test_login_page_button_to_oidc_provider_then_attributes_and_groups_follow(
 ) -> None:
     verifier = start(browser, server, ours)
     assert urlsplit(browser.url).path == "/login"
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    browser.screenshot(path=str(IMAGES / "hosted-login-federation.png"))
+    screenshot(browser, "hosted-login-federation", full_page=False)
     browser.get_by_role("link", name=f"Sign in with {ACME}").click()
     browser.wait_for_url(f"{partners.acme.url}/**")
     acme_login(browser, "alice")

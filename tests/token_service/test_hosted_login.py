@@ -19,7 +19,9 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import pytest
 
-from tests.support.processes import REPO, free_port
+from tests.support import browser as chromium
+from tests.support.browser import fresh_page, screenshot
+from tests.support.processes import free_port
 from tests.token_service import test_aws_jwt_verify
 from tests.token_service.conftest import (
     PASSWORD,
@@ -32,21 +34,9 @@ from tests.token_service.test_authorize import SCOPES, claims, pkce, query_of, r
 # The server that issues as Cognito does (https://cognito-idp...), as in those tests.
 cognito_issuer = test_aws_jwt_verify.cognito_issuer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IMAGES = REPO / "docs" / "images"
-
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="the playwright package is missing: browser tests skipped"
-)
+VIEWPORT = {"width": 900, "height": 720}
+# Chromium driven by Playwright: the fixture of tests/support/browser.py.
+playwright = chromium.playwright
 
 
 @dataclass
@@ -125,26 +115,11 @@ def apps(cognito: Any, callback: Callback) -> Apps:
     return make_apps(cognito, callback, "Acme Staff")
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium): skipped")
-    with playwright_api.sync_playwright() as running:
-        yield running
-
-
 @pytest.fixture
 def browser(playwright: Any, tmp_path: Path) -> Iterator[Any]:
     """A fresh profile (no cookies) and one page in it."""
-    context = playwright.chromium.launch_persistent_context(
-        user_data_dir=str(tmp_path / "profile"),
-        executable_path=CHROMIUM,
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport={"width": 900, "height": 720},
-    )
-    yield context.pages[0] if context.pages else context.new_page()
-    context.close()
+    with fresh_page(playwright, tmp_path / "profile", VIEWPORT) as page:
+        yield page
 
 
 def authorize_url(server: Server, apps: Apps, client_id: str, challenge: str, **extra: str) -> str:
@@ -273,7 +248,6 @@ def test_login_page_cannot_be_framed(
 
 
 def test_screenshots_of_the_login_pages(browser: Any, server: Server, apps: Apps) -> None:
-    IMAGES.mkdir(parents=True, exist_ok=True)
     branded = server.cli(
         "pool", "branding", "--pool", apps.pool, "--primary-color", "#0b6e4f", "--json"
     )
@@ -282,11 +256,11 @@ def test_screenshots_of_the_login_pages(browser: Any, server: Server, apps: Apps
         browser.goto(authorize_url(server, apps, apps.spa, pkce()[1]))
         button = browser.get_by_role("button", name="Sign in")
         assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(11, 110, 79)"
-        browser.screenshot(path=str(IMAGES / "hosted-login.png"))
+        screenshot(browser, "hosted-login", full_page=False)
         fill_login(browser, "alice", "not-the-password")
         alert = browser.get_by_role("alert")
         assert alert.inner_text() == "Incorrect username or password."
-        browser.screenshot(path=str(IMAGES / "hosted-login-error.png"))
+        screenshot(browser, "hosted-login-error", full_page=False)
     finally:
         server.cli("pool", "branding", "--pool", apps.pool, "--clear")
 

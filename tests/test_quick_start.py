@@ -44,6 +44,15 @@ class Stack:
     def output(self) -> str:
         return self.log.read_text()
 
+    def bearer(self, client: dict, scope: str) -> dict[str, str]:
+        """The Authorization header of a client_credentials token for the demo's `client`."""
+        token = httpx.post(
+            f"{self.ts}/oauth2/token",
+            auth=(client["client_id"], client["client_secret"]),
+            data={"grant_type": "client_credentials", "scope": scope},
+        ).json()["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -111,12 +120,7 @@ def step(output: str, number: int) -> str:
 def test_walk_through_by_hand(stack: Stack) -> None:
     state = stack.state
     pep = state["pep"]
-    token = httpx.post(
-        f"{stack.ts}/oauth2/token",
-        auth=(pep["client_id"], pep["client_secret"]),
-        data={"grant_type": "client_credentials", "scope": "pdp/decide"},
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = stack.bearer(pep, "pdp/decide")
     body = {
         "subject": {"id": ALICE},
         "action": "document:write",
@@ -283,21 +287,11 @@ def test_an_older_state_directory_catches_up(stack: Stack) -> None:
     assert caught_up["pep"] == before["pep"]
     reader = caught_up["bundle_reader"]
     assert reader["client_id"] != before["bundle_reader"]["client_id"]
-    token = httpx.post(
-        f"{stack.ts}/oauth2/token",
-        auth=(reader["client_id"], reader["client_secret"]),
-        data={"grant_type": "client_credentials", "scope": "pdp/bundles"},
-    ).json()["access_token"]
-    bundle = httpx.get(f"{stack.pdp}/bundles/main", headers={"Authorization": f"Bearer {token}"})
+    bundle = httpx.get(f"{stack.pdp}/bundles/main", headers=stack.bearer(reader, "pdp/bundles"))
     assert bundle.status_code == 200
     # The policy is published (a new revision when the source moved on since).
     admin = caught_up["admin"]
-    admin_token = httpx.post(
-        f"{stack.ts}/oauth2/token",
-        auth=(admin["client_id"], admin["client_secret"]),
-        data={"grant_type": "client_credentials", "scope": "pdp/admin"},
-    ).json()["access_token"]
     listed = httpx.get(
-        f"{stack.pdp}/admin/v1/bundles", headers={"Authorization": f"Bearer {admin_token}"}
+        f"{stack.pdp}/admin/v1/bundles", headers=stack.bearer(admin, "pdp/admin")
     ).json()["items"]
     assert caught_up["first_bundle"] in [b["revision"] for b in listed]

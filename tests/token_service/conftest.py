@@ -17,7 +17,10 @@ import boto3
 import httpx
 import pytest
 from botocore import UNSIGNED
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 from tests.support.entra_issuer import EntraIssuer
 from tests.support.processes import ServerProcess
@@ -118,6 +121,21 @@ def cognito_client(
         aws_secret_access_key=secret,
         config=Config(**{"retries": {"max_attempts": 1}, **config}),
     )
+
+
+def signed_headers(
+    url: str,
+    target: str,
+    data: bytes,
+    service: str = "cognito-idp",
+    secret: str = SECRET_ACCESS_KEY,
+) -> dict[str, str]:
+    """The headers of a raw JSON call to `target` (X-Amz-Target) signed as botocore signs one,
+    for bodies and scopes boto3 would never send."""
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
+    request = AWSRequest(method="POST", url=url, data=data, headers=headers)
+    SigV4Auth(Credentials(ACCESS_KEY_ID, secret), service, "us-east-1").add_auth(request)
+    return dict(request.headers.items())
 
 
 @pytest.fixture(scope="session")

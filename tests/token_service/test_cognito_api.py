@@ -14,19 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.token_service.conftest import (
-    ACCESS_KEY_ID,
     PASSWORD,
     SECRET_ACCESS_KEY,
     Pool,
     Server,
     cognito_client,
     create_user,
+    signed_headers,
 )
 
 TARGET = "AWSCognitoIdentityProviderService."
@@ -48,10 +45,9 @@ def signed_post(
     server: Server, operation: str, body: bytes, secret: str = SECRET_ACCESS_KEY
 ) -> httpx.Response:
     """A raw SigV4-signed request, for bodies boto3 would never send."""
-    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": TARGET + operation}
-    request = AWSRequest(method="POST", url=server.url + "/", data=body, headers=headers)
-    SigV4Auth(Credentials(ACCESS_KEY_ID, secret), "cognito-idp", "us-east-1").add_auth(request)
-    return httpx.post(server.url + "/", content=body, headers=dict(request.headers.items()))
+    url = server.url + "/"
+    headers = signed_headers(url, TARGET + operation, body, secret=secret)
+    return httpx.post(url, content=body, headers=headers)
 
 
 def sign_in(cognito: Any, pool: Pool, username: str, password: str = PASSWORD) -> dict[str, Any]:
@@ -545,16 +541,9 @@ def test_wrongly_signed_admin_call_is_refused(server: Server, cognito: Any, pool
 
 def test_tampered_body_fails_signature(server: Server, pool: Pool) -> None:
     body = json.dumps({"UserPoolId": pool.id, "Username": "x"}).encode()
-    headers = {
-        "Content-Type": "application/x-amz-json-1.1",
-        "X-Amz-Target": TARGET + "AdminGetUser",
-    }
-    request = AWSRequest(method="POST", url=server.url + "/", data=body, headers=headers)
-    SigV4Auth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), "cognito-idp", "us-east-1").add_auth(
-        request
-    )
+    headers = signed_headers(server.url + "/", TARGET + "AdminGetUser", body)
     tampered = body.replace(b'"x"', b'"y"')
-    response = httpx.post(server.url + "/", content=tampered, headers=dict(request.headers.items()))
+    response = httpx.post(server.url + "/", content=tampered, headers=headers)
     assert response.status_code == 400
     assert response.json()["__type"] == "InvalidSignatureException"
 

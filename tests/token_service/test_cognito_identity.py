@@ -15,21 +15,18 @@ import httpx
 import jwt
 import pytest
 from botocore import UNSIGNED
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.token_service.conftest import (
-    ACCESS_KEY_ID,
     PASSWORD,
     SECRET_ACCESS_KEY,
     Pool,
     Server,
     cognito_client,
     create_user,
+    signed_headers,
 )
 
 DEVELOPER = "login.partner.backend"
@@ -390,13 +387,10 @@ def signed_call(
 ) -> httpx.Response:
     """A raw JSON call signed as botocore signs one (any body, any service scope)."""
     data = json.dumps(body).encode() if not isinstance(body, bytes) else body
-    headers = {
-        "Content-Type": "application/x-amz-json-1.1",
-        "X-Amz-Target": TARGET + operation,
-    }
-    request = AWSRequest(method="POST", url=server.url + "/", data=data, headers=headers)
-    SigV4Auth(Credentials(ACCESS_KEY_ID, secret), service, "us-east-1").add_auth(request)
-    return httpx.post(server.url + "/", content=data, headers=dict(request.headers.items()))
+    url = server.url + "/"
+    return httpx.post(
+        url, content=data, headers=signed_headers(url, TARGET + operation, data, service, secret)
+    )
 
 
 @pytest.mark.parametrize("operation", sorted(DEVELOPER_OPERATIONS))

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from pdp.directory.store import DirectoryStore
 from pdp.services import Services
+from tests.pdp.console_browser import console  # noqa: F401 (the console browser tests' fixture)
 from tests.pdp.pdp_env import running_pdp
 from tests.support.browser import playwright  # noqa: F401 (the browser tests' fixture)
 from tests.support.issuer import TestIssuer

@@ -3,12 +3,13 @@ with a pasted token (the console's sign-in when no hosted login is configured)."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.pdp.pdp_env import ALICE, DEMO_DIRECTORY, document_request
 from tests.pdp.test_e2e_serve import pdp_cli
@@ -83,3 +84,17 @@ def fits_the_screen(page: Any) -> bool:
 def screenshot(page: Any, name: str) -> None:
     """The whole page as docs/images/console-<name>.png."""
     browser.screenshot(page, f"console-{name}")
+
+
+@pytest.fixture
+def console(
+    playwright: Any, tmp_path: Path, server: Any, issuer: TestIssuer
+) -> Callable[..., AbstractContextManager[Any]]:
+    """`with console(client_id, scope) as page`: Chromium in a fresh profile, signed in to
+    the module's `server` with that client's token (scope `pdp/admin` unless said)."""
+
+    def signed_in(client_id: str, scope: str = "pdp/admin") -> AbstractContextManager[Any]:
+        token = issuer.machine_token(client_id, scope=scope)
+        return console_page(playwright, tmp_path, server.url, token)
+
+    return signed_in

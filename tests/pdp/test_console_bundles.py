@@ -11,7 +11,6 @@ import pytest
 
 from tests.pdp.console_browser import (
     bearer,
-    console_page,
     console_pdp,
     decide_alice,
     fits_the_screen,
@@ -53,9 +52,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, issuer: TestIssuer) -> Iter
         yield running
 
 
-def test_diff_activate_with_impact_and_roll_back(server, issuer, playwright, tmp_path) -> None:
-    token = issuer.machine_token("console-admin", scope="pdp/admin")
-    with console_page(playwright, tmp_path, server.url, token) as page:
+def test_diff_activate_with_impact_and_roll_back(server, issuer, console) -> None:
+    with console("console-admin") as page:
         page.goto(server.url + "/console/bundles")
         history = page.get_by_role("table", name="History")
         r2_row = history.get_by_role("row").filter(has_text="r2")
@@ -118,11 +116,8 @@ def test_diff_activate_with_impact_and_roll_back(server, issuer, playwright, tmp
         assert decide_alice(server, issuer)["allow"] is True
 
 
-def test_an_auditor_sees_the_history_and_diff_but_cannot_activate(
-    server, issuer, playwright, tmp_path
-) -> None:
-    token = issuer.machine_token("auditor-1", scope="pdp/audit")
-    with console_page(playwright, tmp_path, server.url, token) as page:
+def test_an_auditor_sees_the_history_and_diff_but_cannot_activate(server, console) -> None:
+    with console("auditor-1", "pdp/audit") as page:
         page.goto(server.url + "/console/bundles")
         assert page.get_by_role("link", name="Review and activate r2").count() == 0
         assert page.get_by_role("link", name="Roll back", exact=False).count() == 0
@@ -141,9 +136,8 @@ def test_an_auditor_sees_the_history_and_diff_but_cannot_activate(
     assert httpx.get(server.url + "/health").json()["bundle_revision"] == "r1"
 
 
-def test_a_post_without_the_csrf_token_is_refused(server, issuer, playwright, tmp_path) -> None:
-    token = issuer.machine_token("console-admin", scope="pdp/admin")
-    with console_page(playwright, tmp_path, server.url, token) as page:
+def test_a_post_without_the_csrf_token_is_refused(server, console) -> None:
+    with console("console-admin") as page:
         posted = page.request.post(
             server.url + "/console/bundles/activate", form={"revision": "r2"}
         )

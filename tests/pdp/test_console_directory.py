@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.pdp.console_browser import bearer, console_page, console_pdp, fits_the_screen, screenshot
+from tests.pdp.console_browser import bearer, console_pdp, fits_the_screen, screenshot
 from tests.pdp.pdp_env import ACME, BOB, POLICIES, document_request
 from tests.support.issuer import TestIssuer
 from tests.support.processes import ServerProcess
@@ -41,11 +41,8 @@ def new_binding(page, subject_id: str, role: str) -> None:
     form.get_by_role("button", name="Create").click()
 
 
-def test_browse_find_and_bind_a_role_that_the_next_decision_uses(
-    server, issuer, playwright, tmp_path
-) -> None:
-    token = issuer.machine_token("directory-admin", scope="pdp/admin")
-    with console_page(playwright, tmp_path, server.url, token) as page:
+def test_browse_find_and_bind_a_role_that_the_next_decision_uses(server, issuer, console) -> None:
+    with console("directory-admin") as page:
         page.goto(server.url + "/console/directory")
         page.get_by_role("link", name="acme").click()
         users = page.get_by_role("table", name="Users")
@@ -76,9 +73,8 @@ def test_browse_find_and_bind_a_role_that_the_next_decision_uses(
         assert bob_may_comment(server, issuer) is False
 
 
-def test_invalid_values_are_named_next_to_their_field(server, issuer, playwright, tmp_path) -> None:
-    token = issuer.machine_token("directory-admin", scope="pdp/admin")
-    with console_page(playwright, tmp_path, server.url, token) as page:
+def test_invalid_values_are_named_next_to_their_field(server, issuer, console) -> None:
+    with console("directory-admin") as page:
         page.goto(server.url + BINDINGS)
         new_binding(page, "nobody-here", "commenter")
         error = page.locator("#new-subject_id-error")
@@ -110,9 +106,8 @@ def test_invalid_values_are_named_next_to_their_field(server, issuer, playwright
         assert page.locator("#tenant-error").inner_text() == "no tenant has this id"
 
 
-def test_an_auditor_browses_but_cannot_edit(server, issuer, playwright, tmp_path) -> None:
-    token = issuer.machine_token("auditor-1", scope="pdp/audit")
-    with console_page(playwright, tmp_path, server.url, token) as page:
+def test_an_auditor_browses_but_cannot_edit(server, issuer, console) -> None:
+    with console("auditor-1", "pdp/audit") as page:
         page.goto(server.url + BINDINGS)
         assert page.get_by_role("table", name="Role bindings").get_by_role("row").count() > 1
         assert page.get_by_role("button", name="Create").count() == 0
@@ -131,12 +126,9 @@ def test_an_auditor_browses_but_cannot_edit(server, issuer, playwright, tmp_path
     assert bob_may_comment(server, issuer) is False
 
 
-def test_create_then_delete_a_user_and_edit_the_tenant(
-    server, issuer, playwright, tmp_path
-) -> None:
-    token = issuer.machine_token("directory-admin", scope="pdp/admin")
+def test_create_then_delete_a_user_and_edit_the_tenant(server, issuer, console) -> None:
     admin = bearer(issuer, "pdp/admin")
-    with console_page(playwright, tmp_path, server.url, token) as page:
+    with console("directory-admin") as page:
         page.goto(f"{server.url}/console/directory/{ACME}/users")
         page.get_by_label("Id *").fill("erin")
         page.get_by_label("Email").fill("erin@acme.test")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.pdp.console_browser import console_page, console_pdp, fits_the_screen, screenshot
+from tests.pdp.console_browser import console_pdp, fits_the_screen, screenshot
 from tests.pdp.pdp_env import ACME, ALICE, POLICIES
 from tests.support.issuer import TestIssuer
 from tests.support.processes import ServerProcess
@@ -30,12 +30,9 @@ def module_text(page, file: str):
     return fieldset.get_by_label("Rego")
 
 
-def test_evaluate_the_served_policy_then_an_edited_one(
-    server, issuer, playwright, tmp_path
-) -> None:
+def test_evaluate_the_served_policy_then_an_edited_one(server, console) -> None:
     served = httpx.get(server.url + "/health").json()["bundle_revision"]
-    token = issuer.machine_token("author", scope="pdp/admin")
-    with console_page(playwright, tmp_path, server.url, token) as page:
+    with console("author") as page:
         page.goto(server.url + "/console/playground")
         assert "package authz" in module_text(page, "authz/decision.rego").input_value()
         page.get_by_role("button", name="Evaluate").click()
@@ -58,9 +55,8 @@ def test_evaluate_the_served_policy_then_an_edited_one(
         assert page.locator("#decision").count() == 0
 
 
-def test_malformed_input_is_named_next_to_its_field(server, issuer, playwright, tmp_path) -> None:
-    token = issuer.machine_token("author", scope="pdp/admin")
-    with console_page(playwright, tmp_path, server.url, token) as page:
+def test_malformed_input_is_named_next_to_its_field(server, console) -> None:
+    with console("author") as page:
         page.goto(server.url + "/console/playground")
         page.get_by_label("Input (JSON)").fill('{"subject": ')
         with page.expect_response(lambda r: r.request.method == "POST") as posted:
@@ -79,9 +75,8 @@ def test_malformed_input_is_named_next_to_its_field(server, issuer, playwright, 
         assert "must be a relative path" in page.locator("#modules-error").inner_text()
 
 
-def test_an_auditor_cannot_evaluate(server, issuer, playwright, tmp_path) -> None:
-    token = issuer.machine_token("auditor-1", scope="pdp/audit")
-    with console_page(playwright, tmp_path, server.url, token) as page:
+def test_an_auditor_cannot_evaluate(server, console) -> None:
+    with console("auditor-1", "pdp/audit") as page:
         page.goto(server.url + "/console/playground")
         assert page.get_by_role("button", name="Evaluate").is_disabled()
         csrf = page.locator("input[name=csrf_token]").first.get_attribute("value")
@@ -105,9 +100,8 @@ expect:
 """
 
 
-def test_a_decision_table_case_is_decided_and_checked(server, issuer, playwright, tmp_path) -> None:
-    token = issuer.machine_token("author", scope="pdp/admin")
-    with console_page(playwright, tmp_path, server.url, token) as page:
+def test_a_decision_table_case_is_decided_and_checked(server, console) -> None:
+    with console("author") as page:
         page.goto(server.url + "/console/playground")
         page.get_by_label("Or a decision-table case (YAML)").fill(CASE)
         page.get_by_role("button", name="Evaluate").click()

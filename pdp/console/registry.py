@@ -1,5 +1,6 @@
 """How pages join the console: one module per page under `pdp.console.pages`, each exporting
-a `router` (its routes, under /console) and optionally `PAGE` (its entry in the navigation).
+a `router` (its routes, under /console) and optionally `PAGE` (its entry in the navigation;
+`PAGE.router()` is a router under the page's path).
 
 Adding a page is adding a module and its template (`templates/pages/<name>.html`, extending
 `base.html`); nothing else is edited.
@@ -24,6 +25,10 @@ class Page:
     title: str
     path: str
     order: int
+
+    def router(self) -> APIRouter:
+        """The page's routes: under its path, and not in /openapi.json (the API's contract)."""
+        return APIRouter(prefix=self.path, include_in_schema=False)
 
 
 def page_modules() -> list[ModuleType]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query
+from fastapi import Form, Query
 from fastapi.responses import RedirectResponse, Response
 
 from pdp.api.admin_bundles import caller_of
@@ -18,7 +18,7 @@ from pdp.errors import Conflict
 from pdp.services import Services
 
 PAGE = Page("Bundles", "/console/bundles", 30)
-router = APIRouter(prefix="/console/bundles", include_in_schema=False)
+router = PAGE.router()
 # Revisions on one page of the history; the diff form offers these.
 HISTORY_PAGE = 25
 # Whose facts the replay uses: as each decision recorded them, or as the directory is now.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from pdp.console.decision_views import live_charts, parse_filters, pretty_json
@@ -15,7 +14,7 @@ from pdp.console.visit import Reading
 from pdp.errors import NotFound
 
 PAGE = Page(title="Decisions", path="/console/decisions", order=10)
-router = APIRouter(prefix="/console/decisions", include_in_schema=False)
+router = PAGE.router()
 
 
 @router.get("")

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -23,9 +23,9 @@ from pdp.directory.store import CLIENT, COMPANY, GROUP, USER, Kind
 from pdp.errors import NotFound
 
 PAGE = Page("Directory", "/console/directory", 40)
-router = APIRouter(prefix="/console/directory", include_in_schema=False)
+router = PAGE.router()
 PAGE_SIZE = 25
-ROOT = "/console/directory"
+ROOT = PAGE.path
 # Sections of a tenant: each kind of object, and the role bindings.
 KINDS: dict[str, Kind[Any]] = {
     "users": USER,

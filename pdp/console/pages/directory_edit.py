@@ -8,18 +8,19 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from pdp.console.form_posts import back_to, removed, submit
 from pdp.console.model_forms import form_fields
+from pdp.console.pages import directory
 from pdp.console.pages.directory import EDIT_SKIPS, KINDS, ROOT
 from pdp.console.visit import Reading, Visit, Writing
 from pdp.directory.schemas import TenantUpdate
 from pdp.errors import NotFound
 
-router = APIRouter(prefix="/console/directory", include_in_schema=False)
+# The Directory page's own routes, each object and the tenant's settings.
+router = directory.PAGE.router()
 
 
 def _page(

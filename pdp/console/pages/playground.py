@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 import yaml
-from fastapi import APIRouter, Form
+from fastapi import Form
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +21,7 @@ from pdp.policy import SMOKE_INPUT
 from pdp.services import Services
 
 PAGE = Page("Playground", "/console/playground", 50)
-router = APIRouter(prefix="/console/playground", include_in_schema=False)
+router = PAGE.router()
 NEW_MODULE = "authz/decision.rego"
 MAX_TEXT = 1 << 20
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from pdp.console import why_form
@@ -15,7 +14,7 @@ from pdp.errors import InvalidRequest
 from pdp.explain import Explainer
 
 PAGE = Page(title="Why", path="/console/why", order=20)
-router = APIRouter(prefix="/console/why", include_in_schema=False)
+router = PAGE.router()
 
 
 @router.get("")

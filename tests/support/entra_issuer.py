@@ -14,16 +14,17 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from tests.support.http_server import LocalServer, QuietHandler
 
 TEMPLATE = "{tenantid}"
 
@@ -41,11 +42,9 @@ class EntraIssuer:
         self.kid = uuid.uuid4().hex
         self.ec_kid = uuid.uuid4().hex
         self.key_requests = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = LocalServer(self._handler())
+        self.base_url = self._server.url
         self.jwks_uri = f"{self.base_url}/common/discovery/v2.0/keys"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
 
     def issuer(self, tid: str) -> str:
         """The v2.0 issuer of a tenant (`{tenantid}`: the multi-tenant template)."""
@@ -80,31 +79,20 @@ class EntraIssuer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         authority = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 parts = self.path.split("?", 1)[0].strip("/").split("/")
                 if parts == ["common", "discovery", "v2.0", "keys"]:
                     authority.key_requests += 1
-                    self._json(authority.jwks())
+                    self.send_json(authority.jwks())
                 elif len(parts) == 4 and parts[1:] == [
                     "v2.0",
                     ".well-known",
                     "openid-configuration",
                 ]:
-                    self._json(authority.discovery(parts[0]))
+                    self.send_json(authority.discovery(parts[0]))
                 else:
                     self.send_error(404)
-
-            def _json(self, document: dict[str, Any]) -> None:
-                body = json.dumps(document).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
 
         return Handler
 
@@ -174,5 +162,4 @@ class EntraIssuer:
         )
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()

@@ -12,7 +12,6 @@ the client authentication methods it was made with.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -75,7 +74,7 @@ class HostileIdp(EntraIssuer):
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 if url.path == "/oidc/userinfo":
-                    self._json({"sub": idp._last_sub, **idp.userinfo})
+                    self.send_json({"sub": idp._last_sub, **idp.userinfo})
                     return
                 if not url.path.endswith("/oauth2/v2.0/authorize"):
                     super().do_GET()
@@ -113,11 +112,6 @@ class HostileIdp(EntraIssuer):
                         "access_token": "opaque-access-token",
                         "token_type": "Bearer",
                     }
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(body, status)
 
         return Handler

@@ -7,15 +7,16 @@ shapes the token service issues, without depending on that service.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from tests.support.http_server import LocalServer, QuietHandler
 
 
 class TestIssuer:
@@ -24,13 +25,11 @@ class TestIssuer:
     def __init__(self, pool_id: str = "us-east-1_TestPool1") -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = uuid.uuid4().hex
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.jwks_requests = 0
+        self._server = LocalServer(self._handler())
+        self.base_url = self._server.url
         self.issuer = f"{self.base_url}/{pool_id}"
         self.jwks_uri = f"{self.issuer}/.well-known/jwks.json"
-        self.jwks_requests = 0
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
 
     def jwks(self) -> dict[str, Any]:
         jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
@@ -40,21 +39,13 @@ class TestIssuer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         issuer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if not self.path.endswith("/.well-known/jwks.json"):
                     self.send_error(404)
                     return
                 issuer.jwks_requests += 1
-                body = json.dumps(issuer.jwks()).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
+                self.send_json(issuer.jwks())
 
         return Handler
 
@@ -125,5 +116,4 @@ class TestIssuer:
         )
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()

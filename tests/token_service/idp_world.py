@@ -3,11 +3,11 @@ pool with a provider, SAML metadata, and the store of a running server opened in
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.support.http_server import LocalServer, QuietHandler
 from tests.token_service.conftest import FAST_ARGON2, Server
 from token_service.federation.saml_keys import self_signed
 from token_service.services import Services, build_services
@@ -21,9 +21,8 @@ class Documents:
 
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, str, str]] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LocalServer(self._handler())
+        self.url = self._server.url
 
     def serve(self, path: str, body: str, status: int = 200, kind: str = "application/json") -> str:
         self.routes[path] = (status, kind, body)
@@ -32,24 +31,15 @@ class Documents:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         routes = self.routes
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 status, kind, body = routes.get(self.path, (404, "text/plain", "no"))
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
+                self.send_body(status, kind, body.encode())
 
         return Handler
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
 
 def saml_metadata(

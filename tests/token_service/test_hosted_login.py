@@ -7,11 +7,9 @@ frame around the login page). Screenshots of the pages go to docs/images/.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -21,7 +19,7 @@ import pytest
 
 from tests.support import browser as chromium
 from tests.support.browser import fresh_page, screenshot
-from tests.support.processes import free_port
+from tests.support.http_server import LocalServer, QuietHandler
 from tests.token_service import test_aws_jwt_verify
 from tests.token_service.conftest import (
     PASSWORD,
@@ -50,10 +48,7 @@ class Callback:
 
 @pytest.fixture(scope="module")
 def callback() -> Iterator[Callback]:
-    port = free_port()
-    state = Callback(url=f"http://127.0.0.1:{port}")
-
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             path = urlsplit(self.path).path
             if path in state.pages:
@@ -61,20 +56,12 @@ def callback() -> Iterator[Callback]:
             else:
                 state.hits.append(self.path)
                 body = "<!doctype html><title>App</title><h1>Back in the app</h1>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(body.encode())
+            self.send_body(200, "text/html; charset=utf-8", body.encode())
 
-        def log_message(self, *args: Any) -> None:
-            return
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    server = LocalServer(Handler)
+    state = Callback(url=server.url)
     yield state
-    httpd.shutdown()
-    httpd.server_close()
+    server.close()
 
 
 @dataclass

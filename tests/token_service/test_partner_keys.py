@@ -4,10 +4,7 @@ closed when the app shuts down."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.entra_issuer import EntraIssuer
+from tests.support.http_server import LocalServer, QuietHandler
 from tests.token_service.inprocess import fast_settings
 from token_service.api.app import create_app
 from token_service.federation.jwks import PartnerKeys, PartnerUnavailable, UnknownKey
@@ -75,27 +73,18 @@ class Flaky:
         self.document: dict[str, Any] | None = document
         flaky = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if flaky.document is None:
                     self.send_error(500)
                     return
-                body = json.dumps(flaky.document).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_json(flaky.document)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/keys"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LocalServer(Handler)
+        self.url = f"{self.server.url}/keys"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 def test_an_outage_keeps_the_keys_we_had(

@@ -34,6 +34,14 @@ class Visit:
         """`template` for this viewer (see `rendering.render` for `status_code` and `csrf`)."""
         return render(self.request, template, self.viewer, **context)
 
+    def render_form(
+        self, template: str, errors: dict[str, str] | None, **context: Any
+    ) -> HTMLResponse:
+        """A page with a form: 400 while it shows `errors` (each next to its field), else 200."""
+        return self.render(
+            template, status_code=400 if errors else 200, errors=errors or {}, **context
+        )
+
 
 async def _reading(request: Request, viewer: Viewer = Depends(require_reader)) -> Visit:
     return Visit(request, viewer)

@@ -76,12 +76,11 @@ def _tenants_page(
     done: str | None = None,
 ) -> Response:
     tenants = visit.services.directory.list_tenants(limit=PAGE_SIZE, page_token=page_token)
-    return visit.render(
+    return visit.render_form(
         "pages/directory.html",
-        status_code=400 if errors else 200,
+        errors,
         tenants=tenants,
         fields=form_fields(TenantCreate, posted=posted),
-        errors=errors or {},
         done=NOTICES.get(done or ""),
     )
 
@@ -149,9 +148,9 @@ def _section_page(
             page = store.list_objects(kind, tenant_id, limit=PAGE_SIZE, page_token=page_token)
             items, next_token = [o.model_dump() for o in page.items], page.next_page_token
     query = {k: v for k, v in filters.items() if v}
-    return visit.render(
+    return visit.render_form(
         "pages/directory_tenant.html",
-        status_code=400 if errors else 200,
+        errors,
         tenant=tenant,
         section=section,
         singular=SINGULAR.get(section, "role binding"),
@@ -161,7 +160,6 @@ def _section_page(
         next_url=f"?{urlencode({**query, 'page_token': next_token})}" if next_token else None,
         filters=query,
         fields=form_fields(model, posted=posted),
-        errors=errors or {},
         done=NOTICES.get(done or ""),
     )
 

@@ -34,15 +34,14 @@ def _page(
     posted: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
 ) -> Response:
-    return visit.render(
+    return visit.render_form(
         "pages/directory_edit.html",
-        status_code=400 if errors else 200,
+        errors,
         title=title,
         back=back,
         item=current,
         fields=form_fields(model, current, skip=EDIT_SKIPS, posted=posted),
         delete=delete,
-        errors=errors or {},
     )
 
 

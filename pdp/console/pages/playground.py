@@ -46,7 +46,7 @@ def _form(services: Services) -> dict[str, Any]:
 
 @router.get("")
 def playground(visit: Reading) -> Response:
-    return visit.render("pages/playground.html", form=_form(visit.services), errors={})
+    return visit.render_form("pages/playground.html", None, form=_form(visit.services))
 
 
 def _json_object(text: str, field: str, errors: dict[str, str]) -> dict[str, Any]:
@@ -129,11 +129,9 @@ async def run(
                 )
             except InvalidRequest as exc:
                 errors[(exc.field or "modules").split(".")[0]] = exc.message
-    status = 400 if errors else 200
-    return visit.render(
+    return visit.render_form(
         "pages/playground.html",
-        status_code=status,
+        errors,
         form=form,
-        errors=errors,
         result=result.to_json() if result else None,
     )

@@ -169,6 +169,20 @@ class Pool:
     admin_machine_secret: str
 
 
+def machine_client(
+    cognito: Any, pool_id: str, name: str = "pep", scopes: list[str] | None = None
+) -> dict[str, Any]:
+    """A client_credentials client with a secret: by default a PEP, scope pdp/decide."""
+    return cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=name,
+        GenerateSecret=True,
+        AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthScopes=scopes or ["pdp/decide"],
+        AllowedOAuthFlowsUserPoolClient=True,
+    )["UserPoolClient"]
+
+
 def make_pool(cognito: Any, server: Server, name: str) -> Pool:
     pool = cognito.create_user_pool(
         PoolName=name,
@@ -202,22 +216,8 @@ def make_pool(cognito: Any, server: Server, name: str) -> Pool:
         IdTokenValidity=30,
         TokenValidityUnits={"AccessToken": "minutes", "IdToken": "minutes"},
     )["UserPoolClient"]
-    machine = cognito.create_user_pool_client(
-        UserPoolId=pool_id,
-        ClientName="pep",
-        GenerateSecret=True,
-        AllowedOAuthFlows=["client_credentials"],
-        AllowedOAuthScopes=["pdp/decide"],
-        AllowedOAuthFlowsUserPoolClient=True,
-    )["UserPoolClient"]
-    admin_machine = cognito.create_user_pool_client(
-        UserPoolId=pool_id,
-        ClientName="pdp-admin",
-        GenerateSecret=True,
-        AllowedOAuthFlows=["client_credentials"],
-        AllowedOAuthScopes=["pdp/admin", "pdp/decide"],
-        AllowedOAuthFlowsUserPoolClient=True,
-    )["UserPoolClient"]
+    machine = machine_client(cognito, pool_id)
+    admin_machine = machine_client(cognito, pool_id, "pdp-admin", ["pdp/admin", "pdp/decide"])
     return Pool(
         id=pool_id,
         issuer=f"{server.url}/{pool_id}",

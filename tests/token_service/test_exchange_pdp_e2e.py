@@ -20,7 +20,7 @@ import yaml
 from tests.pdp.pdp_env import ACME, DEMO_DIRECTORY, GLOBEX, document_request
 from tests.support.entra_issuer import EntraIssuer
 from tests.support.processes import REPO, pdp_with_directory
-from tests.token_service.conftest import PASSWORD, Server
+from tests.token_service.conftest import PASSWORD, Server, machine_client
 from tests.token_service.test_cognito_api import secret_hash
 
 pytestmark = pytest.mark.e2e
@@ -56,14 +56,7 @@ def stack(
         },
         AttributeMapping={"username": "oid", "email": "preferred_username"},
     )
-    pep = cognito.create_user_pool_client(
-        UserPoolId=pool_id,
-        ClientName="pep",
-        GenerateSecret=True,
-        AllowedOAuthFlows=["client_credentials"],
-        AllowedOAuthScopes=["pdp/decide"],
-        AllowedOAuthFlowsUserPoolClient=True,
-    )["UserPoolClient"]
+    pep = machine_client(cognito, pool_id)
     app = cognito.create_user_pool_client(
         UserPoolId=pool_id,
         ClientName="documents-backend",

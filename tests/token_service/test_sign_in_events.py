@@ -14,7 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.token_service.conftest import PASSWORD, Server, cognito_client, create_user
+from tests.token_service.conftest import (
+    PASSWORD,
+    Server,
+    cognito_client,
+    create_user,
+    machine_client,
+)
 
 AGENT = "events-test/2.0"
 BAD = "Wrong-passw0rd!"
@@ -48,14 +54,7 @@ def world(cognito: Any) -> dict[str, Any]:
             "ALLOW_USER_SRP_AUTH",
         ],
     )["UserPoolClient"]["ClientId"]
-    machine = cognito.create_user_pool_client(
-        UserPoolId=pool,
-        ClientName="pep",
-        GenerateSecret=True,
-        AllowedOAuthFlows=["client_credentials"],
-        AllowedOAuthScopes=["pdp/decide"],
-        AllowedOAuthFlowsUserPoolClient=True,
-    )["UserPoolClient"]
+    machine = machine_client(cognito, pool)
     return {"pool": pool, "app": app, "machine": machine}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.pdp.pdp_env import ALICE, DEMO_DIRECTORY, document_request
+from tests.pdp.pdp_env import ALICE, DEMO_DIRECTORY, POLICIES, document_request
 from tests.pdp.test_e2e_serve import pdp_cli
 from tests.support import browser
 from tests.support.issuer import TestIssuer
@@ -39,6 +39,19 @@ def console_pdp(
         yield server
     finally:
         server.stop()
+
+
+def served_policies(name: str) -> Any:
+    """A module's `server` fixture: `console_pdp` serving the default policies from disk."""
+
+    @pytest.fixture(scope="module")
+    def server(
+        tmp_path_factory: pytest.TempPathFactory, issuer: TestIssuer
+    ) -> Iterator[ServerProcess]:
+        with console_pdp(tmp_path_factory.mktemp(name), issuer, bundle=POLICIES) as running:
+            yield running
+
+    return server
 
 
 def bearer(issuer: TestIssuer, scope: str, client_id: str = "release-ci") -> dict[str, str]:

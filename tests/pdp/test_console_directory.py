@@ -4,24 +4,17 @@ field errors next to their fields (the admin API's validation), and a read-only 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from tests.pdp.console_browser import bearer, console_pdp, fits_the_screen, screenshot
-from tests.pdp.pdp_env import ACME, BOB, POLICIES, document_request
+from tests.pdp.console_browser import bearer, fits_the_screen, screenshot, served_policies
+from tests.pdp.pdp_env import ACME, BOB, document_request
 from tests.support.issuer import TestIssuer
 from tests.support.processes import ServerProcess
 
 pytestmark = pytest.mark.e2e
 BINDINGS = f"/console/directory/{ACME}/role-bindings"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, issuer: TestIssuer) -> Iterator[ServerProcess]:
-    with console_pdp(tmp_path_factory.mktemp("directory"), issuer, bundle=POLICIES) as running:
-        yield running
+server = served_policies("directory")
 
 
 def bob_may_comment(server: ServerProcess, issuer: TestIssuer) -> bool:

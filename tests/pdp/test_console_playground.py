@@ -4,24 +4,15 @@ file:line:col, field errors next to their field, and an auditor who cannot evalu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from tests.pdp.console_browser import console_pdp, fits_the_screen, screenshot
-from tests.pdp.pdp_env import ACME, ALICE, POLICIES
-from tests.support.issuer import TestIssuer
-from tests.support.processes import ServerProcess
+from tests.pdp.console_browser import fits_the_screen, screenshot, served_policies
+from tests.pdp.pdp_env import ACME, ALICE
 
 pytestmark = pytest.mark.e2e
 CLOSED = 'package authz\n\nimport rego.v1\n\ndecision := {"allow": false, "reasons": ["closed"]}\n'
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, issuer: TestIssuer) -> Iterator[ServerProcess]:
-    with console_pdp(tmp_path_factory.mktemp("playground"), issuer, bundle=POLICIES) as running:
-        yield running
+server = served_policies("playground")
 
 
 def module_text(page, file: str):

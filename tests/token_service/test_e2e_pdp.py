@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.pdp.pdp_env import ACME, ALICE, BOB, DEMO_DIRECTORY, POLICIES, document_request
-from tests.support.processes import REPO, ServerProcess
+from tests.support.processes import pdp_with_directory
 from tests.token_service.conftest import PASSWORD, Server
 
 pytestmark = pytest.mark.e2e
@@ -77,16 +74,7 @@ def stack(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         ),
         "PDP_BUNDLE": str(POLICIES),
     }
-    imported = subprocess.run(
-        [sys.executable, "-m", "pdp.cli", "directory", "import", str(DEMO_DIRECTORY)],
-        cwd=REPO,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert imported.returncode == 0, imported.stderr
-    pdp = ServerProcess("pdp.cli", ["serve"], env, log_path=tmp / "pdp.log")
+    pdp = pdp_with_directory(DEMO_DIRECTORY, env, log_path=tmp / "pdp.log")
     yield {**ids, "pdp": pdp.url}
     pdp.stop()
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from pdp.admin_work import AdminWork
 from pdp.authn import Authenticator
+from pdp.bundles.diff import BundleDiff, diff_revisions
+from pdp.bundles.impact import Impact, ImpactRequest, replay_impact
 from pdp.bundles.loader import load_policy_source
 from pdp.bundles.publish import BundleService
 from pdp.bundles.store import BundleStore
@@ -121,6 +123,26 @@ class Services:
             bundles=bundles,
             admin_work=AdminWork(timeout),
             follower=follower,
+        )
+
+    def bundle_diff(self, name: str, base: str, target: str) -> BundleDiff:
+        """What changed from stored revision `base` of bundle `name` to `target` (the admin
+        API's bundle-diff and the console's Bundles page)."""
+        max_bytes = self.settings.bundle_max_bytes
+        return diff_revisions(self.bundles.store, name, base, target, max_bytes=max_bytes)
+
+    def bundle_impact(self, name: str, revision: str, request: ImpactRequest) -> Impact:
+        """The recent decisions stored `revision` of `name` would change, replayed against it
+        without activating it (the admin API's replay and the console's confirmation)."""
+        return replay_impact(
+            self.bundles.store,
+            self.policy,
+            self.decision_log.store,
+            self.snapshot,
+            name,
+            revision,
+            request,
+            max_bytes=self.settings.bundle_max_bytes,
         )
 
     def start_background(self) -> None:

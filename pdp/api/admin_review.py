@@ -13,8 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query
 
 from pdp.api.deps import get_services, require_admin
-from pdp.bundles.diff import diff_revisions
-from pdp.bundles.impact import DEFAULT_DECISIONS, MAX_DECISIONS, ImpactRequest, replay_impact
+from pdp.bundles.impact import DEFAULT_DECISIONS, MAX_DECISIONS, ImpactRequest
 from pdp.bundles.store import check_name
 from pdp.services import Services
 
@@ -31,13 +30,7 @@ def bundle_diff(
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     """Per `.rego` a unified diff; data as JSON paths added, removed or changed."""
-    return diff_revisions(
-        services.bundles.store,
-        check_name(name),
-        base,
-        target,
-        max_bytes=services.settings.bundle_max_bytes,
-    ).to_json()
+    return services.bundle_diff(check_name(name), base, target).to_json()
 
 
 @router.post("/bundles/{revision:path}/replay")
@@ -55,13 +48,5 @@ def bundle_replay(
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     """How many recent decisions `revision` would flip, with examples; nothing is activated."""
-    return replay_impact(
-        services.bundles.store,
-        services.policy,
-        services.decision_log.store,
-        services.snapshot,
-        check_name(name),
-        revision,
-        ImpactRequest(decisions, since, directory, examples),
-        max_bytes=services.settings.bundle_max_bytes,
-    ).to_json()
+    request = ImpactRequest(decisions, since, directory, examples)
+    return services.bundle_impact(check_name(name), revision, request).to_json()

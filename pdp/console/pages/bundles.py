@@ -10,8 +10,7 @@ from fastapi import Form, Query
 from fastapi.responses import RedirectResponse, Response
 
 from pdp.api.admin_bundles import caller_of
-from pdp.bundles.diff import diff_revisions
-from pdp.bundles.impact import ImpactRequest, replay_impact
+from pdp.bundles.impact import ImpactRequest
 from pdp.console.registry import Page
 from pdp.console.visit import Reading, Visit, Writing
 from pdp.errors import Conflict
@@ -65,14 +64,7 @@ def diff(
     base: str = Query(alias="from", min_length=1, max_length=256),
     target: str = Query(alias="to", min_length=1, max_length=256),
 ) -> Response:
-    services = visit.services
-    changes = diff_revisions(
-        services.bundles.store,
-        _name(services),
-        base,
-        target,
-        max_bytes=services.settings.bundle_max_bytes,
-    )
+    changes = visit.services.bundle_diff(_name(visit.services), base, target)
     return visit.render("pages/bundle_diff.html", diff=changes)
 
 
@@ -83,17 +75,7 @@ def _confirmation(
     directory: DirectoryChoice,
 ) -> Response:
     services = visit.services
-    name = _name(services)
-    impact = replay_impact(
-        services.bundles.store,
-        services.policy,
-        services.decision_log.store,
-        services.snapshot,
-        name,
-        revision,
-        ImpactRequest(directory=directory),
-        max_bytes=services.settings.bundle_max_bytes,
-    )
+    impact = services.bundle_impact(_name(services), revision, ImpactRequest(directory=directory))
     return visit.render(
         "pages/bundle_confirm.html",
         action=action,

@@ -153,6 +153,16 @@ def parse_networks(data: Mapping[str, Any]) -> tuple[tuple[str, IPNetwork], ...]
     return tuple(parsed)
 
 
+def network_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """What `parse_networks` refuses in `data.networks`, as problems (none when it parses):
+    for `pdp check` and the playground, which report rather than refuse."""
+    try:
+        parse_networks(data)
+    except CompileError as exc:
+        return list(exc.problems)
+    return []
+
+
 @dataclass(frozen=True)
 class LoadFailure:
     """A bundle revision this replica was asked to serve but could not load; `reason` is the

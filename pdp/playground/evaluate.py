@@ -23,7 +23,7 @@ from pdp.decision import DecisionService, PolicyFailure, SubjectUnresolved, conc
 from pdp.engine import UNDEFINED, CompileError, PolicySource, Problem, entrypoint_path
 from pdp.engine.compiler import run_child
 from pdp.errors import InvalidRequest
-from pdp.policy import matching_networks, parse_networks
+from pdp.policy import matching_networks, network_problems, parse_networks
 from pdp.policytest.cases import (
     Case,
     CaseFileError,
@@ -113,12 +113,7 @@ def _entrypoint(request: PlaygroundRequest, decision_entrypoint: str) -> str:
 
 def _static_problems(source: PolicySource) -> list[Problem]:
     """What `pdp check` finds without the engine: the scan, then `data.networks`."""
-    problems = list(scan_source(source))
-    try:
-        parse_networks(source.data)
-    except CompileError as exc:
-        problems.extend(exc.problems)
-    return problems
+    return [*scan_source(source), *network_problems(source.data)]
 
 
 def _decision(value: Any, data: dict[str, Any], input_doc: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pdp.bundles.loader import BundleFormatError, load_policy_source
 from pdp.engine import CompileError, PolicySource, Problem, entrypoint_path
 from pdp.engine.modules import ModuleGraph
 from pdp.engine.testing import check_policy
-from pdp.policy import SMOKE_INPUT, parse_networks
+from pdp.policy import SMOKE_INPUT, network_problems
 from pdp.policytest.lint import UNSUPPORTED, WILDCARD_SYMPTOM, scan_source
 
 __all__ = ["CheckResult", "check_path", "scan_source"]
@@ -72,12 +72,7 @@ def check_path(path: Path, *, entrypoint: str) -> CheckResult:
         problem = Problem(None, None, None, str(exc))
         return CheckResult(path, 0, 0, [problem], time.perf_counter() - started)
     scanned = scan_source(source)
-    problems: list[Problem] = []
-    rules = 0
-    try:
-        parse_networks(source.data)
-    except CompileError as exc:
-        problems.extend(exc.problems)
+    problems = network_problems(source.data)
     rules, engine = _engine_check(source, entrypoint)
     flagged = {p.file for p in scanned if p.severity == "error" and p.file}
     if flagged and any(p.file not in flagged for p in engine):

@@ -23,7 +23,8 @@ def authenticator(issuer: TestIssuer) -> Authenticator:
     return Authenticator([TrustedIssuer(issuer=issuer.issuer, jwks_uri=issuer.jwks_uri)])
 
 
-def _reason(authenticator: Authenticator, token: str) -> str:
+def refusal_reason(authenticator: Authenticator, token: str) -> str:
+    """The reason `authenticator` refuses `token` with (it must refuse it)."""
     with pytest.raises(TokenError) as caught:
         authenticator.verify(token)
     return caught.value.reason
@@ -47,7 +48,7 @@ def test_id_token_verifies_but_cannot_authenticate_a_caller(authenticator, issue
 def test_expired_token(authenticator, issuer):
     past = int(time.time()) - 7200
     token = issuer.machine_token("pep-1", exp=past + 3600, iat=past)
-    assert _reason(authenticator, token) == "token_expired"
+    assert refusal_reason(authenticator, token) == "token_expired"
 
 
 def test_unknown_key(authenticator, issuer):
@@ -57,7 +58,7 @@ def test_unknown_key(authenticator, issuer):
         key=other,
         kid="not-a-known-kid",
     )
-    assert _reason(authenticator, token) == "unknown_key"
+    assert refusal_reason(authenticator, token) == "unknown_key"
 
 
 def test_right_kid_wrong_key_is_a_bad_signature(authenticator, issuer):
@@ -67,11 +68,11 @@ def test_right_kid_wrong_key_is_a_bad_signature(authenticator, issuer):
         {"sub": "x", "iss": issuer.issuer, "exp": now + 60, "iat": now, "token_use": "access"},
         key=other,
     )
-    assert _reason(authenticator, token) == "bad_signature"
+    assert refusal_reason(authenticator, token) == "bad_signature"
 
 
 def test_untrusted_issuer(authenticator, rogue_issuer):
-    assert _reason(authenticator, rogue_issuer.machine_token("pep-1")) == "untrusted_issuer"
+    assert refusal_reason(authenticator, rogue_issuer.machine_token("pep-1")) == "untrusted_issuer"
 
 
 def _b64(data: dict) -> str:
@@ -83,18 +84,21 @@ def test_alg_none_is_refused(authenticator, issuer):
     header = {"alg": "none", "typ": "JWT", "kid": issuer.kid}
     claims = {"sub": "x", "iss": issuer.issuer, "exp": now + 60, "iat": now, "token_use": "access"}
     token = f"{_b64(header)}.{_b64(claims)}."
-    assert _reason(authenticator, token) == "bad_algorithm"
+    assert refusal_reason(authenticator, token) == "bad_algorithm"
 
 
 def test_hmac_keyed_with_the_public_key_is_refused(authenticator, issuer):
     now = int(time.time())
     claims = {"sub": "x", "iss": issuer.issuer, "exp": now + 60, "iat": now, "token_use": "access"}
     token = jwt.encode(claims, "secret", algorithm="HS256", headers={"kid": issuer.kid})
-    assert _reason(authenticator, token) == "bad_algorithm"
+    assert refusal_reason(authenticator, token) == "bad_algorithm"
 
 
 def test_token_use_must_be_access_or_id(authenticator, issuer):
-    assert _reason(authenticator, issuer.machine_token("c", token_use="refresh")) == "bad_token_use"
+    assert (
+        refusal_reason(authenticator, issuer.machine_token("c", token_use="refresh"))
+        == "bad_token_use"
+    )
 
 
 def test_client_allow_list(issuer):
@@ -102,7 +106,7 @@ def test_client_allow_list(issuer):
         [TrustedIssuer(issuer=issuer.issuer, jwks_uri=issuer.jwks_uri, client_ids=("a",))]
     )
     assert only_a.verify(issuer.machine_token("a"))["client_id"] == "a"
-    assert _reason(only_a, issuer.machine_token("b")) == "untrusted_client"
+    assert refusal_reason(only_a, issuer.machine_token("b")) == "untrusted_client"
 
 
 def test_ec_keys_are_accepted(tmp_path):
@@ -142,7 +146,7 @@ def test_unreachable_jwks_is_a_token_error():
         algorithm="RS256",
         headers={"kid": "k"},
     )
-    assert _reason(auth, token) == "jwks_unavailable"
+    assert refusal_reason(auth, token) == "jwks_unavailable"
 
 
 def test_jwks_is_cached(issuer):

@@ -10,6 +10,7 @@ import pytest
 from pdp.authn import Authenticator
 from pdp.errors import TokenError
 from pdp.settings import TrustedIssuer
+from tests.pdp.test_authn import refusal_reason
 from tests.support.issuer import TestIssuer
 
 POOL = "us-east-1:2b7c0c3e-0000-4000-8000-000000000001"
@@ -28,12 +29,6 @@ def authenticator(issuer: TestIssuer) -> Authenticator:
     return Authenticator([trusted])
 
 
-def _reason(authenticator: Authenticator, token: str) -> str:
-    with pytest.raises(TokenError) as caught:
-        authenticator.verify(token)
-    return caught.value.reason
-
-
 def test_an_authenticated_identity_token_is_a_subject_but_not_a_caller(authenticator, issuer):
     amr = ["authenticated", "login.partner", f"login.partner:{POOL}:u-1"]
     token = identity_token(issuer, amr)
@@ -45,7 +40,7 @@ def test_an_authenticated_identity_token_is_a_subject_but_not_a_caller(authentic
 
 def test_another_identity_pool_is_an_untrusted_client(authenticator, issuer):
     other = "us-east-1:2b7c0c3e-0000-4000-8000-0000000000ff"
-    assert _reason(authenticator, identity_token(issuer, ["authenticated"], other)) == (
+    assert refusal_reason(authenticator, identity_token(issuer, ["authenticated"], other)) == (
         "untrusted_client"
     )
 
@@ -54,4 +49,4 @@ def test_another_identity_pool_is_an_untrusted_client(authenticator, issuer):
     "amr", [["unauthenticated"], [], "authenticated", None, ["login.partner", "authenticated"]]
 )
 def test_guests_and_tokens_without_token_use_or_amr_are_refused(authenticator, issuer, amr):
-    assert _reason(authenticator, identity_token(issuer, amr)) == "bad_token_use"
+    assert refusal_reason(authenticator, identity_token(issuer, amr)) == "bad_token_use"

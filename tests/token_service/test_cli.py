@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import httpx
 import jwt
 import pytest
 
+from tests.support.processes import REPO
 from tests.token_service.conftest import PASSWORD, Server, cli_command
 from token_service.cli import main
 
@@ -91,6 +93,23 @@ def test_help_runs_as_a_program(server: Server) -> None:
     result = server.cli("--help")
     assert result.returncode == 0
     assert "serve" in result.stdout
+
+
+def test_commands_load_pysaml2_only_when_a_saml_flow_runs(tmp_path: Path) -> None:
+    """pysaml2 takes over a second to import: commands that never touch SAML skip it."""
+    program = (
+        "import sys\n"
+        "from tests.token_service.inprocess import fast_settings\n"
+        "from token_service import cli\n"
+        "from token_service.services import build_services\n"
+        f"build_services(fast_settings('sqlite:///{tmp_path / 'ts.db'}')).close()\n"
+        "print(sorted(m for m in sys.modules if m.partition('.')[0] == 'saml2'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_provisioning_output(demo: dict[str, Any]) -> None:

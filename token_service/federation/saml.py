@@ -18,9 +18,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from saml2 import BINDING_HTTP_REDIRECT
-from saml2.saml import NAMEID_FORMAT_TRANSIENT
-
 from token_service.core import Core
 from token_service.errors import ResourceNotFound
 from token_service.federation import saml_post, saml_sp
@@ -92,6 +89,8 @@ class SamlSignIn:
     ) -> str:
         """The IdP's SSO URL with our signed AuthnRequest and the trip's state as RelayState;
         for an IdP that takes HTTP-POST only, our `/saml2/post` page that posts them there."""
+        from saml2 import BINDING_HTTP_REDIRECT
+
         if provider.details.get("EncryptedResponses", "false").lower() == "true":
             raise SamlRefused("Encrypted SAML assertions (EncryptedResponses) are not supported.")
         key = self.keys.pair(provider.pool_id)
@@ -130,6 +129,8 @@ class SamlSignIn:
     ) -> tuple[ExternalIdentity, VerifiedAssertion]:
         """The verified identity of the IdP's Response to our AuthnRequest `expected` (None:
         an IdP-initiated Response)."""
+        from saml2.saml import NAMEID_FORMAT_TRANSIENT
+
         assertion = saml_sp.verify_response(
             provider.pool_id, self.acs, idp_metadata(provider), saml_response, expected
         )

@@ -18,14 +18,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.x509 import load_der_x509_certificate
-from saml2 import BINDING_HTTP_REDIRECT, xmldsig
-from saml2.client import Saml2Client
-from saml2.pack import http_redirect_message
-from saml2.s_utils import UnsupportedBinding, decode_base64_and_inflate
-from saml2.saml import NameID
-from saml2.samlp import STATUS_SUCCESS, logout_response_from_string
 
 from token_service.federation.saml_sp import (
+    RSA_SHA256,
+    RSA_SHA384,
+    RSA_SHA512,
+    SIGNATURE_ALGORITHM,
     PoolSigner,
     SamlRefused,
     idp_entity_id,
@@ -33,9 +31,9 @@ from token_service.federation.saml_sp import (
 )
 
 SIGNATURE_HASHES = {
-    xmldsig.SIG_RSA_SHA256: hashes.SHA256,
-    xmldsig.SIG_RSA_SHA384: hashes.SHA384,
-    xmldsig.SIG_RSA_SHA512: hashes.SHA512,
+    RSA_SHA256: hashes.SHA256,
+    RSA_SHA384: hashes.SHA384,
+    RSA_SHA512: hashes.SHA512,
 }
 # The parameters the HTTP-Redirect binding signs, in the order it signs them.
 _SIGNED = ("SAMLResponse", "RelayState", "SigAlg")
@@ -52,6 +50,12 @@ def logout_request(
     request_id: str,
 ) -> str:
     """The IdP's SingleLogoutService URL carrying our signed LogoutRequest."""
+    from saml2 import BINDING_HTTP_REDIRECT
+    from saml2.client import Saml2Client
+    from saml2.pack import http_redirect_message
+    from saml2.s_utils import UnsupportedBinding
+    from saml2.saml import NameID
+
     config = sp_config(pool_id, acs, idp_metadata)
     client = Saml2Client(config)
     idp = idp_entity_id(config)
@@ -74,7 +78,7 @@ def logout_request(
         request,
         destination,
         "",
-        sigalg=xmldsig.SIG_RSA_SHA256,
+        sigalg=SIGNATURE_ALGORITHM,
         sign=True,
         backend=PoolSigner(private_pem),
     )["headers"]
@@ -115,6 +119,9 @@ def _signature_ok(raw: dict[str, str], certificates: list[str]) -> bool:
 
 def logout_response_id(raw_query: str) -> str | None:
     """The InResponseTo of a LogoutResponse, unverified: which of our requests it claims."""
+    from saml2.s_utils import decode_base64_and_inflate
+    from saml2.samlp import logout_response_from_string
+
     try:
         encoded = unquote_plus(_raw_parameters(raw_query).get("SAMLResponse", ""))
         response = logout_response_from_string(decode_base64_and_inflate(encoded))
@@ -127,6 +134,10 @@ def verify_logout_response(
     pool_id: str, acs: str, slo: str, idp_metadata: str, raw_query: str, request_id: str
 ) -> None:
     """Raise SamlRefused unless the IdP signed a successful answer to `request_id`."""
+    from saml2 import BINDING_HTTP_REDIRECT
+    from saml2.client import Saml2Client
+    from saml2.samlp import STATUS_SUCCESS
+
     raw = _raw_parameters(raw_query)
     config = sp_config(pool_id, acs, idp_metadata, slo)
     idp = idp_entity_id(config)

@@ -19,12 +19,14 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 
-from saml2 import BINDING_HTTP_POST, xmldsig
-from saml2.client import Saml2Client
-from saml2.sigver import security_context
-
 from token_service.federation.saml_keys import KeyPair
-from token_service.federation.saml_sp import SamlRefused, prompt_attributes, sp_config
+from token_service.federation.saml_sp import (
+    SHA256,
+    SIGNATURE_ALGORITHM,
+    SamlRefused,
+    prompt_attributes,
+    sp_config,
+)
 from token_service.sealing import Sealer
 
 _PURPOSE = "saml-post-request"
@@ -75,6 +77,10 @@ def signed_request(
     prompt: str | None,
 ) -> PostForm:
     """Our AuthnRequest for `destination`, XML-signed, as the HTTP-POST binding carries it."""
+    from saml2 import BINDING_HTTP_POST
+    from saml2.client import Saml2Client
+    from saml2.sigver import security_context
+
     config = sp_config(pool_id, acs, idp_metadata)
     with tempfile.TemporaryDirectory(prefix="saml-sign-") as directory:
         key_file = os.path.join(directory, "key.pem")
@@ -92,8 +98,8 @@ def signed_request(
             binding=BINDING_HTTP_POST,
             message_id=request_id,
             sign=True,
-            sign_alg=xmldsig.SIG_RSA_SHA256,
-            digest_alg=xmldsig.DIGEST_SHA256,
+            sign_alg=SIGNATURE_ALGORITHM,
+            digest_alg=SHA256,
             **prompt_attributes(prompt),
         )
     encoded = base64.b64encode(str(request).encode()).decode()

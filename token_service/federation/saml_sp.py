@@ -22,28 +22,19 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import load_pem_x509_certificate
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml, samlp, xmldsig
-from saml2.client import Saml2Client
-from saml2.config import SPConfig
-from saml2.metadata import do_spsso_descriptor, metadata_tostring_fix
-from saml2.pack import http_redirect_message
-from saml2.response import (
-    InvalidAssertion,
-    StatusError,
-    StatusNoPassive,
-    UnsolicitedResponse,
-    VerificationError,
-)
-from saml2.s_utils import UnsupportedBinding
-from saml2.sigver import RSASigner, SigverError
-from saml2.time_util import str_to_time
-from saml2.validate import ResponseLifetimeExceed, ToEarly
 
 from token_service.federation.linking import FederationRefused
+
+# pysaml2 takes over a second to import: each function that uses it imports it, so commands
+# and processes that never meet a SAML message do not pay for it.
+if TYPE_CHECKING:
+    from saml2 import saml, samlp
+    from saml2.config import SPConfig
+    from saml2.sigver import RSASigner
 
 SP_ENTITY_PREFIX = "urn:amazon:cognito:sp:"
 ACS_PATH = "/saml2/idpresponse"
@@ -54,12 +45,17 @@ POST_PATH = "/saml2/post"
 CLOCK_SKEW_SECONDS = 60
 # How old an IdP-initiated assertion may be (Cognito's six minutes).
 UNSOLICITED_SECONDS = 360
-SIGNATURE_ALGORITHM = xmldsig.SIG_RSA_SHA256
+# XML Signature algorithm identifiers (RFC 6931), as pysaml2's xmldsig module names them.
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+RSA_SHA384 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
+RSA_SHA512 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+SHA384 = "http://www.w3.org/2001/04/xmldsig-more#sha384"
+SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
+SIGNATURE_ALGORITHM = RSA_SHA256
 # What an IdP's XML signature may use (signature and digest): SHA-1 is refused.
-ACCEPTED_SIGNATURES = frozenset(
-    {xmldsig.SIG_RSA_SHA256, xmldsig.SIG_RSA_SHA384, xmldsig.SIG_RSA_SHA512}
-)
-ACCEPTED_DIGESTS = frozenset({xmldsig.DIGEST_SHA256, xmldsig.DIGEST_SHA384, xmldsig.DIGEST_SHA512})
+ACCEPTED_SIGNATURES = frozenset({RSA_SHA256, RSA_SHA384, RSA_SHA512})
+ACCEPTED_DIGESTS = frozenset({SHA256, SHA384, SHA512})
 # The largest SAMLResponse read (base64), Cognito's limit; real ones are a few kilobytes.
 MAX_RESPONSE_CHARS = 100_000
 XMLSEC_BINARY = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
@@ -126,6 +122,9 @@ def sp_config(
     unsolicited: bool = False,
 ) -> SPConfig:
     """pysaml2's SP configuration for the pool, trusting the one IdP of `idp_metadata`."""
+    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+    from saml2.config import SPConfig
+
     endpoints: dict[str, list[tuple[str, str]]] = {
         "assertion_consumer_service": [(acs, BINDING_HTTP_POST)]
     }
@@ -172,12 +171,17 @@ class PoolSigner:
         self._key = serialization.load_pem_private_key(private_pem.encode(), password=None)
 
     def get_signer(self, sigalg: str) -> RSASigner | None:
+        from saml2.sigver import RSASigner
+
         return RSASigner(hashes.SHA256(), self._key) if sigalg == SIGNATURE_ALGORITHM else None
 
 
 def single_sign_on(pool_id: str, acs: str, idp_metadata: str) -> tuple[str, str]:
     """The binding and address of the IdP's SingleSignOnService: HTTP-Redirect when it has
     one, else HTTP-POST."""
+    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+    from saml2.s_utils import UnsupportedBinding
+
     config = sp_config(pool_id, acs, idp_metadata)
     idp = idp_entity_id(config)
     for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
@@ -214,6 +218,10 @@ def authn_request(
     prompt: str | None = None,
 ) -> str:
     """`destination` (the IdP's HTTP-Redirect SSO) carrying our signed AuthnRequest."""
+    from saml2 import BINDING_HTTP_POST
+    from saml2.client import Saml2Client
+    from saml2.pack import http_redirect_message
+
     client = Saml2Client(sp_config(pool_id, acs, idp_metadata))
     _, request = client.create_authn_request(
         destination,
@@ -235,6 +243,16 @@ def authn_request(
 
 def _refusal(error: Exception) -> SamlRefused:
     """Our reason for one of pysaml2's refusals (its own texts may quote the message)."""
+    from saml2.response import (
+        InvalidAssertion,
+        StatusError,
+        StatusNoPassive,
+        UnsolicitedResponse,
+        VerificationError,
+    )
+    from saml2.sigver import SigverError
+    from saml2.validate import ResponseLifetimeExceed, ToEarly
+
     if isinstance(error, UnsolicitedResponse):
         return SamlRefused("The SAML response answers no request of this sign-in.")
     if isinstance(error, InvalidAssertion):
@@ -263,6 +281,8 @@ def _check(
     """What pysaml2 leaves optional, required: SHA-2 signatures, the IdP as Issuer, the
     Destination, an audience that is us, bearer confirmations only, each for our ACS and
     this request."""
+    from saml2 import saml
+
     for signature in (response.signature, assertion.signature):
         if signature is None:
             continue
@@ -315,6 +335,8 @@ def _check(
 
 def issued_recently(issue_instant: str | None) -> bool:
     """Issued within `UNSOLICITED_SECONDS` (and not in the future beyond the clock skew)."""
+    from saml2.time_util import str_to_time
+
     if not issue_instant:
         return False
     age = time.time() - calendar.timegm(str_to_time(issue_instant))
@@ -335,6 +357,10 @@ def verify_response(
 ) -> VerifiedAssertion:
     """The assertion of a Response to our AuthnRequest `request_id` (None: an IdP-initiated,
     unsolicited Response, which must answer no request and be fresh), once verified."""
+    from saml2 import BINDING_HTTP_POST
+    from saml2.client import Saml2Client
+    from saml2.time_util import str_to_time
+
     xml = _decode(saml_response)
     config = sp_config(pool_id, acs, idp_metadata, unsolicited=request_id is None)
     client = Saml2Client(config)
@@ -382,6 +408,9 @@ def verify_response(
 def sp_metadata(pool_id: str, acs: str, slo: str, certificate_pem: str) -> str:
     """The pool's SP metadata: entity id, ACS (HTTP-POST), single logout service
     (HTTP-Redirect), signing certificate."""
+    from saml2 import md, xmldsig
+    from saml2.metadata import do_spsso_descriptor, metadata_tostring_fix
+
     config = sp_config(pool_id, acs, None, slo)
     der = load_pem_x509_certificate(certificate_pem.encode()).public_bytes(
         serialization.Encoding.DER

@@ -8,11 +8,13 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pdp.console.live import LiveMetrics, quantile, read
+from pdp.console.pages.bundles import _diff_defaults
 from pdp.console.security import AccessLogQueries, hide_console_queries
 from pdp.console.sessions import SessionStore
 from pdp.decision_log import DecisionLogStore, DecisionQuery, DecisionRecord
@@ -169,3 +171,20 @@ def test_access_log_lines_of_the_console_carry_no_query() -> None:
     assert "code=" not in logged("/console/callback?code=secret-code&state=s")
     assert logged("/console/callback?code=c").endswith('"GET /console/callback HTTP/1.1" 303')
     assert "?x=1" in logged("/health?x=1")
+
+
+@pytest.mark.parametrize(
+    ("newest_first", "active", "expected"),
+    [
+        ([], None, (None, None)),
+        (["r1"], "r1", (None, "r1")),
+        (["r3", "r2", "r1"], "r3", ("r2", "r3")),
+        # A newer revision waits: the diff asks what activating it would change.
+        (["r2", "r1"], "r1", ("r1", "r2")),
+        (["r3", "r2", "r1"], None, ("r2", "r3")),
+    ],
+)
+def test_the_bundle_diff_form_compares_the_served_revision_with_the_newest(
+    newest_first: list[str], active: str | None, expected: tuple[str | None, str | None]
+) -> None:
+    assert _diff_defaults(newest_first, active) == expected

@@ -44,6 +44,7 @@ def history(
     records, next_token = services.bundles.list(name, limit=HISTORY_PAGE, page_token=page_token)
     activations, _ = services.bundles.activations(name, limit=10, page_token=None)
     active = next((r.revision for r in records if r.active), None)
+    default_from, default_to = _diff_defaults([r.revision for r in records], active)
     return visit.render(
         "pages/bundles.html",
         name=name,
@@ -51,8 +52,8 @@ def history(
         next_token=next_token,
         activations=activations,
         rollback_to=services.bundles.store.rollback_target(name),
-        default_from=records[1].revision if len(records) > 1 else None,
-        default_to=active or (records[0].revision if records else None),
+        default_from=default_from,
+        default_to=default_to,
         mode=services.bundles.mode,
         done=_notice(services, done, revision),
     )
@@ -109,6 +110,17 @@ def confirm_rollback(visit: Writing, directory: DirectoryChoice = "recorded") ->
 def _done(action: str, revision: str) -> Response:
     query = urlencode({"done": action, "revision": revision})
     return RedirectResponse(f"/console/bundles?{query}", status_code=303)
+
+
+def _diff_defaults(newest_first: list[str], active: str | None) -> tuple[str | None, str | None]:
+    """The diff form's first question: what would activating the newest change (served ->
+    newest), or, when the newest is served, what its activation changed (previous -> newest)."""
+    if not newest_first:
+        return None, None
+    newest = newest_first[0]
+    if active is not None and active != newest:
+        return active, newest
+    return (newest_first[1] if len(newest_first) > 1 else None), newest
 
 
 def _notice(services: Services, action: str | None, revision: str | None) -> str | None:

@@ -75,6 +75,22 @@ def raw(value: Any) -> str:
 
 
 # OIDC with discovery
+
+
+def refused_create(
+    cognito: Any, pool_id: str, name: str, provider_type: str, details: Any, **more: Any
+) -> tuple[str, str]:
+    """The error code and message of a CreateIdentityProvider that must fail."""
+    return error_of(
+        cognito.create_identity_provider,
+        UserPoolId=pool_id,
+        ProviderName=name,
+        ProviderType=provider_type,
+        ProviderDetails=details,
+        **more,
+    )
+
+
 def test_an_oidc_provider_is_discovered_and_its_secret_never_returned(
     cognito: Any, server: Server, world: World, partner: Server
 ) -> None:
@@ -146,13 +162,7 @@ def test_discovery_problems_are_refused_and_nothing_is_stored(
         documents.serve(
             "/" + issuer.rsplit("/", 1)[1] + "/.well-known/openid-configuration", body, route[0]
         )
-    code, message = error_of(
-        cognito.create_identity_provider,
-        UserPoolId=world.pool_id,
-        ProviderName="Broken",
-        ProviderType="OIDC",
-        ProviderDetails=oidc_details(issuer),
-    )
+    code, message = refused_create(cognito, world.pool_id, "Broken", "OIDC", oidc_details(issuer))
     assert code == "InvalidParameterException" and named in message and "ProviderDetails" in message
     code, _ = error_of(
         cognito.describe_identity_provider, UserPoolId=world.pool_id, ProviderName="Broken"
@@ -176,13 +186,7 @@ def test_an_entra_multi_tenant_issuer_needs_its_tenants(
         (oidc_details(entra.template_issuer, allowed_tenants="a;b"), "allowed_tenants"),
         (oidc_details("https://login.microsoftonline.com/common/v2.0"), "{tenantid}"),
     ):
-        code, message = error_of(
-            cognito.create_identity_provider,
-            UserPoolId=world.pool_id,
-            ProviderName="Entra2",
-            ProviderType="OIDC",
-            ProviderDetails=bad,
-        )
+        code, message = refused_create(cognito, world.pool_id, "Entra2", "OIDC", bad)
         assert code == "InvalidParameterException" and named in message
 
 
@@ -242,13 +246,7 @@ def test_saml_metadata_is_kept_for_the_sign_in(cognito: Any, server: Server, wor
 def test_bad_saml_details_are_refused(
     cognito: Any, world: World, details: dict[str, str], named: str
 ) -> None:
-    code, message = error_of(
-        cognito.create_identity_provider,
-        UserPoolId=world.pool_id,
-        ProviderName="BadSAML",
-        ProviderType="SAML",
-        ProviderDetails=details,
-    )
+    code, message = refused_create(cognito, world.pool_id, "BadSAML", "SAML", details)
     assert code == "InvalidParameterException" and named in message
 
 
@@ -308,29 +306,21 @@ def test_create_refuses_what_cognito_refuses(
 
 def test_names_and_identifiers_are_the_pool_s_once(cognito: Any, world: World) -> None:
     world.oidc(cognito, IdpIdentifiers=["partner.example"])
-    code, message = error_of(
-        cognito.create_identity_provider,
-        UserPoolId=world.pool_id,
-        ProviderName="Partner",
-        ProviderType="OIDC",
-        ProviderDetails=oidc_details(world.issuer),
+    code, message = refused_create(
+        cognito, world.pool_id, "Partner", "OIDC", oidc_details(world.issuer)
     )
     assert code == "DuplicateProviderException" and "Partner" in message
-    code, message = error_of(
-        cognito.create_identity_provider,
-        UserPoolId=world.pool_id,
-        ProviderName="Other",
-        ProviderType="OIDC",
-        ProviderDetails=oidc_details(world.issuer),
+    code, message = refused_create(
+        cognito,
+        world.pool_id,
+        "Other",
+        "OIDC",
+        oidc_details(world.issuer),
         IdpIdentifiers=["PARTNER.example"],
     )
     assert code == "InvalidParameterException" and "Partner" in message
-    code, _ = error_of(
-        cognito.create_identity_provider,
-        UserPoolId="us-east-1_nowhere00",
-        ProviderName="Other",
-        ProviderType="OIDC",
-        ProviderDetails=oidc_details(world.issuer),
+    code, _ = refused_create(
+        cognito, "us-east-1_nowhere00", "Other", "OIDC", oidc_details(world.issuer)
     )
     assert code == "ResourceNotFoundException"
 

@@ -64,6 +64,7 @@ def secret_hash(client_secret: str, username: str, client_id: str) -> str:
 
 
 def token_hash(token: str) -> str:
+    """How tokens, codes and cookie values are stored: their SHA-256, never themselves."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 

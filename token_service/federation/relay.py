@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from token_service.core import Core
 from token_service.federation.linking import FederationRefused
 from token_service.federation.providers import Provider
-from token_service.hosted.sessions import digest
+from token_service.issue import token_hash
 from token_service.store.models import FederationTrip
 from token_service.store.repositories import Repository
 
@@ -71,7 +71,7 @@ class Relay:
         )
         repo.add(
             FederationTrip(
-                state_hash=digest(state),
+                state_hash=token_hash(state),
                 pool_id=trip.pool_id,
                 provider_name=trip.provider_name,
                 authorize_query=trip.authorize_query,
@@ -79,7 +79,7 @@ class Relay:
                 code_verifier_sealed=(
                     self.core.sealer.seal(verifier.encode(), VERIFIER_PURPOSE) if verifier else None
                 ),
-                browser_hash=digest(cookie),
+                browser_hash=token_hash(cookie),
                 expires_at=trip.expires_at,
             )
         )
@@ -89,10 +89,12 @@ class Relay:
         """The trip `state` names, used up; FederationRefused when it cannot be resumed."""
         if not state or len(state) > 512:
             raise FederationRefused("The sign-in state is missing.")
-        row = repo.take_federation_trip(digest(state), self.core.clock())
+        row = repo.take_federation_trip(token_hash(state), self.core.clock())
         if row is None:
             raise FederationRefused("The sign-in state is unknown, expired or already used.")
-        if not browser_cookie or not hmac.compare_digest(row.browser_hash, digest(browser_cookie)):
+        if not browser_cookie or not hmac.compare_digest(
+            row.browser_hash, token_hash(browser_cookie)
+        ):
             raise FederationRefused("The sign-in did not start in this browser.")
         verifier = (
             self.core.sealer.unseal(row.code_verifier_sealed, VERIFIER_PURPOSE).decode()

@@ -19,7 +19,8 @@ from token_service.federation import saml_logout, saml_sp
 from token_service.federation.providers import IdentityProviders, Provider
 from token_service.federation.saml_keys import SamlKeys
 from token_service.federation.saml_sp import SamlRefused, VerifiedAssertion
-from token_service.hosted.sessions import SESSION_SECONDS, digest
+from token_service.hosted.sessions import SESSION_SECONDS
+from token_service.issue import token_hash
 from token_service.store.models import SamlSession
 
 # How long the IdP may take to answer a LogoutRequest.
@@ -53,7 +54,7 @@ class SamlSignOut:
             repo.session.execute(delete(SamlSession).where(SamlSession.expires_at < now))
             repo.add(
                 SamlSession(
-                    cookie_hash=digest(session_cookie),
+                    cookie_hash=token_hash(session_cookie),
                     pool_id=provider.pool_id,
                     provider_name=provider.name,
                     name_id=assertion.name_id or "",
@@ -69,7 +70,7 @@ class SamlSignOut:
         if not session_cookie:
             return target
         with self.core.store.transaction() as repo:
-            row = repo.session.get(SamlSession, digest(session_cookie))
+            row = repo.session.get(SamlSession, token_hash(session_cookie))
             if row is None or row.logout_request_id is not None:
                 return target
             provider = self.providers.get(repo, row.pool_id, row.provider_name)

@@ -21,8 +21,7 @@ from sqlalchemy import delete
 from token_service.core import Core
 from token_service.errors import InvalidGrant, InvalidParameter
 from token_service.hosted.authorize import AuthorizationRequest
-from token_service.hosted.sessions import digest
-from token_service.issue import Issuer, UserTokens
+from token_service.issue import Issuer, UserTokens, token_hash
 from token_service.store.models import AuthorizationCode, Client, HostedSession
 from token_service.store.repositories import Repository
 
@@ -62,7 +61,7 @@ class CodeGrant:
         code = secrets.token_urlsafe(32)
         repo.add(
             AuthorizationCode(
-                code_hash=digest(code),
+                code_hash=token_hash(code),
                 pool_id=request.client.pool_id,
                 client_id=request.client.id,
                 user_sub=session.user_sub,
@@ -96,7 +95,7 @@ class CodeGrant:
         with self.core.store.transaction() as repo:
             client = self.issuer.oauth_client(repo, client_id, client_secret)
             row = repo.session.get(
-                AuthorizationCode, digest(code), with_for_update=True, populate_existing=True
+                AuthorizationCode, token_hash(code), with_for_update=True, populate_existing=True
             )
             if row is None or row.client_id != client.id:
                 raise InvalidGrant("Invalid authorization code.")

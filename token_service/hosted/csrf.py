@@ -12,7 +12,7 @@ import base64
 import json
 import secrets
 
-from token_service.hosted.sessions import digest
+from token_service.issue import token_hash
 from token_service.sealing import Sealer
 
 COOKIE = "XSRF-TOKEN"
@@ -26,7 +26,7 @@ def new_browser_value() -> str:
 
 
 def form_token(sealer: Sealer, browser: str, form: str, now: float) -> str:
-    payload = {"b": digest(browser), "f": form, "exp": now + TOKEN_SECONDS}
+    payload = {"b": token_hash(browser), "f": form, "exp": now + TOKEN_SECONDS}
     return base64.urlsafe_b64encode(sealer.seal(json.dumps(payload).encode(), _PURPOSE)).decode()
 
 
@@ -41,7 +41,7 @@ def valid(sealer: Sealer, browser: str | None, form: str, token: str | None, now
         return False
     return (
         isinstance(payload, dict)
-        and payload.get("b") == digest(browser)
+        and payload.get("b") == token_hash(browser)
         and payload.get("f") == form
         and isinstance(payload.get("exp"), int | float)
         and payload["exp"] > now

@@ -17,7 +17,6 @@ Secrets are 32 random bytes, sealed at rest, shown once at creation or rotation.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 from collections.abc import Sequence
@@ -36,6 +35,7 @@ from token_service.hosted.authorize import RedirectError, UntrustedRequest
 from token_service.hosted.login import HostedLogin
 from token_service.hosted.outcomes import Redirect
 from token_service.hosted.visit import Visit
+from token_service.issue import token_hash
 from token_service.store.models import Client, PartnerSecret
 from token_service.store.repositories import Repository
 
@@ -161,7 +161,7 @@ class PartnerLinks:
                     raise BadLink("identity")
                 if not user.enabled or user.status not in SIGNABLE_STATUSES:
                     raise BadLink("user")
-                used = hashlib.sha256(token.encode()).hexdigest()
+                used = token_hash(token)
                 if not repo.use_nonce(f"partner-link:{used}", float(claims["exp"]), now):
                     raise BadLink("replayed")
             except BadLink as refused:

@@ -9,22 +9,17 @@ sign-in is worth nothing after it), and ends at `/logout`, `GlobalSignOut`,
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from sqlalchemy import delete
 
 from token_service.core import Core
+from token_service.issue import token_hash
 from token_service.store.models import HostedSession
 from token_service.store.repositories import Repository
 
 COOKIE = "cognito"
 SESSION_SECONDS = 3600
-
-
-def digest(value: str) -> str:
-    """How cookie values and codes are stored: their SHA-256, never themselves."""
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class HostedSessions:
@@ -47,7 +42,7 @@ class HostedSessions:
         repo.session.execute(delete(HostedSession).where(HostedSession.expires_at < now))
         cookie = secrets.token_urlsafe(32)
         row = HostedSession(
-            cookie_hash=digest(cookie),
+            cookie_hash=token_hash(cookie),
             pool_id=pool_id,
             user_sub=user_sub,
             amr=list(amr),
@@ -62,7 +57,7 @@ class HostedSessions:
         """The browser's session in this pool, while unrevoked, unexpired and its user enabled."""
         if not cookie:
             return None
-        row = repo.session.get(HostedSession, digest(cookie))
+        row = repo.session.get(HostedSession, token_hash(cookie))
         if (
             row is None
             or row.pool_id != pool_id
@@ -79,7 +74,7 @@ class HostedSessions:
 
     @staticmethod
     def _revoke(repo: Repository, cookie: str | None, now: float) -> HostedSession | None:
-        row = repo.session.get(HostedSession, digest(cookie)) if cookie else None
+        row = repo.session.get(HostedSession, token_hash(cookie)) if cookie else None
         if row is None or row.revoked_at is not None:
             return None
         row.revoked_at = now

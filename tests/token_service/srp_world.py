@@ -16,7 +16,6 @@ import httpx
 import jwt
 import pytest
 from botocore import UNSIGNED
-from botocore.exceptions import ClientError
 from pycognito.aws_srp import AWSSRP
 
 from tests.token_service.conftest import (
@@ -79,13 +78,6 @@ def serve_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SrpWorld]:
         password_only=client("legacy", ["ALLOW_USER_PASSWORD_AUTH"])["ClientId"],
     )
     stop_server(server)
-
-
-def error_of(call: Any, **kwargs: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    error = caught.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def aws_srp(world: SrpWorld, username: str, password: str, *, secret: bool = False) -> AWSSRP:

@@ -23,11 +23,11 @@ from tests.token_service.srp_world import (
     answer,
     aws_srp,
     claims,
-    error_of,
     serve_world,
     start,
     temporary_user,
 )
+from tests.token_service.test_cognito_api import error_of
 from token_service import srp
 
 

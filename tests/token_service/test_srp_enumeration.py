@@ -19,11 +19,11 @@ from tests.token_service.srp_world import (
     SrpWorld,
     answer,
     aws_srp,
-    error_of,
     respond,
     serve_world,
     start,
 )
+from tests.token_service.test_cognito_api import error_of
 from token_service import srp
 from token_service.sealing import Sealer
 from token_service.store.models import User

@@ -25,13 +25,13 @@ from tests.token_service.srp_world import (
     SrpWorld,
     answer,
     aws_srp,
-    error_of,
     raw,
     respond,
     serve_world,
     signed_at,
     start,
 )
+from tests.token_service.test_cognito_api import error_of
 from token_service import srp
 from token_service.errors import NotAuthorized
 from token_service.issue import UserTokens
